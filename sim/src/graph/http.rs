@@ -60,7 +60,11 @@ async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, GraphError> {
 }
 
 fn error_response(core: &Core, err: &GraphError) -> HttpResponse {
-    to_http(Resp::json(err.status, err.body(&core.guid(), &core.guid(), &router::error_date(core))))
+    let (request_id, client_request_id) = (core.guid(), core.guid());
+    let resp = Resp::json(err.status, err.body(&request_id, &client_request_id, &router::error_date(core)))
+        .with_header("request-id", request_id)
+        .with_header("client-request-id", client_request_id);
+    to_http(resp)
 }
 
 async fn graph(core: web::Data<Arc<Core>>, http: HttpRequest, payload: web::Payload) -> HttpResponse {

@@ -14,7 +14,6 @@ use super::error::GraphError;
 use super::handlers::{batch, calendar_view, events, mailbox, subscriptions};
 use super::model::{Permission, User};
 use super::store::Store;
-use super::wire;
 
 /// Runs one Graph request and always produces a response (errors become Graph envelopes with
 /// `request-id` / `client-request-id` headers).
@@ -26,8 +25,7 @@ pub fn execute(core: Arc<Core>, principal: Principal, req: Req) -> Pin<Box<dyn F
         let resp = match result {
             Ok(resp) => resp,
             Err(err) => {
-                let date = core.now().format("%Y-%m-%dT%H:%M:%S").to_string();
-                let mut resp = Resp::json(err.status, err.body(&request_id, &client_request_id, &date));
+                let mut resp = Resp::json(err.status, err.body(&request_id, &client_request_id, &error_date(&core)));
                 if let Some(after) = err.retry_after {
                     resp = resp.with_header("Retry-After", format_retry_after(after));
                 }
@@ -329,7 +327,7 @@ fn user_route(core: &Core, req: &Req, caller: &Caller, user: &User, rest: &[&str
     }
 }
 
-/// Formats an instant for error bodies (kept here so handlers share one format).
+/// `innerError.date` as Graph writes it: UTC, seconds, no offset (`2025-02-13T10:17:06`).
 pub fn error_date(core: &Core) -> String {
-    wire::format_instant(core.now())
+    core.now().format("%Y-%m-%dT%H:%M:%S").to_string()
 }

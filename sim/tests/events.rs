@@ -1,0 +1,224 @@
+//! Events: create, read with `Prefer`, partial PATCH with new change keys, extended
+//! properties, delete, paging, and attendees' copies.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{Fixture, assert_graph_error, event};
+
+const MARKER: &str = "String {6d2c1a0e-4b1f-4c55-9a51-0c2f3b9d7e11} Name hcal.joinInfo";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_returns_201_with_graph_shapes() {
+    let f = Fixture::new().await;
+    let ev = f.create(&f.alice, event("Weekly sync", "2026-12-01T09:00:00", "2026-12-01T10:00:00")).await;
+    let change_key = ev["changeKey"].as_str().unwrap();
+    assert_eq!(ev["@odata.etag"], format!("W/\"{change_key}\""));
+    assert_eq!(ev["start"], json!({"dateTime": "2026-12-01T09:00:00.0000000", "timeZone": "UTC"}));
+    assert_eq!(ev["type"], "singleInstance");
+    assert_eq!(ev["isOrganizer"], true);
+    assert_eq!(ev["organizer"]["emailAddress"]["address"], "alice@contoso.example");
+    assert_eq!(ev["location"]["displayName"], "@webex");
+    assert_eq!(ev["locations"][0]["displayName"], "@webex");
+    assert_eq!(ev["body"]["contentType"], "html");
+    assert_eq!(ev["bodyPreview"], "Agenda");
+    assert!(ev["createdDateTime"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(ev["onlineMeeting"], Value::Null);
+    assert!(ev.get("singleValueExtendedProperties").is_none());
+    let id = ev["id"].as_str().unwrap();
+    assert!(id.starts_with("AAMk"), "{id}");
+    // Ids are opaque base64 that must be percent-encoded in paths.
+    let got = f.get(&format!("/users/{}/events/{}", f.alice, hcal_sim::graph::encode(id))).send().await.unwrap();
+    assert_eq!(got.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefer_headers_convert_time_zone_and_body() {
+    let f = Fixture::new().await;
+    let mut body = event("Zoned", "2026-07-01T09:00:00", "2026-07-01T10:00:00");
+    body["start"]["timeZone"] = json!("W. Europe Standard Time");
+    body["end"]["timeZone"] = json!("W. Europe Standard Time");
+    body["body"] = json!({"contentType": "text", "content": "Line one\nJoin <here> & now"});
+    let ev = f.create(&f.alice, body).await;
+    assert_eq!(ev["start"]["dateTime"], "2026-07-01T07:00:00.0000000", "default is UTC");
+    assert_eq!(ev["originalStartTimeZone"], "W. Europe Standard Time");
+    assert!(ev["body"]["content"].as_str().unwrap().contains("Join &lt;here&gt; &amp; now"), "text becomes HTML by default");
+    let path = format!("/users/{}/events/{}", f.alice, hcal_sim::graph::encode(ev["id"].as_str().unwrap()));
+    let resp = f
+        .get(&path)
+        .header("Prefer", "outlook.timezone=\"Pacific Standard Time\"")
+        .header("Prefer", "outlook.body-content-type=\"text\"")
+        .send()
+        .await
+        .unwrap();
+    let applied = resp.headers()["preference-applied"].to_str().unwrap().to_owned();
+    assert!(applied.contains("outlook.timezone=\"Pacific Standard Time\""), "{applied}");
+    assert!(applied.contains("outlook.body-content-type=\"text\""), "{applied}");
+    let got: Value = resp.json().await.unwrap();
+    assert_eq!(got["start"], json!({"dateTime": "2026-07-01T00:00:00.0000000", "timeZone": "Pacific Standard Time"}));
+    assert_eq!(got["body"]["contentType"], "text");
+    assert!(got["body"]["content"].as_str().unwrap().contains("Join <here> & now"));
+    let bad = f.get(&path).header("Prefer", "outlook.timezone=\"Mars/Olympus\"").send().await.unwrap();
+    assert_graph_error(bad, 400, "TimeZoneNotSupportedException").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patch_is_partial_and_changes_the_change_key() {
+    let f = Fixture::new().await;
+    let ev = f.create(&f.alice, event("Before", "2026-12-01T09:00:00", "2026-12-01T10:00:00")).await;
+    let path = format!("/users/{}/calendar/events/{}", f.alice, hcal_sim::graph::encode(ev["id"].as_str().unwrap()));
+    let resp = f.patch(&path, &json!({"subject": "After"})).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let after: Value = resp.json().await.unwrap();
+    assert_eq!(after["subject"], "After");
+    assert_eq!(after["body"], ev["body"], "untouched fields stay");
+    assert_eq!(after["start"], ev["start"]);
+    assert_ne!(after["changeKey"], ev["changeKey"]);
+    assert_ne!(after["@odata.etag"], ev["@odata.etag"]);
+    assert_eq!(after["@odata.etag"], format!("W/\"{}\"", after["changeKey"].as_str().unwrap()));
+
+    // location and locations stay in step.
+    let moved: Value = f.patch(&path, &json!({"location": {"displayName": "Room 4"}})).send().await.unwrap().json().await.unwrap();
+    assert_eq!(moved["locations"], json!([moved["location"]]));
+    let many: Value = f
+        .patch(&path, &json!({"locations": [{"displayName": "A"}, {"displayName": "B"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(many["location"]["displayName"], "A; B");
+
+    // Optimistic concurrency with If-Match.
+    let stale = f.patch(&path, &json!({"subject": "x"})).header("If-Match", ev["@odata.etag"].as_str().unwrap()).send().await.unwrap();
+    assert_graph_error(stale, 412, "ErrorIrresolvableConflict").await;
+    let fresh = f.patch(&path, &json!({"subject": "y"})).header("If-Match", many["@odata.etag"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(fresh.status(), 200);
+
+    let unknown = f.patch(&path, &json!({"subjcet": "typo"})).send().await.unwrap();
+    assert_graph_error(unknown, 400, "RequestBodyRead").await;
+    let attendees: Vec<Value> = (0..501).map(|i| json!({"emailAddress": {"address": format!("p{i}@example.org")}})).collect();
+    let too_many = f.patch(&path, &json!({"attendees": attendees})).send().await.unwrap();
+    assert_graph_error(too_many, 400, "ErrorInvalidRequest").await;
+    let backwards = f.patch(&path, &json!({"end": {"dateTime": "2026-12-01T08:00:00", "timeZone": "UTC"}})).send().await.unwrap();
+    assert_graph_error(backwards, 400, "ErrorInvalidRequest").await;
+    let bad_json = f.http.patch(f.url(&path)).bearer_auth(&f.token).header("content-type", "application/json").body("{\"subject\":").send().await.unwrap();
+    assert_graph_error(bad_json, 400, "BadRequest").await;
+    // The online meeting is read-only for apps.
+    let om = f.patch(&path, &json!({"onlineMeeting": {"joinUrl": "https://teams.microsoft.com/l/meetup-join/x"}})).send().await.unwrap();
+    assert_eq!(om.status(), 200);
+    let got: Value = f.get(&path).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got["onlineMeeting"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extended_properties_round_trip_only_through_expand() {
+    let f = Fixture::new().await;
+    let ev = f.create(&f.alice, event("Marked", "2026-12-01T09:00:00", "2026-12-01T10:00:00")).await;
+    let other = f.create(&f.alice, event("Unmarked", "2026-12-02T09:00:00", "2026-12-02T10:00:00")).await;
+    let path = format!("/users/{}/events/{}", f.alice, hcal_sim::graph::encode(ev["id"].as_str().unwrap()));
+    let set = json!({"singleValueExtendedProperties": [{"id": MARKER, "value": "v1:webex:abc"}]});
+    let resp = f.patch(&path, &set).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+
+    let plain: Value = f.get(&path).send().await.unwrap().json().await.unwrap();
+    assert!(plain.get("singleValueExtendedProperties").is_none(), "only $expand shows them");
+    let expand = |id: &str| format!("{path}?$expand={}", hcal_sim::graph::encode(&format!("singleValueExtendedProperties($filter=id eq '{id}')")));
+    let got: Value = f.get(&expand(MARKER)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got["singleValueExtendedProperties"], json!([{"id": MARKER, "value": "v1:webex:abc"}]));
+    // GUIDs compare case-insensitively, names case-sensitively.
+    let upper_guid = MARKER.replace("6d2c1a0e", "6D2C1A0E");
+    let got: Value = f.get(&expand(&upper_guid)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got["singleValueExtendedProperties"].as_array().unwrap().len(), 1);
+    let other_name = MARKER.replace("hcal.joinInfo", "hcal.joininfo");
+    let got: Value = f.get(&expand(&other_name)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got["singleValueExtendedProperties"], json!([]), "absent property gives an empty array");
+    // Only `id eq` is allowed inside the expand filter.
+    let bad = format!("{path}?$expand={}", hcal_sim::graph::encode(&format!("singleValueExtendedProperties($filter=value eq '{MARKER}')")));
+    assert_graph_error(f.get(&bad).send().await.unwrap(), 400, "ErrorInvalidUrlQueryFilter").await;
+    // A collection can be filtered by id and value.
+    let filter = format!("singleValueExtendedProperties/Any(ep: ep/id eq '{MARKER}' and ep/value eq 'v1:webex:abc')");
+    let list: Value = f
+        .get(&format!("/users/{}/events?$filter={}", f.alice, hcal_sim::graph::encode(&filter)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = list["value"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec![ev["id"].as_str().unwrap()]);
+    assert_ne!(ids[0], other["id"].as_str().unwrap());
+    // Malformed property ids are refused.
+    let bad = f.patch(&path, &json!({"singleValueExtendedProperties": [{"id": "String hcal", "value": "x"}]})).send().await.unwrap();
+    assert_graph_error(bad, 400, "ErrorInvalidProperty").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_removes_and_lists_page_with_next_links() {
+    let f = Fixture::new().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let ev = f.create(&f.bob, event(&format!("E{i}"), "2026-12-01T09:00:00", "2026-12-01T10:00:00")).await;
+        ids.push(ev["id"].as_str().unwrap().to_owned());
+    }
+    let mut seen = Vec::new();
+    let mut next = Some(f.url(&format!("/users/{}/events?$top=2", f.bob)));
+    let mut pages = 0;
+    while let Some(url) = next {
+        let page: Value = f.http.get(&url).bearer_auth(&f.token).send().await.unwrap().json().await.unwrap();
+        pages += 1;
+        seen.extend(page["value"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()));
+        next = page["@odata.nextLink"].as_str().map(str::to_owned);
+    }
+    assert_eq!(pages, 3);
+    seen.sort();
+    ids.sort();
+    assert_eq!(seen, ids);
+
+    let path = format!("/users/{}/events/{}", f.bob, hcal_sim::graph::encode(&ids[0]));
+    assert_eq!(f.delete(&path).send().await.unwrap().status(), 204);
+    assert_graph_error(f.get(&path).send().await.unwrap(), 404, "ErrorItemNotFound").await;
+    assert_graph_error(f.delete(&path).send().await.unwrap(), 404, "ErrorItemNotFound").await;
+    // Another mailbox's event is not found through this mailbox.
+    let path = format!("/users/{}/events/{}", f.alice, hcal_sim::graph::encode(&ids[1]));
+    assert_graph_error(f.get(&path).send().await.unwrap(), 404, "ErrorItemNotFound").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_reach_attendees_and_rooms_and_cancellations_follow() {
+    let f = Fixture::new().await;
+    let mut body = event("Design review", "2026-12-03T13:00:00", "2026-12-03T14:00:00");
+    body["attendees"] = json!([
+        {"type": "required", "emailAddress": {"name": "Bob", "address": "bob@contoso.example"}},
+        {"type": "resource", "emailAddress": {"name": "Rainier", "address": "rainier@contoso.example"}},
+        {"type": "optional", "emailAddress": {"name": "Guest", "address": "guest@partner.example"}}
+    ]);
+    let ev = f.create(&f.alice, body).await;
+    let window = "startDateTime=2026-12-03T00:00:00Z&endDateTime=2026-12-04T00:00:00Z";
+    let view = |u: &str| f.get(&format!("/users/{u}/calendarView?{window}"));
+    let bob: Value = view(&f.bob).send().await.unwrap().json().await.unwrap();
+    let copy = &bob["value"][0];
+    assert_eq!(copy["subject"], "Design review");
+    assert_eq!(copy["isOrganizer"], false);
+    assert_eq!(copy["iCalUId"], ev["iCalUId"]);
+    assert_ne!(copy["id"], ev["id"]);
+    assert_eq!(copy["organizer"]["emailAddress"]["address"], "alice@contoso.example");
+    let room: Value = view(&f.room).send().await.unwrap().json().await.unwrap();
+    assert_eq!(room["value"][0]["responseStatus"]["response"], "accepted");
+
+    // Updates follow.
+    let path = format!("/users/{}/events/{}", f.alice, hcal_sim::graph::encode(ev["id"].as_str().unwrap()));
+    f.patch(&path, &json!({"body": {"contentType": "html", "content": "<p>Join: sip:123@video.example</p>"}})).send().await.unwrap();
+    let bob: Value = view(&f.bob).send().await.unwrap().json().await.unwrap();
+    assert!(bob["value"][0]["body"]["content"].as_str().unwrap().contains("sip:123@video.example"));
+
+    // Cancelling: the room's copy disappears, the person's is marked cancelled.
+    assert_eq!(f.delete(&path).send().await.unwrap().status(), 204);
+    let room: Value = view(&f.room).send().await.unwrap().json().await.unwrap();
+    assert_eq!(room["value"], json!([]));
+    let bob: Value = view(&f.bob).send().await.unwrap().json().await.unwrap();
+    assert_eq!(bob["value"][0]["isCancelled"], true);
+    assert_eq!(bob["value"][0]["subject"], "Canceled: Design review");
+}
