@@ -41,7 +41,8 @@ async fn token_endpoint_issues_bearer_tokens_without_refresh_tokens() {
     assert!(body["access_token"].as_str().is_some_and(|t| t.len() > 40));
     assert!(body.get("refresh_token").is_none());
     // The tenant may also be named by its domain.
-    let resp = token_request(&f, "contoso.example", &creds(&f, &f.secret, "https://graph.microsoft.com/.default")).await;
+    let resp =
+        token_request(&f, "contoso.example", &creds(&f, &f.secret, "https://graph.microsoft.com/.default")).await;
     assert_eq!(resp.status(), 200);
 }
 
@@ -49,9 +50,11 @@ async fn token_endpoint_issues_bearer_tokens_without_refresh_tokens() {
 async fn token_endpoint_refuses_like_entra_id() {
     let f = Fixture::new().await;
     let scope = "https://graph.microsoft.com/.default";
-    assert_aad_error(token_request(&f, &f.tenant, &creds(&f, "wrong", scope)).await, 401, "invalid_client", 7000215).await;
+    assert_aad_error(token_request(&f, &f.tenant, &creds(&f, "wrong", scope)).await, 401, "invalid_client", 7000215)
+        .await;
     let us_gov = "https://graph.microsoft.us/.default";
-    assert_aad_error(token_request(&f, &f.tenant, &creds(&f, &f.secret, us_gov)).await, 400, "invalid_scope", 1002012).await;
+    assert_aad_error(token_request(&f, &f.tenant, &creds(&f, &f.secret, us_gov)).await, 400, "invalid_scope", 1002012)
+        .await;
     assert_aad_error(
         token_request(&f, "00000000-0000-0000-0000-00000000beef", &creds(&f, &f.secret, scope)).await,
         400,
@@ -147,11 +150,15 @@ async fn users_resolve_by_id_or_address_within_the_tenant() {
     assert_eq!(by_id["userPrincipalName"], "alice@contoso.example");
     let by_upn: Value = f.get("/users/ALICE@contoso.example").send().await.unwrap().json().await.unwrap();
     assert_eq!(by_upn["id"], f.alice);
-    let body = assert_graph_error(f.get("/users/nobody@contoso.example").send().await.unwrap(), 404, "ErrorInvalidUser").await;
+    let body =
+        assert_graph_error(f.get("/users/nobody@contoso.example").send().await.unwrap(), 404, "ErrorInvalidUser").await;
     assert!(body["error"]["message"].as_str().unwrap().contains("nobody@contoso.example"));
     let list: Value = f.get("/users?$top=2").send().await.unwrap().json().await.unwrap();
     assert_eq!(list["value"].as_array().unwrap().len(), 2);
-    assert!(list["@odata.nextLink"].as_str().unwrap().contains("%24skip=2") || list["@odata.nextLink"].as_str().unwrap().contains("$skip=2"));
+    assert!(
+        list["@odata.nextLink"].as_str().unwrap().contains("%24skip=2")
+            || list["@odata.nextLink"].as_str().unwrap().contains("$skip=2")
+    );
     let body = assert_graph_error(f.get("/me/events").send().await.unwrap(), 400, "BadRequest").await;
     assert!(body["error"]["message"].as_str().unwrap().contains("delegated"));
 }
@@ -165,8 +172,7 @@ async fn mailbox_settings_read_and_patch_partially() {
     assert_eq!(settings["timeZone"], "UTC");
     assert_eq!(settings["userPurpose"], "user");
     assert_eq!(settings["automaticRepliesSetting"]["status"], "disabled");
-    let room: Value =
-        f.get(&format!("/users/{}/mailboxSettings", f.room)).send().await.unwrap().json().await.unwrap();
+    let room: Value = f.get(&format!("/users/{}/mailboxSettings", f.room)).send().await.unwrap().json().await.unwrap();
     assert_eq!(room["userPurpose"], "room");
 
     // Docs mix "Scheduled" and "scheduled": accepted either way, emitted camelCase.
@@ -240,7 +246,15 @@ async fn control_surface_sets_up_and_scripts_over_http() {
     let sim = GraphSim::start(GraphSimConfig::default()).await.unwrap();
     let http = reqwest::Client::new();
     let ctl = |p: &str| format!("{}/_sim{p}", sim.url());
-    let tenant: Value = http.post(ctl("/tenants")).json(&json!({"domain": "contoso.example"})).send().await.unwrap().json().await.unwrap();
+    let tenant: Value = http
+        .post(ctl("/tenants"))
+        .json(&json!({"domain": "contoso.example"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let tenant = tenant["id"].as_str().unwrap().to_owned();
     let app: Value = http.post(ctl("/apps")).json(&json!({})).send().await.unwrap().json().await.unwrap();
     let (client, secret) = (app["clientId"].as_str().unwrap(), app["secret"].as_str().unwrap());
@@ -264,7 +278,8 @@ async fn control_surface_sets_up_and_scripts_over_http() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
-    let bad = http.post(ctl(&format!("/as/users/{dana}/events"))).json(&json!({"subject": "no times"})).send().await.unwrap();
+    let bad =
+        http.post(ctl(&format!("/as/users/{dana}/events"))).json(&json!({"subject": "no times"})).send().await.unwrap();
     assert_eq!(bad.status(), 400);
     let tok = token(&http, sim.url(), &tenant, client, secret).await;
     let list: Value = http

@@ -42,7 +42,10 @@ async fn prefer_headers_convert_time_zone_and_body() {
     let ev = f.create(&f.alice, body).await;
     assert_eq!(ev["start"]["dateTime"], "2026-07-01T07:00:00.0000000", "default is UTC");
     assert_eq!(ev["originalStartTimeZone"], "W. Europe Standard Time");
-    assert!(ev["body"]["content"].as_str().unwrap().contains("Join &lt;here&gt; &amp; now"), "text becomes HTML by default");
+    assert!(
+        ev["body"]["content"].as_str().unwrap().contains("Join &lt;here&gt; &amp; now"),
+        "text becomes HTML by default"
+    );
     let path = format!("/users/{}/events/{}", f.alice, hcal_sim::graph::encode(ev["id"].as_str().unwrap()));
     let resp = f
         .get(&path)
@@ -78,7 +81,8 @@ async fn patch_is_partial_and_changes_the_change_key() {
     assert_eq!(after["@odata.etag"], format!("W/\"{}\"", after["changeKey"].as_str().unwrap()));
 
     // location and locations stay in step.
-    let moved: Value = f.patch(&path, &json!({"location": {"displayName": "Room 4"}})).send().await.unwrap().json().await.unwrap();
+    let moved: Value =
+        f.patch(&path, &json!({"location": {"displayName": "Room 4"}})).send().await.unwrap().json().await.unwrap();
     assert_eq!(moved["locations"], json!([moved["location"]]));
     let many: Value = f
         .patch(&path, &json!({"locations": [{"displayName": "A"}, {"displayName": "B"}]}))
@@ -91,22 +95,46 @@ async fn patch_is_partial_and_changes_the_change_key() {
     assert_eq!(many["location"]["displayName"], "A; B");
 
     // Optimistic concurrency with If-Match.
-    let stale = f.patch(&path, &json!({"subject": "x"})).header("If-Match", ev["@odata.etag"].as_str().unwrap()).send().await.unwrap();
+    let stale = f
+        .patch(&path, &json!({"subject": "x"}))
+        .header("If-Match", ev["@odata.etag"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_graph_error(stale, 412, "ErrorIrresolvableConflict").await;
-    let fresh = f.patch(&path, &json!({"subject": "y"})).header("If-Match", many["@odata.etag"].as_str().unwrap()).send().await.unwrap();
+    let fresh = f
+        .patch(&path, &json!({"subject": "y"}))
+        .header("If-Match", many["@odata.etag"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(fresh.status(), 200);
 
     let unknown = f.patch(&path, &json!({"subjcet": "typo"})).send().await.unwrap();
     assert_graph_error(unknown, 400, "RequestBodyRead").await;
-    let attendees: Vec<Value> = (0..501).map(|i| json!({"emailAddress": {"address": format!("p{i}@example.org")}})).collect();
+    let attendees: Vec<Value> =
+        (0..501).map(|i| json!({"emailAddress": {"address": format!("p{i}@example.org")}})).collect();
     let too_many = f.patch(&path, &json!({"attendees": attendees})).send().await.unwrap();
     assert_graph_error(too_many, 400, "ErrorInvalidRequest").await;
-    let backwards = f.patch(&path, &json!({"end": {"dateTime": "2026-12-01T08:00:00", "timeZone": "UTC"}})).send().await.unwrap();
+    let backwards =
+        f.patch(&path, &json!({"end": {"dateTime": "2026-12-01T08:00:00", "timeZone": "UTC"}})).send().await.unwrap();
     assert_graph_error(backwards, 400, "ErrorInvalidRequest").await;
-    let bad_json = f.http.patch(f.url(&path)).bearer_auth(&f.token).header("content-type", "application/json").body("{\"subject\":").send().await.unwrap();
+    let bad_json = f
+        .http
+        .patch(f.url(&path))
+        .bearer_auth(&f.token)
+        .header("content-type", "application/json")
+        .body("{\"subject\":")
+        .send()
+        .await
+        .unwrap();
     assert_graph_error(bad_json, 400, "BadRequest").await;
     // The online meeting is read-only for apps.
-    let om = f.patch(&path, &json!({"onlineMeeting": {"joinUrl": "https://teams.microsoft.com/l/meetup-join/x"}})).send().await.unwrap();
+    let om = f
+        .patch(&path, &json!({"onlineMeeting": {"joinUrl": "https://teams.microsoft.com/l/meetup-join/x"}}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(om.status(), 200);
     let got: Value = f.get(&path).send().await.unwrap().json().await.unwrap();
     assert_eq!(got["onlineMeeting"], Value::Null);
@@ -124,7 +152,12 @@ async fn extended_properties_round_trip_only_through_expand() {
 
     let plain: Value = f.get(&path).send().await.unwrap().json().await.unwrap();
     assert!(plain.get("singleValueExtendedProperties").is_none(), "only $expand shows them");
-    let expand = |id: &str| format!("{path}?$expand={}", hcal_sim::graph::encode(&format!("singleValueExtendedProperties($filter=id eq '{id}')")));
+    let expand = |id: &str| {
+        format!(
+            "{path}?$expand={}",
+            hcal_sim::graph::encode(&format!("singleValueExtendedProperties($filter=id eq '{id}')"))
+        )
+    };
     let got: Value = f.get(&expand(MARKER)).send().await.unwrap().json().await.unwrap();
     assert_eq!(got["singleValueExtendedProperties"], json!([{"id": MARKER, "value": "v1:webex:abc"}]));
     // GUIDs compare case-insensitively, names case-sensitively.
@@ -135,7 +168,10 @@ async fn extended_properties_round_trip_only_through_expand() {
     let got: Value = f.get(&expand(&other_name)).send().await.unwrap().json().await.unwrap();
     assert_eq!(got["singleValueExtendedProperties"], json!([]), "absent property gives an empty array");
     // Only `id eq` is allowed inside the expand filter.
-    let bad = format!("{path}?$expand={}", hcal_sim::graph::encode(&format!("singleValueExtendedProperties($filter=value eq '{MARKER}')")));
+    let bad = format!(
+        "{path}?$expand={}",
+        hcal_sim::graph::encode(&format!("singleValueExtendedProperties($filter=value eq '{MARKER}')"))
+    );
     assert_graph_error(f.get(&bad).send().await.unwrap(), 400, "ErrorInvalidUrlQueryFilter").await;
     // A collection can be filtered by id and value.
     let filter = format!("singleValueExtendedProperties/Any(ep: ep/id eq '{MARKER}' and ep/value eq 'v1:webex:abc')");
@@ -151,7 +187,11 @@ async fn extended_properties_round_trip_only_through_expand() {
     assert_eq!(ids, vec![ev["id"].as_str().unwrap()]);
     assert_ne!(ids[0], other["id"].as_str().unwrap());
     // Malformed property ids are refused.
-    let bad = f.patch(&path, &json!({"singleValueExtendedProperties": [{"id": "String hcal", "value": "x"}]})).send().await.unwrap();
+    let bad = f
+        .patch(&path, &json!({"singleValueExtendedProperties": [{"id": "String hcal", "value": "x"}]}))
+        .send()
+        .await
+        .unwrap();
     assert_graph_error(bad, 400, "ErrorInvalidProperty").await;
 }
 
@@ -210,7 +250,10 @@ async fn invitations_reach_attendees_and_rooms_and_cancellations_follow() {
 
     // Updates follow.
     let path = format!("/users/{}/events/{}", f.alice, hcal_sim::graph::encode(ev["id"].as_str().unwrap()));
-    f.patch(&path, &json!({"body": {"contentType": "html", "content": "<p>Join: sip:123@video.example</p>"}})).send().await.unwrap();
+    f.patch(&path, &json!({"body": {"contentType": "html", "content": "<p>Join: sip:123@video.example</p>"}}))
+        .send()
+        .await
+        .unwrap();
     let bob: Value = view(&f.bob).send().await.unwrap().json().await.unwrap();
     assert!(bob["value"][0]["body"]["content"].as_str().unwrap().contains("sip:123@video.example"));
 

@@ -106,17 +106,18 @@ pub async fn run(core: Arc<Core>, mut rx: mpsc::UnboundedReceiver<Outbound>) {
         while let Ok(Some(next)) = tokio::time::timeout_at(deadline, rx.recv()).await {
             items.push(next);
         }
-        let mut by_url: BTreeMap<String, Vec<Outbound>> = BTreeMap::new();
+        // Change and lifecycle notifications never share a POST, even when both URLs are equal.
+        let mut by_url: BTreeMap<(String, bool), Vec<Outbound>> = BTreeMap::new();
         for item in items {
             let url = match &item {
-                Outbound::Change { subscription, .. } => Some(subscription.notification_url.clone()),
-                Outbound::Lifecycle { subscription, .. } => subscription.lifecycle_url.clone(),
+                Outbound::Change { subscription, .. } => Some((subscription.notification_url.clone(), false)),
+                Outbound::Lifecycle { subscription, .. } => subscription.lifecycle_url.clone().map(|u| (u, true)),
             };
-            if let Some(url) = url {
-                by_url.entry(url).or_default().push(item);
+            if let Some(key) = url {
+                by_url.entry(key).or_default().push(item);
             }
         }
-        for (url, group) in by_url {
+        for ((url, _), group) in by_url {
             for chunk in group.chunks(core.config.max_batch.max(1)) {
                 let chunk = chunk.to_vec();
                 if chunk.iter().all(|o| matches!(o, Outbound::Change { .. })) && core.faults().drop_notifications {

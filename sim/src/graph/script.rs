@@ -148,14 +148,14 @@ pub fn trigger_lifecycle(core: &Core, subscription_id: &str, event: LifecycleEve
             .get(subscription_id)
             .cloned()
             .ok_or_else(|| format!("unknown subscription {subscription_id}"))?;
+        if sub.lifecycle_url.is_none() {
+            return Err("the subscription has no lifecycleNotificationUrl".into());
+        }
         if event == LifecycleEvent::SubscriptionRemoved {
             store.subscriptions.remove(subscription_id);
         }
         sub
     };
-    if sub.lifecycle_url.is_none() {
-        return Err("the subscription has no lifecycleNotificationUrl".into());
-    }
     core.outbound
         .send(Outbound::Lifecycle { subscription: sub, event })
         .map_err(|_| "the notifier has stopped".to_owned())

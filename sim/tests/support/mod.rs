@@ -37,7 +37,10 @@ impl Fixture {
         let alice = sim.add_user(&UserSpec::new(&tenant, "Alice Adams", "alice@contoso.example")).unwrap();
         let bob = sim.add_user(&UserSpec::new(&tenant, "Bob Brown", "bob@contoso.example")).unwrap();
         let room = sim
-            .add_user(&UserSpec { kind: MailboxKind::Room, ..UserSpec::new(&tenant, "Room Rainier", "rainier@contoso.example") })
+            .add_user(&UserSpec {
+                kind: MailboxKind::Room,
+                ..UserSpec::new(&tenant, "Room Rainier", "rainier@contoso.example")
+            })
             .unwrap();
         let http = reqwest::Client::new();
         let token = token(&http, sim.url(), &tenant, &client_id, &secret).await;
@@ -199,7 +202,10 @@ impl Receiver {
 
     /// Items of all notification POSTs to `path`.
     pub fn items(&self, path: &str) -> Vec<Value> {
-        self.notifications(path).iter().flat_map(|r| r.json()["value"].as_array().cloned().unwrap_or_default()).collect()
+        self.notifications(path)
+            .iter()
+            .flat_map(|r| r.json()["value"].as_array().cloned().unwrap_or_default())
+            .collect()
     }
 
     /// Waits until `pred` holds or the timeout passes; returns whether it held.
@@ -220,7 +226,8 @@ async fn receive(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let query: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned().collect();
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned().collect();
     let rec = Received {
         path: req.path().to_owned(),
         query: query.clone(),

@@ -106,6 +106,9 @@ fn inner_request(request: &Value) -> Result<Req, GraphError> {
     }
     let relative = url.trim_start_matches("/v1.0");
     let (path, query) = split_query(&format!("/{}", relative.trim_start_matches('/')));
+    if path.trim_matches('/').eq_ignore_ascii_case("$batch") {
+        return Err(GraphError::new(400, "BadRequest", "Batch requests cannot be nested."));
+    }
     let headers: Vec<(String, String)> = request
         .get("headers")
         .and_then(Value::as_object)

@@ -111,5 +111,9 @@ pub fn delta(core: &Core, req: &Req, user: &User) -> Result<Resp, GraphError> {
     if let Some(obj) = body.as_object_mut() {
         obj.insert(link.0.into(), json!(link.1));
     }
-    Ok(Resp::json(200, body))
+    let resp = Resp::json(200, body);
+    Ok(match prefs.applied() {
+        Some(a) => resp.with_header("Preference-Applied", a),
+        None => resp,
+    })
 }

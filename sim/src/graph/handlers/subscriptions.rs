@@ -13,6 +13,9 @@ use super::super::wire;
 /// Longest `clientState` Graph accepts.
 pub const MAX_CLIENT_STATE: usize = 128;
 
+/// Longest lifetime of a subscription with `includeResourceData` (rich notifications), minutes.
+pub const MAX_RICH_MINUTES: i64 = 1440;
+
 fn render(core: &Core, sub: &Subscription) -> Value {
     json!({
         "@odata.context": format!("{}/v1.0/$metadata#subscriptions/$entity", core.base_url()),
@@ -54,7 +57,12 @@ fn check_url(core: &Core, url: &str, what: &str) -> Result<(), GraphError> {
     Ok(())
 }
 
-fn check_expiration(core: &Core, now: DateTime<Utc>, value: Option<&Value>) -> Result<DateTime<Utc>, GraphError> {
+fn check_expiration(
+    core: &Core,
+    now: DateTime<Utc>,
+    value: Option<&Value>,
+    rich: bool,
+) -> Result<DateTime<Utc>, GraphError> {
     let raw = value
         .and_then(Value::as_str)
         .ok_or_else(|| GraphError::invalid_subscription("expirationDateTime is required."))?;
@@ -63,7 +71,10 @@ fn check_expiration(core: &Core, now: DateTime<Utc>, value: Option<&Value>) -> R
     if at <= now {
         return Err(GraphError::invalid_subscription("Subscription expiration date must be in the future."));
     }
-    let max = core.config.max_subscription_minutes;
+    let mut max = core.config.max_subscription_minutes;
+    if rich {
+        max = max.min(MAX_RICH_MINUTES);
+    }
     if at > now + Duration::minutes(max) {
         return Err(GraphError::invalid_subscription(format!(
             "Subscription expiration can only be {max} minutes in the future."
@@ -125,14 +136,14 @@ pub async fn create(core: &Core, req: &Req, caller: &Caller) -> Result<Resp, Gra
         .and_then(Value::as_str)
         .ok_or_else(|| GraphError::invalid_subscription("resource is required."))?
         .to_owned();
-    let expiration = check_expiration(core, now, field(body, "expirationDateTime"))?;
+    let include_resource_data = field(body, "includeResourceData").and_then(Value::as_bool).unwrap_or(false);
+    let expiration = check_expiration(core, now, field(body, "expirationDateTime"), include_resource_data)?;
     let client_state = field(body, "clientState").and_then(Value::as_str).map(str::to_owned);
     if client_state.as_ref().is_some_and(|c| c.chars().count() > MAX_CLIENT_STATE) {
         return Err(GraphError::invalid_subscription(format!(
             "clientState must be at most {MAX_CLIENT_STATE} characters."
         )));
     }
-    let include_resource_data = field(body, "includeResourceData").and_then(Value::as_bool).unwrap_or(false);
     let certificate = field(body, "encryptionCertificate").and_then(Value::as_str).map(str::to_owned);
     if include_resource_data && certificate.is_none() {
         return Err(GraphError::invalid_subscription(
@@ -259,7 +270,7 @@ pub fn renew(core: &Core, req: &Req, caller: &Caller, id: &str) -> Result<Resp, 
             "lifecycleNotificationUrl cannot be added to an existing subscription.",
         ));
     }
-    let expiration = check_expiration(core, core.now(), field(body, "expirationDateTime"))?;
+    let expiration = check_expiration(core, core.now(), field(body, "expirationDateTime"), sub.include_resource_data)?;
     let mut store = core.store.lock();
     let stored = store
         .subscriptions
