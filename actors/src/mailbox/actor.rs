@@ -1,0 +1,401 @@
+//! The mailbox actor: loads a mailbox's state from its events, and for each input fetches what
+//! `decide` needs, persists the decided events, applies them, and performs the effects (writing
+//! join details), feeding their outcome back as inputs. One actor per mailbox, one message at a
+//! time (`AtomicResponse`), so a mailbox never races itself.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::decide::{DecideConfig, DecideError, decide};
+use super::envelope::{self, CodecError, Envelope};
+use super::events::MailboxEvent;
+use super::input::{MailboxInput, Observation, PatchResult};
+use super::state::{Decoration, MailboxState};
+use crate::ids::{GraphEventId, MailboxId};
+use crate::join::{Marker, insert_block, render_block};
+use crate::log::{EventLog, LogError, MAILBOX_EVENTS, partition_for};
+use crate::notification::{ChangeType, NotificationKind, NotificationRecord};
+use crate::ports::{GraphApi, GraphEvent, GraphFailure, MeetingPlatform, PlatformFailure};
+use crate::seal::KeyRing;
+
+/// Where a test build may deliberately crash, to prove recovery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrashPoint {
+    /// Right after join details were written to Graph, before the event recording it is appended.
+    AfterJoinPatch,
+}
+
+/// What the actor needs from the outside.
+pub struct Deps {
+    /// Microsoft Graph.
+    pub graph: Arc<dyn GraphApi>,
+    /// The meeting platform.
+    pub platform: Arc<dyn MeetingPlatform>,
+    /// The event log.
+    pub log: Arc<dyn EventLog>,
+    /// Keys for sealing.
+    pub ring: KeyRing,
+    /// Organisation rules.
+    pub config: DecideConfig,
+    /// The clock.
+    pub now: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+    /// Deliberate crash point (tests only).
+    pub crash_at: Option<CrashPoint>,
+}
+
+/// Why processing an input did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// Try the same input again later (throttling, transient failures).
+    #[error("retry later: {reason}")]
+    Retry {
+        /// Suggested wait in seconds.
+        after_secs: Option<f64>,
+        /// Failure class (never sensitive).
+        reason: String,
+    },
+    /// The log failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// A stored event could not be read.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// The mailbox's history is inconsistent (a gap in sequence numbers).
+    #[error("mailbox history has a gap at seq {0}")]
+    Gap(u64),
+    /// The actor is gone.
+    #[error("mailbox actor unavailable")]
+    Unavailable,
+}
+
+fn retry(failure: &GraphFailure) -> ProcessError {
+    let after_secs = match failure {
+        GraphFailure::Throttled { retry_after_secs } => Some(*retry_after_secs),
+        _ => None,
+    };
+    ProcessError::Retry { after_secs, reason: failure.to_string() }
+}
+
+/// A loaded mailbox.
+#[derive(Debug, Clone)]
+pub struct Mailbox {
+    /// Which mailbox.
+    pub id: MailboxId,
+    /// Its state.
+    pub state: MailboxState,
+}
+
+enum Step {
+    Done,
+    Conflict,
+}
+
+impl Mailbox {
+    /// Rebuilds a mailbox from its events in the log.
+    pub async fn load(deps: &Deps, id: MailboxId) -> Result<Self, ProcessError> {
+        let key = id.to_string();
+        let partition = partition_for(&key, deps.log.partitions(MAILBOX_EVENTS));
+        let mut state = MailboxState::default();
+        let mut from = 0;
+        loop {
+            let records = deps.log.read(MAILBOX_EVENTS, partition, from, 1000).await?;
+            let Some(last) = records.last() else { break };
+            from = last.offset + 1;
+            for record in records.iter().filter(|r| r.key == key) {
+                let env = envelope::decode(&record.payload, &deps.ring)?;
+                if env.seq != state.seq + 1 {
+                    return Err(ProcessError::Gap(state.seq + 1));
+                }
+                state.apply(&env.event);
+            }
+        }
+        Ok(Self { id, state })
+    }
+
+    /// Decides, persists and applies; returns the persisted envelopes.
+    async fn step(&mut self, deps: &Deps, input: MailboxInput, causation: &str) -> Result<Vec<Envelope>, ProcessError> {
+        let events = match decide(&self.state, &input, &deps.config) {
+            Ok(events) => events,
+            Err(DecideError::NotEnabled) => {
+                tracing::warn!(mailbox = %self.id, "input for a mailbox that is not enabled; ignored");
+                return Ok(Vec::new());
+            }
+            Err(DecideError::UnknownMeeting) => return Ok(Vec::new()),
+        };
+        self.persist(deps, events, causation).await
+    }
+
+    async fn persist(
+        &mut self,
+        deps: &Deps,
+        events: Vec<MailboxEvent>,
+        causation: &str,
+    ) -> Result<Vec<Envelope>, ProcessError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = (deps.now)();
+        let envelopes: Vec<Envelope> = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| Envelope {
+                event_id: Uuid::new_v4(),
+                mailbox: self.id,
+                seq: self.state.seq + 1 + i as u64,
+                occurred_at: now,
+                causation_id: causation.to_owned(),
+                event,
+            })
+            .collect();
+        let payloads = envelopes.iter().map(|e| envelope::encode(e, &deps.ring)).collect::<Result<Vec<_>, _>>()?;
+        deps.log.append(MAILBOX_EVENTS, &self.id.to_string(), payloads).await?;
+        for env in &envelopes {
+            self.state.apply(&env.event);
+            tracing::info!(mailbox = %self.id, seq = env.seq, event = env.event.type_name(), "event recorded");
+        }
+        Ok(envelopes)
+    }
+
+    /// Enables the mailbox.
+    pub async fn enable(&mut self, deps: &Deps, locale: Option<String>, causation: &str) -> Result<(), ProcessError> {
+        self.step(deps, MailboxInput::EnableMailbox { locale }, causation).await.map(|_| ())
+    }
+
+    /// Handles one notification: fetch, decide, persist, write join details when due.
+    pub async fn handle(&mut self, deps: &Deps, record: &NotificationRecord) -> Result<(), ProcessError> {
+        let causation = record.id.to_string();
+        let NotificationKind::Change { change_type, event_id } = &record.kind else {
+            return Ok(());
+        };
+        if *change_type == ChangeType::Deleted {
+            self.step(deps, MailboxInput::HandleObservation(Observation::Gone(event_id.clone())), &causation).await?;
+            return Ok(());
+        }
+        // A conflict means someone edited the invite between our read and our write: read again.
+        for _ in 0..3 {
+            if let Step::Done = self.observe_and_decorate(deps, event_id, &causation).await? {
+                return Ok(());
+            }
+        }
+        Err(ProcessError::Retry {
+            after_secs: None,
+            reason: "the invite kept changing while join details were written".into(),
+        })
+    }
+
+    async fn observe_and_decorate(
+        &mut self,
+        deps: &Deps,
+        event_id: &GraphEventId,
+        causation: &str,
+    ) -> Result<Step, ProcessError> {
+        let fetched = match deps.graph.get_event(&self.id, event_id).await {
+            Ok(fetched) => fetched,
+            Err(failure) if failure.is_retryable() => return Err(retry(&failure)),
+            Err(failure) => {
+                tracing::warn!(mailbox = %self.id, error = %failure, "event could not be read; notification skipped");
+                return Ok(Step::Done);
+            }
+        };
+        let Some(event) = fetched else {
+            self.step(deps, MailboxInput::HandleObservation(Observation::Gone(event_id.clone())), causation).await?;
+            return Ok(Step::Done);
+        };
+        self.step(deps, MailboxInput::HandleObservation(Observation::Present(Box::new(event.clone()))), causation)
+            .await?;
+        let pending = self.state.meetings.get(event_id).is_some_and(|m| m.decoration == Decoration::Pending);
+        if !pending {
+            return Ok(Step::Done);
+        }
+        self.decorate(deps, &event, causation).await
+    }
+
+    async fn decorate(&mut self, deps: &Deps, event: &GraphEvent, causation: &str) -> Result<Step, ProcessError> {
+        let keyword = self.state.meetings.get(&event.id).and_then(|m| m.details.keyword.clone());
+        let rule = keyword.as_ref().and_then(|k| deps.config.rule(&k.name));
+        let (Some(keyword), Some(rule)) = (keyword, rule) else { return Ok(Step::Done) };
+        let mode = keyword.modifier.clone().unwrap_or_else(|| rule.default_mode.clone());
+        let record = |result| MailboxInput::RecordPatch { event_id: event.id.clone(), result };
+        if mode != "myroom" {
+            let failed = PatchResult::Failed { reason: format!("mode {mode} is not supported yet"), retryable: false };
+            self.step(deps, record(failed), causation).await?;
+            return Ok(Step::Done);
+        }
+        let Some(organizer) = event.organizer.as_ref().map(|o| o.address.clone()) else {
+            let failed = PatchResult::Failed { reason: "the invite has no organizer".into(), retryable: false };
+            self.step(deps, record(failed), causation).await?;
+            return Ok(Step::Done);
+        };
+        let room = match deps.platform.personal_room(&organizer).await {
+            Ok(room) => room,
+            Err(PlatformFailure::Refused(reason)) => {
+                tracing::warn!(mailbox = %self.id, %reason, "meeting platform refused the organiser");
+                self.step(deps, record(PatchResult::PlatformRefused), causation).await?;
+                return Ok(Step::Done);
+            }
+            Err(PlatformFailure::Transient(reason)) => return Err(ProcessError::Retry { after_secs: None, reason }),
+        };
+        let locale = self.state.locale.clone().unwrap_or_else(|| "en-US".to_owned());
+        let body = insert_block(&event.body_html, &render_block(&room, &locale));
+        let marker = Marker::new(&room, &mode).encode();
+        match deps.graph.patch_join_info(&self.id, &event.id, &event.change_key, &body, &marker).await {
+            Ok(patched) => {
+                if deps.crash_at == Some(CrashPoint::AfterJoinPatch) {
+                    tracing::error!("crash point after_join_patch reached; aborting as configured");
+                    std::process::abort();
+                }
+                let written = PatchResult::Written { room, mode, change_key: patched.change_key };
+                self.step(deps, record(written), causation).await?;
+                Ok(Step::Done)
+            }
+            Err(GraphFailure::Conflict) => Ok(Step::Conflict),
+            Err(failure) if failure.is_retryable() => Err(retry(&failure)),
+            Err(failure) => {
+                let reason = match &failure {
+                    GraphFailure::NotInScope { .. } => "not_in_scope",
+                    _ => "fatal",
+                };
+                let failed = PatchResult::Failed { reason: reason.into(), retryable: false };
+                self.step(deps, record(failed), causation).await?;
+                Ok(Step::Done)
+            }
+        }
+    }
+}
+
+/// The actix actor around a [`Mailbox`].
+pub struct MailboxActor {
+    mailbox: Option<Mailbox>,
+    deps: Arc<Deps>,
+}
+
+impl Actor for MailboxActor {
+    type Context = Context<Self>;
+}
+
+/// Handle a notification.
+#[derive(Message)]
+#[rtype(result = "Result<(), ProcessError>")]
+pub struct HandleNotification(pub NotificationRecord);
+
+/// Enable the mailbox.
+#[derive(Message)]
+#[rtype(result = "Result<(), ProcessError>")]
+pub struct EnableMailbox {
+    /// Mailbox language.
+    pub locale: Option<String>,
+    /// Causation id (admin command).
+    pub causation: String,
+}
+
+/// Read the state (for admin views and tests).
+#[derive(Message)]
+#[rtype(result = "Option<MailboxState>")]
+pub struct GetState;
+
+impl Handler<HandleNotification> for MailboxActor {
+    type Result = AtomicResponse<Self, Result<(), ProcessError>>;
+
+    fn handle(&mut self, msg: HandleNotification, _: &mut Context<Self>) -> Self::Result {
+        let mut mailbox = self.mailbox.take();
+        let deps = self.deps.clone();
+        AtomicResponse::new(Box::pin(
+            async move {
+                let result = match mailbox.as_mut() {
+                    Some(m) => m.handle(&deps, &msg.0).await,
+                    None => Err(ProcessError::Unavailable),
+                };
+                (mailbox, result)
+            }
+            .into_actor(self)
+            .map(|(mailbox, result), act, _| {
+                act.mailbox = mailbox;
+                result
+            }),
+        ))
+    }
+}
+
+impl Handler<EnableMailbox> for MailboxActor {
+    type Result = AtomicResponse<Self, Result<(), ProcessError>>;
+
+    fn handle(&mut self, msg: EnableMailbox, _: &mut Context<Self>) -> Self::Result {
+        let mut mailbox = self.mailbox.take();
+        let deps = self.deps.clone();
+        AtomicResponse::new(Box::pin(
+            async move {
+                let result = match mailbox.as_mut() {
+                    Some(m) => m.enable(&deps, msg.locale, &msg.causation).await,
+                    None => Err(ProcessError::Unavailable),
+                };
+                (mailbox, result)
+            }
+            .into_actor(self)
+            .map(|(mailbox, result), act, _| {
+                act.mailbox = mailbox;
+                result
+            }),
+        ))
+    }
+}
+
+impl Handler<GetState> for MailboxActor {
+    type Result = Option<MailboxState>;
+
+    fn handle(&mut self, _: GetState, _: &mut Context<Self>) -> Self::Result {
+        self.mailbox.as_ref().map(|m| m.state.clone())
+    }
+}
+
+/// Finds or starts the actor of each mailbox, loading its state first. Actors are spread over
+/// a fixed set of arbiters (threads) by mailbox.
+pub struct MailboxRegistry {
+    deps: Arc<Deps>,
+    arbiters: Vec<ArbiterHandle>,
+    actors: tokio::sync::Mutex<HashMap<MailboxId, Addr<MailboxActor>>>,
+}
+
+impl MailboxRegistry {
+    /// A registry placing actors on `arbiters` (at least one).
+    pub fn new(deps: Arc<Deps>, arbiters: Vec<ArbiterHandle>) -> Self {
+        Self { deps, arbiters, actors: tokio::sync::Mutex::new(HashMap::new()) }
+    }
+
+    /// The actor of a mailbox, started (and its state loaded) on first use.
+    pub async fn get(&self, id: MailboxId) -> Result<Addr<MailboxActor>, ProcessError> {
+        let mut actors = self.actors.lock().await;
+        if let Some(addr) = actors.get(&id).filter(|a| a.connected()) {
+            return Ok(addr.clone());
+        }
+        let mailbox = Mailbox::load(&self.deps, id).await?;
+        let deps = self.deps.clone();
+        let index = partition_for(&id.to_string(), self.arbiters.len() as u32) as usize;
+        let arbiter = self.arbiters.get(index).ok_or(ProcessError::Unavailable)?;
+        let addr = MailboxActor::start_in_arbiter(arbiter, move |_| MailboxActor { mailbox: Some(mailbox), deps });
+        actors.insert(id, addr.clone());
+        Ok(addr)
+    }
+
+    /// Sends a notification to its mailbox's actor and waits for the outcome.
+    pub async fn handle(&self, record: NotificationRecord) -> Result<(), ProcessError> {
+        let addr = self.get(record.mailbox()).await?;
+        addr.send(HandleNotification(record)).await.map_err(|_| ProcessError::Unavailable)?
+    }
+
+    /// Enables a mailbox.
+    pub async fn enable(&self, id: MailboxId, locale: Option<String>, causation: String) -> Result<(), ProcessError> {
+        let addr = self.get(id).await?;
+        addr.send(EnableMailbox { locale, causation }).await.map_err(|_| ProcessError::Unavailable)?
+    }
+
+    /// The state of a mailbox (loading it if needed).
+    pub async fn state(&self, id: MailboxId) -> Result<MailboxState, ProcessError> {
+        let addr = self.get(id).await?;
+        addr.send(GetState).await.map_err(|_| ProcessError::Unavailable)?.ok_or(ProcessError::Unavailable)
+    }
+}

@@ -1,0 +1,178 @@
+//! Domain events of a mailbox: facts in the past tense, each with a type name and version.
+//! Sensitive data lives only in the `private` parts, which the codec seals before anything is
+//! written (see [`super::envelope`]).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::detect::{AddressKind, Keyword};
+use crate::ids::GraphEventId;
+use crate::ports::{EmailAddress, EventType};
+
+/// Sensitive details of a meeting: sealed in every stored or sent form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct MeetingPrivate {
+    /// Subject.
+    pub subject: String,
+    /// Organiser.
+    pub organizer: Option<EmailAddress>,
+    /// Attendees.
+    pub attendees: Vec<EmailAddress>,
+    /// Join address (URL or SIP URI), when the meeting has one.
+    pub join_address: Option<String>,
+    /// Web link of the meeting hcal wrote, when it differs from `join_address`.
+    pub web_link: Option<String>,
+}
+
+/// Where a meeting's join target came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinOrigin {
+    /// Found in the invite (online meeting, Location or body).
+    Detected,
+    /// Written by hcal for a keyword.
+    Hcal,
+}
+
+/// The public part of a join target (the address itself is private).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinTarget {
+    /// Platform id.
+    pub provider: String,
+    /// Kind of address.
+    pub kind: AddressKind,
+    /// Origin.
+    pub origin: JoinOrigin,
+}
+
+/// A meeting as hcal last saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MeetingDetails {
+    /// Graph event id.
+    pub event_id: GraphEventId,
+    /// Graph change key seen.
+    pub change_key: String,
+    /// Start.
+    pub start: DateTime<Utc>,
+    /// End.
+    pub end: DateTime<Utc>,
+    /// All-day flag.
+    pub is_all_day: bool,
+    /// Graph event type.
+    pub event_type: EventType,
+    /// The mailbox owner organises it.
+    pub is_organizer: bool,
+    /// Keyword found in Location, if any.
+    pub keyword: Option<Keyword>,
+    /// Join target, if any.
+    pub join: Option<JoinTarget>,
+    /// Sensitive details.
+    pub private: MeetingPrivate,
+}
+
+/// Why hcal did not write join details for a keyword.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// The keyword is in an attendee's copy; only the organiser's copy is decorated.
+    NotOrganizer,
+    /// The invite already carries join details of that platform.
+    AlreadyHasJoinDetails,
+    /// The keyword is not configured for a platform hcal can book.
+    UnsupportedKeyword,
+    /// The meeting platform refused (no account, no personal room).
+    PlatformRefused,
+}
+
+/// Every domain event of a mailbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum MailboxEvent {
+    /// The mailbox was enabled.
+    MailboxEnabled {
+        /// Mailbox language, when known.
+        locale: Option<String>,
+    },
+    /// A meeting appeared.
+    MeetingScheduled(MeetingDetails),
+    /// A meeting changed in a way its users see (time, subject, attendees, join target).
+    MeetingUpdated(MeetingDetails),
+    /// A meeting was cancelled or deleted.
+    MeetingCancelled {
+        /// Graph event id.
+        #[serde(rename = "eventId")]
+        event_id: GraphEventId,
+    },
+    /// hcal wrote join details into the invite.
+    JoinInfoPatched {
+        /// Graph event id.
+        #[serde(rename = "eventId")]
+        event_id: GraphEventId,
+        /// Platform.
+        platform: String,
+        /// Keyword action.
+        mode: String,
+        /// Template version written.
+        template: u32,
+        /// Change key after hcal's write (its echo notification carries it).
+        #[serde(rename = "changeKey")]
+        change_key: String,
+        /// Whether this was recovered from the marker after a crash rather than written now.
+        recovered: bool,
+        /// The join target now in the invite.
+        join: JoinTarget,
+        /// Join address and web link written (sealed).
+        private: MeetingPrivate,
+    },
+    /// Writing join details failed.
+    JoinInfoPatchFailed {
+        /// Graph event id.
+        #[serde(rename = "eventId")]
+        event_id: GraphEventId,
+        /// Failure class (`conflict`, `throttled`, `transient`, `not_in_scope`, `fatal`, `platform`).
+        reason: String,
+        /// Whether a later attempt may succeed.
+        retryable: bool,
+    },
+    /// A keyword was present but hcal wrote nothing, and why.
+    MeetingSkipped {
+        /// Graph event id.
+        #[serde(rename = "eventId")]
+        event_id: GraphEventId,
+        /// Reason.
+        reason: SkipReason,
+    },
+}
+
+impl MailboxEvent {
+    /// The event's type name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::MailboxEnabled { .. } => "MailboxEnabled",
+            Self::MeetingScheduled(_) => "MeetingScheduled",
+            Self::MeetingUpdated(_) => "MeetingUpdated",
+            Self::MeetingCancelled { .. } => "MeetingCancelled",
+            Self::JoinInfoPatched { .. } => "JoinInfoPatched",
+            Self::JoinInfoPatchFailed { .. } => "JoinInfoPatchFailed",
+            Self::MeetingSkipped { .. } => "MeetingSkipped",
+        }
+    }
+
+    /// Schema version of the event's current shape.
+    pub fn version(&self) -> u32 {
+        1
+    }
+
+    /// The Graph event it concerns, if any.
+    pub fn event_id(&self) -> Option<&GraphEventId> {
+        match self {
+            Self::MailboxEnabled { .. } => None,
+            Self::MeetingScheduled(d) | Self::MeetingUpdated(d) => Some(&d.event_id),
+            Self::MeetingCancelled { event_id }
+            | Self::JoinInfoPatched { event_id, .. }
+            | Self::JoinInfoPatchFailed { event_id, .. }
+            | Self::MeetingSkipped { event_id, .. } => Some(event_id),
+        }
+    }
+}

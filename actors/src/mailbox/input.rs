@@ -1,0 +1,56 @@
+//! Inputs of the mailbox aggregate: imperative, carrying everything `decide` needs (what the
+//! actor fetched, what an effect returned, the time).
+
+use crate::ids::GraphEventId;
+use crate::ports::{GraphEvent, MeetingRoom};
+
+/// What the actor learned about an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Observation {
+    /// The event as Graph returned it.
+    Present(Box<GraphEvent>),
+    /// The event is gone (deleted, or 404).
+    Gone(GraphEventId),
+}
+
+/// How writing join details ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PatchResult {
+    /// Written.
+    Written {
+        /// The room written.
+        room: MeetingRoom,
+        /// Keyword action.
+        mode: String,
+        /// Change key after the write.
+        change_key: String,
+    },
+    /// The meeting platform refused (no account or room).
+    PlatformRefused,
+    /// Graph refused or failed.
+    Failed {
+        /// Failure class.
+        reason: String,
+        /// Whether a later attempt may succeed.
+        retryable: bool,
+    },
+}
+
+/// An input to a mailbox.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MailboxInput {
+    /// Enable the mailbox.
+    EnableMailbox {
+        /// Mailbox language, when known.
+        locale: Option<String>,
+    },
+    /// Take in what Graph says about an event.
+    HandleObservation(Observation),
+    /// Record the outcome of writing join details.
+    RecordPatch {
+        /// Event.
+        event_id: GraphEventId,
+        /// Outcome.
+        result: PatchResult,
+    },
+}

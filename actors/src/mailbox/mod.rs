@@ -1,0 +1,9 @@
+//! The mailbox aggregate (`input`, `events`, `state`, `decide`), its stored form (`envelope`)
+//! and its actor (`actor`).
+
+pub mod actor;
+pub mod decide;
+pub mod envelope;
+pub mod events;
+pub mod input;
+pub mod state;

@@ -1,0 +1,105 @@
+//! A mailbox's state: a fold of its events. `apply` cannot fail.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::events::{JoinTarget, MailboxEvent, MeetingDetails, MeetingPrivate};
+use crate::ids::GraphEventId;
+
+/// What hcal did about a meeting's keyword.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Decoration {
+    /// Nothing to write.
+    #[default]
+    NotNeeded,
+    /// Join details still to be written.
+    Pending,
+    /// Written; the echo of hcal's own write carries `change_key`.
+    Done {
+        /// Change key after the write.
+        change_key: String,
+    },
+    /// hcal will not write (skipped for a reason or failed permanently).
+    Abandoned,
+}
+
+/// A meeting as the mailbox knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meeting {
+    /// Last details seen.
+    pub details: MeetingDetails,
+    /// Decoration status.
+    pub decoration: Decoration,
+}
+
+/// The state of one mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MailboxState {
+    /// Enabled.
+    pub enabled: bool,
+    /// Sequence number of the last applied event (0: none).
+    pub seq: u64,
+    /// Mailbox language.
+    pub locale: Option<String>,
+    /// Known meetings.
+    pub meetings: BTreeMap<GraphEventId, Meeting>,
+}
+
+impl MailboxState {
+    /// Folds one event in.
+    pub fn apply(&mut self, event: &MailboxEvent) {
+        self.seq += 1;
+        match event {
+            MailboxEvent::MailboxEnabled { locale } => {
+                self.enabled = true;
+                self.locale.clone_from(locale);
+            }
+            MailboxEvent::MeetingScheduled(d) | MailboxEvent::MeetingUpdated(d) => {
+                let decoration = match self.meetings.get(&d.event_id).map(|m| &m.decoration) {
+                    Some(existing @ (Decoration::Done { .. } | Decoration::Abandoned)) => existing.clone(),
+                    _ if d.keyword.is_some() && d.is_organizer && !has_hcal_join(d.join.as_ref()) => {
+                        Decoration::Pending
+                    }
+                    _ => Decoration::NotNeeded,
+                };
+                self.meetings.insert(d.event_id.clone(), Meeting { details: d.clone(), decoration });
+            }
+            MailboxEvent::MeetingCancelled { event_id } => {
+                self.meetings.remove(event_id);
+            }
+            MailboxEvent::JoinInfoPatched { event_id, change_key, join, private, .. } => {
+                if let Some(m) = self.meetings.get_mut(event_id) {
+                    m.decoration = Decoration::Done { change_key: change_key.clone() };
+                    m.details.join = Some(join.clone());
+                    merge_join(&mut m.details.private, private);
+                }
+            }
+            MailboxEvent::JoinInfoPatchFailed { event_id, retryable, .. } => {
+                if let Some(m) = self.meetings.get_mut(event_id)
+                    && !retryable
+                {
+                    m.decoration = Decoration::Abandoned;
+                }
+            }
+            MailboxEvent::MeetingSkipped { event_id, .. } => {
+                if let Some(m) = self.meetings.get_mut(event_id) {
+                    m.decoration = Decoration::Abandoned;
+                }
+            }
+        }
+    }
+}
+
+fn has_hcal_join(join: Option<&JoinTarget>) -> bool {
+    join.is_some_and(|j| j.origin == super::events::JoinOrigin::Hcal)
+}
+
+fn merge_join(into: &mut MeetingPrivate, from: &MeetingPrivate) {
+    if from.join_address.is_some() {
+        into.join_address.clone_from(&from.join_address);
+    }
+    if from.web_link.is_some() {
+        into.web_link.clone_from(&from.web_link);
+    }
+}

@@ -1,0 +1,166 @@
+//! Ports: what the domain needs from the outside world, as traits. The service implements them
+//! over HTTP (Graph, the meeting platform); tests swap in in-process doubles.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{GraphEventId, MailboxId};
+
+/// `type` of a Graph event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EventType {
+    /// A one-off event.
+    SingleInstance,
+    /// An unchanged occurrence of a series.
+    Occurrence,
+    /// A changed occurrence of a series.
+    Exception,
+    /// The series itself.
+    SeriesMaster,
+}
+
+/// A name and address (sensitive: sealed before it is stored anywhere).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailAddress {
+    /// Display name.
+    pub name: String,
+    /// SMTP address.
+    pub address: String,
+}
+
+/// What hcal reads of a Graph event. Sensitive fields (subject, body, organizer, attendees)
+/// stay in memory only; the domain seals them before anything is persisted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphEvent {
+    /// Event id.
+    pub id: GraphEventId,
+    /// Change key (changes on every change, hcal's own PATCH included).
+    pub change_key: String,
+    /// Subject.
+    pub subject: String,
+    /// Body as HTML (hcal always asks for HTML).
+    pub body_html: String,
+    /// `location.displayName`.
+    pub location: String,
+    /// Start instant.
+    pub start: DateTime<Utc>,
+    /// End instant.
+    pub end: DateTime<Utc>,
+    /// All-day event.
+    pub is_all_day: bool,
+    /// Cancelled by the organiser.
+    pub is_cancelled: bool,
+    /// The mailbox owner organises it.
+    pub is_organizer: bool,
+    /// Kind of event.
+    pub event_type: EventType,
+    /// For occurrences and exceptions: the series master.
+    pub series_master_id: Option<GraphEventId>,
+    /// Organiser.
+    pub organizer: Option<EmailAddress>,
+    /// Attendees.
+    pub attendees: Vec<EmailAddress>,
+    /// `onlineMeeting.joinUrl` (Teams and friends), the most reliable join address.
+    pub online_meeting_url: Option<String>,
+    /// `sensitivity` (normal, personal, private, confidential).
+    pub sensitivity: String,
+    /// hcal's marker extended property, when present: what hcal wrote into this event.
+    pub marker: Option<String>,
+}
+
+/// How a Graph call failed, classified so retry policy is data.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GraphFailure {
+    /// 429 / 503: retry after the given seconds.
+    #[error("throttled by Graph; retry after {retry_after_secs} s")]
+    Throttled {
+        /// Seconds to wait (Graph may send fractions).
+        retry_after_secs: f64,
+    },
+    /// Network error, timeout or 5xx: retry with backoff.
+    #[error("transient Graph failure: {0}")]
+    Transient(String),
+    /// The mailbox is outside the application access policy, unlicensed, or the app lacks a
+    /// permission: a state to report, not to retry.
+    #[error("mailbox not in scope: {code}")]
+    NotInScope {
+        /// Graph's error code.
+        code: String,
+    },
+    /// `If-Match` failed: the item changed since it was read.
+    #[error("the item changed since it was read")]
+    Conflict,
+    /// Anything else: do not retry.
+    #[error("Graph answered {status} {code}")]
+    Fatal {
+        /// HTTP status.
+        status: u16,
+        /// Graph's error code.
+        code: String,
+    },
+}
+
+impl GraphFailure {
+    /// Whether retrying the same call later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Throttled { .. } | Self::Transient(_))
+    }
+}
+
+/// The result of writing join details into an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchedEvent {
+    /// The change key after hcal's write; the echo notification carries it.
+    pub change_key: String,
+}
+
+/// Microsoft Graph, as the mailbox actor uses it.
+#[async_trait]
+pub trait GraphApi: Send + Sync {
+    /// Reads an event with hcal's marker expanded; `Ok(None)` when it no longer exists.
+    async fn get_event(&self, mailbox: &MailboxId, id: &GraphEventId) -> Result<Option<GraphEvent>, GraphFailure>;
+
+    /// Replaces the body and sets the marker in one PATCH, only if the event still has
+    /// `expected_change_key` (`If-Match`); otherwise `Err(Conflict)`.
+    async fn patch_join_info(
+        &self,
+        mailbox: &MailboxId,
+        id: &GraphEventId,
+        expected_change_key: &str,
+        body_html: &str,
+        marker: &str,
+    ) -> Result<PatchedEvent, GraphFailure>;
+}
+
+/// A meeting on the meeting platform that attendees can join.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingRoom {
+    /// Platform id, e.g. `webex`.
+    pub platform: String,
+    /// Web join link.
+    pub web_link: String,
+    /// Video (SIP) address, for room devices.
+    pub sip_address: Option<String>,
+    /// Meeting number or access code, for dialling in.
+    pub meeting_number: Option<String>,
+}
+
+/// How a meeting-platform call failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlatformFailure {
+    /// Worth retrying later (throttling, 5xx, network).
+    #[error("meeting platform unavailable: {0}")]
+    Transient(String),
+    /// The organiser has no account or no personal room; do not retry.
+    #[error("meeting platform refused: {0}")]
+    Refused(String),
+}
+
+/// The meeting platform (Webex today).
+#[async_trait]
+pub trait MeetingPlatform: Send + Sync {
+    /// The organiser's personal room.
+    async fn personal_room(&self, organizer_address: &str) -> Result<MeetingRoom, PlatformFailure>;
+}
