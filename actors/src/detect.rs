@@ -65,10 +65,10 @@ static KEYWORD: LazyLock<Regex> = LazyLock::new(|| {
 
 static PLATFORMS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     [
-        ("teams", r"https://(?:[a-z0-9-]+\.)*teams\.(?:microsoft\.com|live\.com|microsoft\.us)/(?:l/meetup-join|meet)/[^\s<>&quot;]+"),
-        ("zoom", r"https://(?:[a-z0-9-]+\.)?zoom(?:gov)?\.(?:us|com|com\.cn|de)/(?:j|my|w)/[^\s<>&quot;]+"),
-        ("webex", r"https://[a-z0-9-]+\.webex\.com/(?:[a-z0-9-]+/j\.php\?MTID=[^\s<>&quot;]+|meet/[^\s<>&quot;/]+|join/[^\s<>&quot;/]+)"),
-        ("google_meet", r"https://meet\.google\.com/[a-z]{3}-[a-z]{4}-[a-z]{3}"),
+        ("teams", r#"https://(?:[a-z0-9-]+\.)*teams\.(?:microsoft\.com|live\.com|microsoft\.us)/(?:l/meetup-join|meet)/[^\s<>"']+"#),
+        ("zoom", r#"https://(?:[a-z0-9-]+\.)?zoom(?:gov)?\.(?:us|com|com\.cn|de)/(?:j|my|w)/[^\s<>"']+"#),
+        ("webex", r#"https://[a-z0-9-]+\.webex\.com/(?:[a-z0-9-]+/j\.php\?MTID=[^\s<>"']+|meet/[^\s<>"'/]+|join/[^\s<>"'/]+)"#),
+        ("google_meet", r#"https://meet\.google\.com/[a-z]{3}-[a-z]{4}-[a-z]{3}"#),
     ]
     .into_iter()
     .map(|(id, re)| (id, Regex::new(&format!("(?i){re}")).unwrap_or_else(|_| unreachable!("constant"))))
@@ -185,11 +185,11 @@ mod tests {
 
     #[test]
     fn finds_links_in_html_bodies_and_prefers_structured_fields() {
-        let body = "<p>Join Zoom Meeting<br><a href=\"https://us02web.zoom.us/j/8512345678?pwd=abc\">https://us02web.zoom.us/<wbr>j/8512345678?pwd=abc</a></p>";
+        let body = "<p>Join Zoom Meeting<br><a href=\"https://us02web.zoom.us/j/8512345678?pwd=quota\">https://us02web.zoom.us/<wbr>j/8512345678?pwd=quota</a></p>";
         let d = detect("Conf room", body, None, &kw());
         let join = d.join.unwrap();
         assert_eq!((join.provider.as_str(), join.source), ("zoom", Source::Body));
-        assert_eq!(join.address, "https://us02web.zoom.us/j/8512345678?pwd=abc");
+        assert_eq!(join.address, "https://us02web.zoom.us/j/8512345678?pwd=quota");
         let d = detect("", body, Some("https://teams.microsoft.com/l/meetup-join/19%3ameeting_x%40thread.v2/0"), &kw());
         assert_eq!(d.join.unwrap().provider, "teams");
     }

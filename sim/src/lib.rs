@@ -6,3 +6,4 @@
 #![recursion_limit = "256"]
 
 pub mod graph;
+pub mod webex;

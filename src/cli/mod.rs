@@ -1,5 +1,7 @@
 //! Command-line interface: one module per subcommand.
 
+mod demo;
+mod serve;
 mod sim;
 
 use clap::{Parser, Subcommand};
@@ -16,6 +18,10 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the service with a configuration file.
+    Serve(serve::ServeArgs),
+    /// Run the service and the bundled simulators in one process and play a scripted scenario.
+    Demo(demo::DemoArgs),
     /// Run one of the bundled simulators of the outside world (for tests, demos, development).
     #[command(subcommand)]
     Sim(sim::SimCommand),
@@ -24,6 +30,8 @@ pub enum Command {
 /// Runs the chosen subcommand.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
         Command::Sim(cmd) => sim::run(cmd).await,
     }
 }

@@ -166,6 +166,16 @@ impl Mailbox {
         self.step(deps, MailboxInput::EnableMailbox { locale }, causation).await.map(|_| ())
     }
 
+    /// Records the mailbox's new subscription.
+    pub async fn record_subscription(
+        &mut self,
+        deps: &Deps,
+        input: MailboxInput,
+        causation: &str,
+    ) -> Result<(), ProcessError> {
+        self.step(deps, input, causation).await.map(|_| ())
+    }
+
     /// Handles one notification: fetch, decide, persist, write join details when due.
     pub async fn handle(&mut self, deps: &Deps, record: &NotificationRecord) -> Result<(), ProcessError> {
         let causation = record.id.to_string();
@@ -293,6 +303,16 @@ pub struct EnableMailbox {
     pub causation: String,
 }
 
+/// Record a subscription (`MailboxInput::RecordSubscription`).
+#[derive(Message)]
+#[rtype(result = "Result<(), ProcessError>")]
+pub struct RecordSubscription {
+    /// The input.
+    pub input: MailboxInput,
+    /// Causation id.
+    pub causation: String,
+}
+
 /// Read the state (for admin views and tests).
 #[derive(Message)]
 #[rtype(result = "Option<MailboxState>")]
@@ -331,6 +351,29 @@ impl Handler<EnableMailbox> for MailboxActor {
             async move {
                 let result = match mailbox.as_mut() {
                     Some(m) => m.enable(&deps, msg.locale, &msg.causation).await,
+                    None => Err(ProcessError::Unavailable),
+                };
+                (mailbox, result)
+            }
+            .into_actor(self)
+            .map(|(mailbox, result), act, _| {
+                act.mailbox = mailbox;
+                result
+            }),
+        ))
+    }
+}
+
+impl Handler<RecordSubscription> for MailboxActor {
+    type Result = AtomicResponse<Self, Result<(), ProcessError>>;
+
+    fn handle(&mut self, msg: RecordSubscription, _: &mut Context<Self>) -> Self::Result {
+        let mut mailbox = self.mailbox.take();
+        let deps = self.deps.clone();
+        AtomicResponse::new(Box::pin(
+            async move {
+                let result = match mailbox.as_mut() {
+                    Some(m) => m.record_subscription(&deps, msg.input, &msg.causation).await,
                     None => Err(ProcessError::Unavailable),
                 };
                 (mailbox, result)
@@ -391,6 +434,20 @@ impl MailboxRegistry {
     pub async fn enable(&self, id: MailboxId, locale: Option<String>, causation: String) -> Result<(), ProcessError> {
         let addr = self.get(id).await?;
         addr.send(EnableMailbox { locale, causation }).await.map_err(|_| ProcessError::Unavailable)?
+    }
+
+    /// Records a mailbox's new subscription.
+    pub async fn record_subscription(
+        &self,
+        id: MailboxId,
+        subscription_id: String,
+        expires_at: DateTime<Utc>,
+        client_state: String,
+        causation: String,
+    ) -> Result<(), ProcessError> {
+        let addr = self.get(id).await?;
+        let input = MailboxInput::RecordSubscription { subscription_id, expires_at, client_state };
+        addr.send(RecordSubscription { input, causation }).await.map_err(|_| ProcessError::Unavailable)?
     }
 
     /// The state of a mailbox (loading it if needed).

@@ -79,6 +79,13 @@ pub fn decide(
             }
         }
         _ if !state.enabled => Err(DecideError::NotEnabled),
+        MailboxInput::RecordSubscription { subscription_id, expires_at, client_state } => {
+            Ok(vec![MailboxEvent::SubscriptionCreated {
+                subscription_id: subscription_id.clone(),
+                expires_at: *expires_at,
+                private: super::events::SubscriptionPrivate { client_state: client_state.clone() },
+            }])
+        }
         MailboxInput::HandleObservation(Observation::Gone(id)) => Ok(if state.meetings.contains_key(id) {
             vec![MailboxEvent::MeetingCancelled { event_id: id.clone() }]
         } else {

@@ -85,6 +85,14 @@ pub enum SkipReason {
     PlatformRefused,
 }
 
+/// Sensitive details of a subscription.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionPrivate {
+    /// The secret Graph echoes in every notification.
+    pub client_state: String,
+}
+
 /// Every domain event of a mailbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
@@ -93,6 +101,17 @@ pub enum MailboxEvent {
     MailboxEnabled {
         /// Mailbox language, when known.
         locale: Option<String>,
+    },
+    /// A change-notification subscription was created for the mailbox.
+    SubscriptionCreated {
+        /// Graph subscription id.
+        #[serde(rename = "subscriptionId")]
+        subscription_id: String,
+        /// Expiry.
+        #[serde(rename = "expiresAt")]
+        expires_at: DateTime<Utc>,
+        /// Client state (sealed).
+        private: SubscriptionPrivate,
     },
     /// A meeting appeared.
     MeetingScheduled(MeetingDetails),
@@ -150,6 +169,7 @@ impl MailboxEvent {
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::MailboxEnabled { .. } => "MailboxEnabled",
+            Self::SubscriptionCreated { .. } => "SubscriptionCreated",
             Self::MeetingScheduled(_) => "MeetingScheduled",
             Self::MeetingUpdated(_) => "MeetingUpdated",
             Self::MeetingCancelled { .. } => "MeetingCancelled",
@@ -167,7 +187,7 @@ impl MailboxEvent {
     /// The Graph event it concerns, if any.
     pub fn event_id(&self) -> Option<&GraphEventId> {
         match self {
-            Self::MailboxEnabled { .. } => None,
+            Self::MailboxEnabled { .. } | Self::SubscriptionCreated { .. } => None,
             Self::MeetingScheduled(d) | Self::MeetingUpdated(d) => Some(&d.event_id),
             Self::MeetingCancelled { event_id }
             | Self::JoinInfoPatched { event_id, .. }

@@ -44,6 +44,15 @@ pub enum MailboxInput {
         /// Mailbox language, when known.
         locale: Option<String>,
     },
+    /// Record the subscription created for the mailbox.
+    RecordSubscription {
+        /// Graph subscription id.
+        subscription_id: String,
+        /// Expiry.
+        expires_at: chrono::DateTime<chrono::Utc>,
+        /// Client state.
+        client_state: String,
+    },
     /// Take in what Graph says about an event.
     HandleObservation(Observation),
     /// Record the outcome of writing join details.

@@ -42,6 +42,8 @@ pub struct MailboxState {
     pub seq: u64,
     /// Mailbox language.
     pub locale: Option<String>,
+    /// The current subscription: id and expiry.
+    pub subscription: Option<(String, chrono::DateTime<chrono::Utc>)>,
     /// Known meetings.
     pub meetings: BTreeMap<GraphEventId, Meeting>,
 }
@@ -54,6 +56,9 @@ impl MailboxState {
             MailboxEvent::MailboxEnabled { locale } => {
                 self.enabled = true;
                 self.locale.clone_from(locale);
+            }
+            MailboxEvent::SubscriptionCreated { subscription_id, expires_at, .. } => {
+                self.subscription = Some((subscription_id.clone(), *expires_at));
             }
             MailboxEvent::MeetingScheduled(d) | MailboxEvent::MeetingUpdated(d) => {
                 let decoration = match self.meetings.get(&d.event_id).map(|m| &m.decoration) {

@@ -1,0 +1,216 @@
+//! The public API (meeting lists) and the admin API (enabling mailboxes), one error type at the
+//! edge that maps each failure to a status and a JSON body.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use chrono::{DateTime, Duration, Utc};
+use hcal_actors::ids::{MailboxId, UserObjectId};
+use hcal_actors::ports::GraphFailure;
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq as _;
+
+use crate::app::AppState;
+use crate::projection;
+use crate::subscriptions::KnownSubscription;
+
+/// Failures at the HTTP edge.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Missing or wrong bearer token.
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    /// Bad input.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The mailbox cannot be used (access policy, licence, permission).
+    #[error("mailbox not in scope: {0}")]
+    NotInScope(String),
+    /// Graph or the store failed; try again.
+    #[error("temporarily unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotInScope(_) => StatusCode::CONFLICT,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let code = match self {
+            Self::Unauthorized => "unauthorized",
+            Self::BadRequest(_) => "bad_request",
+            Self::NotInScope(_) => "not_in_scope",
+            Self::Unavailable(_) => "unavailable",
+        };
+        HttpResponse::build(self.status_code()).json(json!({"error": {"code": code, "message": self.to_string()}}))
+    }
+}
+
+fn authorize(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+    let presented = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !state.api_token.is_empty() && bool::from(presented.as_bytes().ct_eq(state.api_token.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+fn mailbox(state: &AppState, user: &str) -> Result<MailboxId, ApiError> {
+    let user = UserObjectId::parse(user).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(MailboxId { tenant: state.tenant, user })
+}
+
+/// Query of the meeting list.
+#[derive(Debug, Deserialize)]
+pub struct Window {
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+}
+
+/// `GET /v1/users/{user}/meetings?from=&to=`: meetings overlapping the window (default: now to
+/// four weeks ahead), by start, with their join target.
+pub async fn meetings(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: web::Path<String>,
+    window: web::Query<Window>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&state, &req)?;
+    let mailbox = mailbox(&state, &user)?;
+    let from = window.from.unwrap_or_else(Utc::now);
+    let to = window.to.unwrap_or(from + Duration::weeks(4));
+    if to < from {
+        return Err(ApiError::BadRequest("`to` is before `from`".into()));
+    }
+    let rows = projection::meetings(&state.store, &state.ring, &mailbox, from, to)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let value: Vec<_> = rows
+        .into_iter()
+        .map(|r| {
+            json!({
+                "eventId": r.event_id,
+                "subject": r.private.subject,
+                "start": r.start,
+                "end": r.end,
+                "isAllDay": r.is_all_day,
+                "join": r.join.map(|j| json!({
+                    "provider": j.provider,
+                    "kind": j.kind,
+                    "origin": j.origin,
+                    "address": r.private.join_address,
+                    "webLink": r.private.web_link,
+                })),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"value": value})))
+}
+
+/// Body of `POST /admin/v1/mailboxes`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EnableRequest {
+    user_id: String,
+}
+
+fn graph_error(failure: GraphFailure) -> ApiError {
+    match failure {
+        GraphFailure::NotInScope { code } => ApiError::NotInScope(code),
+        other => ApiError::Unavailable(other.to_string()),
+    }
+}
+
+/// `POST /admin/v1/mailboxes`: enables a mailbox: reads its language, records it enabled, and
+/// subscribes to its calendar.
+pub async fn enable(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<EnableRequest>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&state, &req)?;
+    let mailbox = mailbox(&state, &body.user_id)?;
+    let causation = format!("admin:{}", uuid::Uuid::new_v4());
+    let settings = state.graph.mailbox_settings(&mailbox).await.map_err(graph_error)?;
+    let unavailable = |e: hcal_actors::mailbox::actor::ProcessError| ApiError::Unavailable(e.to_string());
+    let locale = Some(settings.locale.clone()).filter(|l| !l.is_empty());
+    state.registry.enable(mailbox, locale.clone(), causation.clone()).await.map_err(unavailable)?;
+    let client_state = random_secret();
+    let expiration = Utc::now() + Duration::minutes(state.config.service.subscription_minutes);
+    let base = state.config.service.public_url();
+    let subscription = state
+        .graph
+        .create_subscription(
+            &mailbox,
+            &format!("{base}/webhook/graph"),
+            &format!("{base}/webhook/graph/lifecycle"),
+            &client_state,
+            expiration,
+        )
+        .await
+        .map_err(graph_error)?;
+    state
+        .subscriptions
+        .insert(subscription.id.to_string(), KnownSubscription { mailbox, client_state: client_state.clone() });
+    state
+        .registry
+        .record_subscription(mailbox, subscription.id.to_string(), subscription.expiration, client_state, causation)
+        .await
+        .map_err(unavailable)?;
+    state.metrics.inc("hcal_mailboxes_enabled_total", "outcome", "enabled");
+    Ok(HttpResponse::Created().json(json!({
+        "userId": mailbox.user,
+        "status": "active",
+        "subscriptionId": subscription.id,
+        "subscriptionExpiresAt": subscription.expiration,
+        "locale": locale,
+    })))
+}
+
+/// `GET /admin/v1/mailboxes/{user}`.
+pub async fn status(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&state, &req)?;
+    let mailbox = mailbox(&state, &user)?;
+    let s = state.registry.state(mailbox).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(json!({
+        "userId": mailbox.user,
+        "status": if s.enabled { "active" } else { "disabled" },
+        "locale": s.locale,
+        "subscription": s.subscription.map(|(id, exp)| json!({"id": id, "expiresAt": exp})),
+        "meetings": s.meetings.len(),
+        "seq": s.seq,
+    })))
+}
+
+/// `GET /metrics`.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+}
+
+/// `GET /healthz`.
+pub async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+fn random_secret() -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}

@@ -1,0 +1,38 @@
+//! What every HTTP handler and background task of a running service shares.
+
+use std::sync::Arc;
+
+use hcal_actors::ids::TenantId;
+use hcal_actors::log::EventLog;
+use hcal_actors::mailbox::actor::MailboxRegistry;
+use hcal_actors::seal::KeyRing;
+
+use crate::config::Config;
+use crate::graph::GraphClient;
+use crate::metrics::Metrics;
+use crate::store::embedded::EmbeddedStore;
+use crate::subscriptions::SubscriptionIndex;
+
+/// Shared state of a running service.
+pub struct AppState {
+    /// Configuration.
+    pub config: Config,
+    /// The organisation's tenant.
+    pub tenant: TenantId,
+    /// The embedded store (logs and projections).
+    pub store: Arc<EmbeddedStore>,
+    /// The store as the event-log port.
+    pub log: Arc<dyn EventLog>,
+    /// Sealing keys.
+    pub ring: KeyRing,
+    /// Known subscriptions.
+    pub subscriptions: Arc<SubscriptionIndex>,
+    /// Mailbox actors.
+    pub registry: Arc<MailboxRegistry>,
+    /// Graph client (subscriptions, mailbox settings).
+    pub graph: Arc<GraphClient>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Bearer token of the public and admin APIs.
+    pub api_token: String,
+}

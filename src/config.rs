@@ -1,0 +1,112 @@
+//! `hcal.toml`: one typed section per component, unknown fields refused, every field documented
+//! with its default. Secrets never live here: sections name the environment variables that
+//! hold them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use hcal_actors::ids::TenantId;
+use hcal_actors::mailbox::actor::CrashPoint;
+use hcal_actors::mailbox::decide::DecideConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::graph::GraphConfig;
+use crate::platform::webex::WebexConfig;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// HTTP, storage and identity of this installation.
+    pub service: ServiceConfig,
+    /// The Microsoft 365 tenant.
+    pub tenant: TenantConfig,
+    /// Microsoft Graph client.
+    pub graph: GraphConfig,
+    /// Webex client.
+    pub webex: WebexConfig,
+    /// Keyword rules.
+    #[serde(default)]
+    pub domain: DecideConfig,
+    /// Test-only switches.
+    #[serde(default)]
+    pub testing: TestingConfig,
+}
+
+/// `[service]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Address to listen on. Default `127.0.0.1:8080`.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Base URL Graph reaches this service at (notifications go to `{public_url}/webhook/graph`).
+    /// Default: `http://{listen}`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Directory for the embedded store and the local key file. Required.
+    pub data_dir: PathBuf,
+    /// Partitions of each log (fixed when the store is created). Default 8.
+    #[serde(default = "default_partitions")]
+    pub partitions: u32,
+    /// Largest webhook body accepted, in bytes. Default 1 MiB (Graph batches are far smaller).
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Environment variable holding the bearer token of the public and admin APIs.
+    /// Default `HCAL_API_TOKEN`.
+    #[serde(default = "default_api_token_env")]
+    pub api_token_env: String,
+    /// Subscription lifetime requested, in minutes. Default 10,000 (under Graph's 10,070 cap).
+    #[serde(default = "default_subscription_minutes")]
+    pub subscription_minutes: i64,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_partitions() -> u32 {
+    8
+}
+fn default_max_body() -> usize {
+    1024 * 1024
+}
+fn default_api_token_env() -> String {
+    "HCAL_API_TOKEN".into()
+}
+fn default_subscription_minutes() -> i64 {
+    10_000
+}
+
+impl ServiceConfig {
+    /// The public base URL.
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_owned()
+    }
+}
+
+/// `[tenant]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// The organisation's Entra ID tenant id.
+    pub id: TenantId,
+}
+
+/// `[testing]`: switches that exist only so tests can prove recovery. Leave unset in production.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestingConfig {
+    /// Abort the process at this point (see `CrashPoint`).
+    #[serde(default)]
+    pub crash_at: Option<CrashPoint>,
+    /// Do not process notifications (they are still accepted and logged). Default false.
+    #[serde(default)]
+    pub hold_processing: bool,
+}
+
+/// Reads and parses a configuration file.
+pub fn load(path: &std::path::Path) -> anyhow::Result<Config> {
+    use anyhow::Context as _;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}

@@ -1,0 +1,91 @@
+//! Feeds the notifications log to the mailbox actors: one consumer per partition, records in
+//! order (so a mailbox's inputs stay in order), the position committed only after the actor
+//! has durably recorded what it decided. A record that must be retried holds its partition.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hcal_actors::log::{EventLog, NOTIFICATIONS};
+use hcal_actors::mailbox::actor::{MailboxRegistry, ProcessError};
+use hcal_actors::notification::NotificationRecord;
+
+use crate::metrics::Metrics;
+
+/// Consumer group of the mailbox actors.
+pub const GROUP: &str = "mailbox-actors";
+
+/// Longest wait between retries of one record.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Consumes one partition forever.
+pub async fn run_partition(
+    log: Arc<dyn EventLog>,
+    registry: Arc<MailboxRegistry>,
+    metrics: Arc<Metrics>,
+    partition: u32,
+) {
+    let mut next = loop {
+        match log.committed(GROUP, NOTIFICATIONS, partition).await {
+            Ok(n) => break n,
+            Err(e) => {
+                tracing::error!(partition, error = %e, "reading the committed position failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    loop {
+        let records = match log.read(NOTIFICATIONS, partition, next, 100).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(partition, error = %e, "reading notifications failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if records.is_empty() {
+            log.wait(NOTIFICATIONS, partition, next, Duration::from_secs(1)).await;
+            continue;
+        }
+        for record in records {
+            match serde_json::from_slice::<NotificationRecord>(&record.payload) {
+                Ok(notification) => process(&registry, &metrics, notification, partition).await,
+                Err(e) => {
+                    // Written by this service, so this is a bug; skipping keeps the partition alive.
+                    tracing::error!(partition, offset = record.offset, error = %e, "unreadable notification record skipped");
+                    metrics.inc("hcal_notifications_total", "outcome", "unreadable");
+                }
+            }
+            next = record.offset + 1;
+            while let Err(e) = log.commit(GROUP, NOTIFICATIONS, partition, next).await {
+                tracing::error!(partition, error = %e, "committing the position failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn process(registry: &MailboxRegistry, metrics: &Metrics, notification: NotificationRecord, partition: u32) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match registry.handle(notification.clone()).await {
+            Ok(()) => {
+                metrics.inc("hcal_notifications_total", "outcome", "processed");
+                return;
+            }
+            Err(ProcessError::Retry { after_secs, reason }) => {
+                metrics.inc("hcal_notifications_total", "outcome", "retried");
+                let wait =
+                    after_secs.and_then(|s| Duration::try_from_secs_f64(s).ok()).unwrap_or(backoff).min(MAX_BACKOFF);
+                tracing::warn!(partition, %reason, wait_ms = wait.as_millis() as u64, "notification will be retried");
+                tokio::time::sleep(wait).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            Err(e) => {
+                metrics.inc("hcal_notifications_total", "outcome", "failed");
+                tracing::error!(partition, error = %e, "notification could not be processed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! hcal's Microsoft Graph client.
+//!
+//! [`GraphClient`] implements the domain's [`GraphApi`](hcal_actors::ports::GraphApi) port over
+//! HTTP and adds the subscription and mailbox-settings calls the service needs. It owns
+//! everything Graph expects of a well-behaved application:
+//!
+//! - **Tokens** (`token.rs`): client credentials per tenant, cached, refreshed ahead of
+//!   expiry by one caller while the others wait; a token Graph rejects is dropped and the call
+//!   repeated once.
+//! - **Limits** (`limiter.rs`): at most four requests in flight per mailbox, and after a 429
+//!   every caller of that mailbox waits out the `Retry-After`. Other mailboxes are unaffected.
+//! - **Retries** (`retry.rs`): `Retry-After` (fractions allowed) for 429/503, exponential
+//!   backoff with full jitter for other 5xx, timeouts and connection errors, then
+//!   `Throttled` / `Transient`. Requests that are not idempotent are only repeated when they
+//!   certainly had no effect.
+//! - **Classification** (`error.rs`): by status and `error.code`, never by message.
+//! - **Wire format** (`wire.rs`): tolerant reading of events, subscriptions and settings.
+//!
+//! Logs carry operation names, tenant and mailbox GUIDs, statuses, error codes and retry
+//! counts; never subjects, bodies, addresses, tokens, secrets, client states or URLs with ids.
+
+mod client;
+mod config;
+mod error;
+mod limiter;
+mod retry;
+mod token;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+use chrono::{DateTime, Utc};
+use hcal_actors::ids::SubscriptionId;
+
+pub use self::client::GraphClient;
+pub use self::config::{GraphConfig, GraphSetupError, MAX_CONCURRENT_HARD_CAP};
+
+/// A change-notification subscription as Graph confirmed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionInfo {
+    /// Subscription id (a GUID).
+    pub id: SubscriptionId,
+    /// When Graph will drop it unless renewed (Graph may shorten what was asked for).
+    pub expiration: DateTime<Utc>,
+}
+
+/// The parts of a mailbox's settings hcal uses. Graph sends no change notifications for
+/// settings, so they are polled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MailboxSettings {
+    /// `language.locale`, e.g. `en-US`; empty when Graph sends none.
+    pub locale: String,
+    /// `timeZone` as Graph names it (Windows or IANA name); empty when absent.
+    pub time_zone: String,
+    /// `automaticRepliesSetting` as Graph sent it (`Null` when absent). Its reply messages
+    /// are sensitive: never log them.
+    pub automatic_replies: serde_json::Value,
+}

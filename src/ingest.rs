@@ -1,0 +1,208 @@
+//! The Graph webhook: the validation handshake, and notification batches that are checked item
+//! by item (known subscription, matching tenant and mailbox, clientState compared in constant
+//! time) and answered 202 only after the accepted items are durably in the notifications log.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use hcal_actors::ids::{GraphEventId, UserObjectId};
+use hcal_actors::log::NOTIFICATIONS;
+use hcal_actors::notification::{ChangeType, LifecycleEvent, NotificationKind, NotificationRecord};
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq as _;
+use uuid::Uuid;
+
+use crate::app::AppState;
+
+/// Longest validation token echoed back; Graph's are about 150 characters.
+const MAX_VALIDATION_TOKEN: usize = 2048;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Batch {
+    value: Vec<Item>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Item {
+    subscription_id: Option<String>,
+    client_state: Option<String>,
+    tenant_id: Option<String>,
+    change_type: Option<String>,
+    resource: Option<String>,
+    resource_data: Option<ResourceData>,
+    lifecycle_event: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ResourceData {
+    id: Option<String>,
+}
+
+/// Why an item was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Malformed,
+    UnknownSubscription,
+    ClientState,
+    TenantMismatch,
+}
+
+impl Refusal {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::UnknownSubscription => "unknown_subscription",
+            Self::ClientState => "bad_client_state",
+            Self::TenantMismatch => "tenant_mismatch",
+        }
+    }
+}
+
+/// `POST /webhook/graph` (change notifications) and `POST /webhook/graph/lifecycle`.
+pub async fn receive(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+    if let Some(token) = validation_token(&req) {
+        return validation(&state, token);
+    }
+    let batch: Batch = match serde_json::from_slice(&body) {
+        Ok(batch) => batch,
+        Err(_) => {
+            state.metrics.inc("hcal_webhook_batches_total", "outcome", "malformed");
+            return HttpResponse::BadRequest().json(json!({"error": "the body is not a Graph notification batch"}));
+        }
+    };
+    let mut accepted: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
+    let mut refused = 0usize;
+    for item in &batch.value {
+        match check(&state, item) {
+            Ok(record) => {
+                state.metrics.inc("hcal_webhook_items_total", "outcome", "accepted");
+                let key = record.mailbox().to_string();
+                match serde_json::to_vec(&record) {
+                    Ok(bytes) => accepted.entry(key).or_default().push(bytes),
+                    Err(_) => refused += 1,
+                }
+            }
+            Err(reason) => {
+                refused += 1;
+                state.metrics.inc("hcal_webhook_items_total", "outcome", reason.label());
+            }
+        }
+    }
+    if accepted.is_empty() {
+        state.metrics.inc("hcal_webhook_batches_total", "outcome", "refused");
+        return HttpResponse::Forbidden()
+            .json(json!({"error": "no notification in the batch was accepted", "refused": refused}));
+    }
+    for (key, payloads) in accepted {
+        if let Err(e) = state.log.append(NOTIFICATIONS, &key, payloads).await {
+            // Graph retries a 5xx; what was appended before is processed once more, harmlessly.
+            tracing::error!(error = %e, "notifications could not be stored; asking Graph to retry");
+            state.metrics.inc("hcal_webhook_batches_total", "outcome", "store_failed");
+            return HttpResponse::ServiceUnavailable().json(json!({"error": "notifications could not be stored"}));
+        }
+    }
+    state.metrics.inc("hcal_webhook_batches_total", "outcome", "accepted");
+    HttpResponse::Accepted().finish()
+}
+
+fn validation_token(req: &HttpRequest) -> Option<String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "validationToken")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Answers the handshake with the decoded token as `text/plain`, and nothing else.
+fn validation(state: &AppState, token: String) -> HttpResponse {
+    if token.is_empty() || token.len() > MAX_VALIDATION_TOKEN || token.chars().any(char::is_control) {
+        state.metrics.inc("hcal_webhook_validations_total", "outcome", "refused");
+        return HttpResponse::BadRequest().finish();
+    }
+    state.metrics.inc("hcal_webhook_validations_total", "outcome", "answered");
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(token)
+}
+
+fn check(state: &AppState, item: &Item) -> Result<NotificationRecord, Refusal> {
+    let subscription_id = item.subscription_id.as_deref().ok_or(Refusal::Malformed)?;
+    let known = state.subscriptions.get(subscription_id).ok_or(Refusal::UnknownSubscription)?;
+    let presented = item.client_state.as_deref().unwrap_or("");
+    if !bool::from(presented.as_bytes().ct_eq(known.client_state.as_bytes())) {
+        return Err(Refusal::ClientState);
+    }
+    let tenant_ok = item.tenant_id.as_deref().is_none_or(|t| t.eq_ignore_ascii_case(&known.mailbox.tenant.to_string()));
+    if !tenant_ok {
+        return Err(Refusal::TenantMismatch);
+    }
+    let kind = match (&item.lifecycle_event, &item.change_type) {
+        (Some(event), _) => {
+            NotificationKind::Lifecycle { lifecycle_event: lifecycle(event).ok_or(Refusal::Malformed)? }
+        }
+        (None, Some(change)) => {
+            let change_type = match change.to_ascii_lowercase().as_str() {
+                "created" => ChangeType::Created,
+                "updated" => ChangeType::Updated,
+                "deleted" => ChangeType::Deleted,
+                _ => return Err(Refusal::Malformed),
+            };
+            let (resource_user, resource_event) = parse_resource(item.resource.as_deref().unwrap_or(""));
+            if let Some(user) = resource_user
+                && user != known.mailbox.user
+            {
+                return Err(Refusal::TenantMismatch);
+            }
+            let event_id =
+                item.resource_data.as_ref().and_then(|d| d.id.clone()).or(resource_event).ok_or(Refusal::Malformed)?;
+            NotificationKind::Change { change_type, event_id: GraphEventId::new(event_id) }
+        }
+        (None, None) => return Err(Refusal::Malformed),
+    };
+    Ok(NotificationRecord {
+        id: Uuid::new_v4(),
+        received_at: Utc::now(),
+        tenant_id: known.mailbox.tenant,
+        user_id: known.mailbox.user,
+        subscription_id: subscription_id.to_owned(),
+        kind,
+    })
+}
+
+fn lifecycle(s: &str) -> Option<LifecycleEvent> {
+    match s.to_ascii_lowercase().as_str() {
+        "reauthorizationrequired" => Some(LifecycleEvent::ReauthorizationRequired),
+        "subscriptionremoved" => Some(LifecycleEvent::SubscriptionRemoved),
+        "missed" => Some(LifecycleEvent::Missed),
+        _ => None,
+    }
+}
+
+/// `Users/{uid}/Events/{eid}` in any casing, with or without a leading slash.
+fn parse_resource(resource: &str) -> (Option<UserObjectId>, Option<String>) {
+    let parts: Vec<&str> = resource.trim_start_matches('/').split('/').collect();
+    match parts.as_slice() {
+        [u, user, e, id] if u.eq_ignore_ascii_case("users") && e.eq_ignore_ascii_case("events") => {
+            (UserObjectId::parse(user).ok(), Some((*id).to_owned()))
+        }
+        _ => (None, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_parse_in_any_casing() {
+        let (u, e) = parse_resource("Users/00000000-0000-0000-0000-0000000000a1/Events/AAMk=");
+        assert_eq!(u, UserObjectId::parse("00000000-0000-0000-0000-0000000000a1").ok());
+        assert_eq!(e.as_deref(), Some("AAMk="));
+        let (u, _) = parse_resource("/users/00000000-0000-0000-0000-0000000000A1/events/x");
+        assert!(u.is_some());
+        assert_eq!(parse_resource("me/events"), (None, None));
+    }
+}

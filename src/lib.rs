@@ -1,0 +1,20 @@
+//! The hcal service: configuration, HTTP edges (webhook, public and admin APIs), the Graph and
+//! meeting-platform clients, the embedded store, projections and the wiring of a running
+//! service. The domain lives in `hcal-actors`.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod demo;
+pub mod dispatch;
+pub mod graph;
+pub mod ingest;
+pub mod keys;
+pub mod metrics;
+pub mod platform;
+pub mod projection;
+pub mod service;
+pub mod store;
+pub mod subscriptions;

@@ -1,0 +1,219 @@
+//! The meeting-list projection: a fold of domain events into one row per meeting, stored with
+//! its sensitive part sealed, and its log position committed in the same transaction.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hcal_actors::ids::MailboxId;
+use hcal_actors::log::{EventLog, LogError, MAILBOX_EVENTS};
+use hcal_actors::mailbox::envelope;
+use hcal_actors::mailbox::events::{JoinTarget, MailboxEvent};
+use hcal_actors::seal::{self, KeyRing, Sealed};
+use serde::{Deserialize, Serialize};
+
+use crate::store::embedded::{EmbeddedStore, ProjectionBatch};
+
+/// Name of the projection (also its consumer group).
+pub const MEETING_LIST: &str = "meeting-list";
+
+/// The sensitive part of a row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RowPrivate {
+    /// Subject.
+    pub subject: String,
+    /// Join address.
+    pub join_address: Option<String>,
+    /// Web link.
+    pub web_link: Option<String>,
+}
+
+/// One meeting of a user's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MeetingRow {
+    /// Graph event id.
+    pub event_id: String,
+    /// Start.
+    pub start: DateTime<Utc>,
+    /// End.
+    pub end: DateTime<Utc>,
+    /// All-day flag.
+    pub is_all_day: bool,
+    /// Join target (public part).
+    pub join: Option<JoinTarget>,
+    /// Sensitive part (sealed when stored).
+    pub private: RowPrivate,
+}
+
+/// What an event does to a row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowChange {
+    /// Write this row.
+    Upsert(MeetingRow),
+    /// Remove the row.
+    Delete,
+    /// Leave the row as it is.
+    Keep,
+}
+
+/// The fold: what `event` does to the current `row`.
+pub fn fold(row: Option<&MeetingRow>, event: &MailboxEvent) -> RowChange {
+    match event {
+        MailboxEvent::MeetingScheduled(d) | MailboxEvent::MeetingUpdated(d) => RowChange::Upsert(MeetingRow {
+            event_id: d.event_id.as_str().to_owned(),
+            start: d.start,
+            end: d.end,
+            is_all_day: d.is_all_day,
+            join: d.join.clone(),
+            private: RowPrivate {
+                subject: d.private.subject.clone(),
+                join_address: d.private.join_address.clone(),
+                web_link: d.private.web_link.clone(),
+            },
+        }),
+        MailboxEvent::JoinInfoPatched { join, private, .. } => match row {
+            Some(row) => {
+                let mut row = row.clone();
+                row.join = Some(join.clone());
+                row.private.join_address.clone_from(&private.join_address);
+                row.private.web_link.clone_from(&private.web_link);
+                RowChange::Upsert(row)
+            }
+            None => RowChange::Keep,
+        },
+        MailboxEvent::MeetingCancelled { .. } => RowChange::Delete,
+        _ => RowChange::Keep,
+    }
+}
+
+/// The stored form of a row.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredRow {
+    event_id: String,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    is_all_day: bool,
+    join: Option<JoinTarget>,
+    sealed: Sealed,
+}
+
+/// Row key: `{tenant}/{user}/{eventId}`.
+pub fn row_key(mailbox: &MailboxId, event_id: &str) -> String {
+    format!("{mailbox}/{event_id}")
+}
+
+fn encode(ring: &KeyRing, key: &str, row: &MeetingRow) -> Result<Vec<u8>, LogError> {
+    let sealed = seal::seal(ring, key.as_bytes(), &row.private).map_err(|e| LogError::Invalid(e.to_string()))?;
+    let stored = StoredRow {
+        event_id: row.event_id.clone(),
+        start: row.start,
+        end: row.end,
+        is_all_day: row.is_all_day,
+        join: row.join.clone(),
+        sealed,
+    };
+    serde_json::to_vec(&stored).map_err(|e| LogError::Invalid(e.to_string()))
+}
+
+fn decode(ring: &KeyRing, key: &str, bytes: &[u8]) -> Result<MeetingRow, LogError> {
+    let stored: StoredRow = serde_json::from_slice(bytes).map_err(|e| LogError::Invalid(e.to_string()))?;
+    let private = seal::open(ring, key.as_bytes(), &stored.sealed).map_err(|e| LogError::Invalid(e.to_string()))?;
+    Ok(MeetingRow {
+        event_id: stored.event_id,
+        start: stored.start,
+        end: stored.end,
+        is_all_day: stored.is_all_day,
+        join: stored.join,
+        private,
+    })
+}
+
+/// Applies the events after the committed position of each partition; returns how many events
+/// were folded. One transaction per partition batch: rows and position together.
+pub async fn catch_up(store: &EmbeddedStore, ring: &KeyRing) -> Result<usize, LogError> {
+    let mut folded = 0;
+    for partition in 0..store.partitions(MAILBOX_EVENTS) {
+        loop {
+            let from = store.committed(MEETING_LIST, MAILBOX_EVENTS, partition).await?;
+            let records = store.read(MAILBOX_EVENTS, partition, from, 500).await?;
+            let Some(last) = records.last().map(|r| r.offset) else { break };
+            let mut rows: BTreeMap<String, Option<MeetingRow>> = BTreeMap::new();
+            for record in &records {
+                let env = envelope::decode(&record.payload, ring).map_err(|e| LogError::Invalid(e.to_string()))?;
+                let Some(event_id) = env.event.event_id() else { continue };
+                let key = row_key(&env.mailbox, event_id.as_str());
+                if !rows.contains_key(&key) {
+                    let current = match store.projection_get(MEETING_LIST, &key).await? {
+                        Some(bytes) => Some(decode(ring, &key, &bytes)?),
+                        None => None,
+                    };
+                    rows.insert(key.clone(), current);
+                }
+                let current = rows.get(&key).cloned().flatten();
+                match fold(current.as_ref(), &env.event) {
+                    RowChange::Upsert(row) => {
+                        rows.insert(key, Some(row));
+                    }
+                    RowChange::Delete => {
+                        rows.insert(key, None);
+                    }
+                    RowChange::Keep => {}
+                }
+                folded += 1;
+            }
+            let mut batch = ProjectionBatch {
+                upserts: Vec::new(),
+                deletes: Vec::new(),
+                positions: vec![(MAILBOX_EVENTS.to_owned(), partition, last + 1)],
+            };
+            for (key, row) in rows {
+                match row {
+                    Some(row) => batch.upserts.push((key.clone(), encode(ring, &key, &row)?)),
+                    None => batch.deletes.push(key),
+                }
+            }
+            store.projection_apply(MEETING_LIST, batch).await?;
+        }
+    }
+    Ok(folded)
+}
+
+/// Follows the log forever.
+pub async fn run(store: Arc<EmbeddedStore>, ring: KeyRing) {
+    loop {
+        match catch_up(&store, &ring).await {
+            Ok(0) => {
+                // Idle: look again shortly. The projection lags the log by at most this much.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "meeting-list projection failed; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// A user's meetings overlapping `[from, to)`, by start.
+pub async fn meetings(
+    store: &EmbeddedStore,
+    ring: &KeyRing,
+    mailbox: &MailboxId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<MeetingRow>, LogError> {
+    let prefix = format!("{mailbox}/");
+    let mut rows = Vec::new();
+    for (key, bytes) in store.projection_scan(MEETING_LIST, &prefix).await? {
+        let row = decode(ring, &key, &bytes)?;
+        if row.start < to && row.end > from {
+            rows.push(row);
+        }
+    }
+    rows.sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.event_id.cmp(&b.event_id)));
+    Ok(rows)
+}

@@ -1,0 +1,165 @@
+//! Wiring of a running service in embedded mode: store, keys, clients, actors, the HTTP
+//! server (webhook, public and admin APIs), the notification consumers and the projection.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use hcal_actors::log::{EventLog, NOTIFICATIONS};
+use hcal_actors::mailbox::actor::{Deps, MailboxRegistry};
+use tokio::task::JoinHandle;
+
+use crate::app::AppState;
+use crate::config::Config;
+use crate::graph::GraphClient;
+use crate::metrics::Metrics;
+use crate::platform::webex::WebexClient;
+use crate::store::embedded::EmbeddedStore;
+use crate::subscriptions::SubscriptionIndex;
+use crate::{api, dispatch, ingest, keys, projection};
+
+/// Secrets, read from the environment (names in the configuration) or given by the demo.
+#[derive(Clone)]
+pub struct Secrets {
+    /// Graph client secret.
+    pub graph_client_secret: String,
+    /// Webex bearer token.
+    pub webex_token: String,
+    /// Bearer token of hcal's own APIs.
+    pub api_token: String,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets(..)")
+    }
+}
+
+impl Secrets {
+    /// Reads every secret from the variables the configuration names.
+    pub fn from_env(config: &Config) -> anyhow::Result<Self> {
+        let var = |name: &str| std::env::var(name).with_context(|| format!("environment variable {name} is not set"));
+        Ok(Self {
+            graph_client_secret: var(&config.graph.client_secret_env)?,
+            webex_token: var(&config.webex.token_env)?,
+            api_token: var(&config.service.api_token_env)?,
+        })
+    }
+}
+
+/// A running service.
+pub struct Running {
+    /// Base URL it listens on.
+    pub url: String,
+    /// Shared state.
+    pub state: web::Data<AppState>,
+    server: actix_web::dev::ServerHandle,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops the HTTP server and the background tasks.
+    pub async fn stop(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        self.server.stop(true).await;
+    }
+}
+
+/// Starts the service; must run inside an actix `System` (the actors need its arbiters).
+pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Running> {
+    let listener =
+        TcpListener::bind(config.service.listen).with_context(|| format!("listening on {}", config.service.listen))?;
+    let addr = listener.local_addr()?;
+    config.service.listen = addr;
+    let url = format!("http://{addr}");
+    if config.service.public_url.is_none() {
+        config.service.public_url = Some(url.clone());
+    }
+    let data_dir = config.service.data_dir.clone();
+    let store = Arc::new(
+        EmbeddedStore::open(&data_dir.join("store"), config.service.partitions)
+            .map_err(|e| anyhow::anyhow!("opening the store: {e}"))?,
+    );
+    let log: Arc<dyn EventLog> = store.clone();
+    let ring = keys::load_or_create(&data_dir)?;
+    let graph = Arc::new(
+        GraphClient::new(config.graph.clone(), secrets.graph_client_secret.clone())
+            .context("configuring the Graph client")?,
+    );
+    let webex = Arc::new(WebexClient::new(config.webex.clone(), secrets.webex_token.clone()));
+    let deps = Arc::new(Deps {
+        graph: graph.clone(),
+        platform: webex,
+        log: log.clone(),
+        ring: ring.clone(),
+        config: config.domain.clone(),
+        now: Arc::new(chrono::Utc::now),
+        crash_at: config.testing.crash_at,
+    });
+    let arbiters = (0..2).map(|_| actix::Arbiter::new().handle()).collect();
+    let registry = Arc::new(MailboxRegistry::new(deps, arbiters));
+    let subscriptions = Arc::new(
+        SubscriptionIndex::rebuild(log.as_ref(), &ring)
+            .await
+            .map_err(|e| anyhow::anyhow!("reading subscriptions: {e}"))?,
+    );
+    let metrics = Arc::new(Metrics::default());
+    let state = web::Data::new(AppState {
+        tenant: config.tenant.id,
+        store: store.clone(),
+        log: log.clone(),
+        ring: ring.clone(),
+        subscriptions,
+        registry: registry.clone(),
+        graph,
+        metrics: metrics.clone(),
+        api_token: secrets.api_token.clone(),
+        config: config.clone(),
+    });
+    let max_body = config.service.max_body_bytes;
+    let data = state.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(max_body))
+            .app_data(web::JsonConfig::default().limit(max_body))
+            .configure(routes)
+    })
+    .workers(2)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    let mut tasks = vec![tokio::spawn(async move {
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    })];
+    if !config.testing.hold_processing {
+        for partition in 0..log.partitions(NOTIFICATIONS) {
+            tasks.push(tokio::spawn(dispatch::run_partition(
+                log.clone(),
+                registry.clone(),
+                metrics.clone(),
+                partition,
+            )));
+        }
+    }
+    tasks.push(tokio::spawn(projection::run(store, ring)));
+    tracing::info!(%url, "hcal is listening");
+    Ok(Running { url, state, server: handle, tasks })
+}
+
+/// Every route, in one place.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/webhook/graph", web::post().to(ingest::receive))
+        .route("/webhook/graph/lifecycle", web::post().to(ingest::receive))
+        .route("/v1/users/{user}/meetings", web::get().to(api::meetings))
+        .route("/admin/v1/mailboxes", web::post().to(api::enable))
+        .route("/admin/v1/mailboxes/{user}", web::get().to(api::status))
+        .route("/metrics", web::get().to(api::metrics))
+        .route("/healthz", web::get().to(api::health));
+}
