@@ -154,7 +154,7 @@ pub async fn enable(
         .create_subscription(
             &mailbox,
             &format!("{base}/webhook/graph"),
-            &format!("{base}/webhook/graph/lifecycle"),
+            Some(&format!("{base}/webhook/graph/lifecycle")),
             &client_state,
             expiration,
         )
@@ -213,4 +213,40 @@ fn random_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Most records `GET /admin/v1/logs/{topic}` returns.
+const MAX_LOG_RECORDS: usize = 100_000;
+
+/// `GET /admin/v1/logs/{topic}`: the records of a log as stored (sensitive parts sealed), in
+/// partition and offset order; for operators and for checking the downstream contract.
+pub async fn log_records(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    topic: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    use hcal_actors::log::{MAILBOX_EVENTS, NOTIFICATIONS};
+    authorize(&state, &req)?;
+    let topic = topic.into_inner();
+    if topic != NOTIFICATIONS && topic != MAILBOX_EVENTS {
+        return Err(ApiError::BadRequest(format!("unknown log {topic}")));
+    }
+    let mut records = Vec::new();
+    for partition in 0..state.log.partitions(&topic) {
+        let mut from = 0;
+        while records.len() < MAX_LOG_RECORDS {
+            let batch = state
+                .log
+                .read(&topic, partition, from, 1000)
+                .await
+                .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+            let Some(last) = batch.last() else { break };
+            from = last.offset + 1;
+            for r in batch {
+                let value: serde_json::Value = serde_json::from_slice(&r.payload).unwrap_or(serde_json::Value::Null);
+                records.push(json!({"partition": r.partition, "offset": r.offset, "key": r.key, "value": value}));
+            }
+        }
+    }
+    Ok(HttpResponse::Ok().json(json!({"topic": topic, "records": records})))
 }

@@ -108,8 +108,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<bool> {
     let mut graph_config = GraphConfig::new(demo.client_id.clone());
     graph_config.login_base = graph.url().to_owned();
     graph_config.graph_base = graph.graph_url();
-    let mut webex_config = WebexConfig::default();
-    webex_config.base_url = webex.url().to_owned();
+    let webex_config = WebexConfig { base_url: webex.url().to_owned(), ..WebexConfig::default() };
     let config = Config {
         service: ServiceConfig {
             listen: options.listen,

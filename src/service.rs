@@ -160,6 +160,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/v1/users/{user}/meetings", web::get().to(api::meetings))
         .route("/admin/v1/mailboxes", web::post().to(api::enable))
         .route("/admin/v1/mailboxes/{user}", web::get().to(api::status))
+        .route("/admin/v1/logs/{topic}", web::get().to(api::log_records))
         .route("/metrics", web::get().to(api::metrics))
         .route("/healthz", web::get().to(api::health));
 }

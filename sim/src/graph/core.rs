@@ -181,9 +181,15 @@ pub struct Core {
     pub outbound: mpsc::UnboundedSender<Outbound>,
     /// HTTP client for validation and deliveries.
     pub http: reqwest::Client,
+    /// Change-notification POSTs delivered so far (URL and body), newest last, so tests can
+    /// have Graph deliver them again as its at-least-once delivery may.
+    pub delivered: Mutex<std::collections::VecDeque<(String, Value)>>,
     rng: Mutex<StdRng>,
     base_url: OnceLock<String>,
 }
+
+/// How many delivered POSTs are kept for redelivery.
+pub const REDELIVERY_MEMORY: usize = 10_000;
 
 impl Core {
     /// A new core; the receiver end of the outbound queue goes to the notifier.
@@ -198,6 +204,7 @@ impl Core {
             stats: Mutex::new(Stats::default()),
             outbound,
             http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap_or_default(),
+            delivered: Mutex::new(std::collections::VecDeque::new()),
             rng: Mutex::new(rng),
             base_url: OnceLock::new(),
         }

@@ -214,6 +214,12 @@ impl GraphSim {
         script::seed_demo(&self.core, redirect_uri)
     }
 
+    /// Delivers every change-notification POST delivered so far once more, in order, as
+    /// Graph's at-least-once delivery may; returns how many were answered 2xx.
+    pub async fn redeliver(&self) -> usize {
+        notify::redeliver(&self.core).await
+    }
+
     /// Forgets every delta and skip token, so the next delta call answers 410.
     pub fn expire_delta_tokens(&self) {
         self.core.store.lock().delta.clear();

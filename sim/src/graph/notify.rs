@@ -212,6 +212,11 @@ async fn deliver(core: Arc<Core>, url: String, items: Vec<Outbound>, counter: Ar
                 stats.lifecycle_delivered += live.len() as u64;
             } else {
                 stats.notifications_delivered += live.len() as u64;
+                let mut delivered = core.delivered.lock();
+                if delivered.len() == super::core::REDELIVERY_MEMORY {
+                    delivered.pop_front();
+                }
+                delivered.push_back((url.clone(), body.clone()));
             }
             return;
         }
@@ -245,4 +250,18 @@ fn drop_items(core: &Core, items: &[&Outbound], is_lifecycle: bool) {
                 .send(Outbound::Lifecycle { subscription: subscription.clone(), event: LifecycleEvent::Missed });
         }
     }
+}
+
+/// Delivers every remembered change-notification POST once more, in the original order (Graph
+/// delivers at least once). Returns how many POSTs were answered 2xx.
+pub async fn redeliver(core: &Core) -> usize {
+    let posts: Vec<(String, Value)> = core.delivered.lock().iter().cloned().collect();
+    let mut ok = 0;
+    for (url, body) in posts {
+        let sent = core.http.post(&url).json(&body).timeout(core.config.delivery_timeout).send().await;
+        if matches!(&sent, Ok(r) if r.status().is_success()) {
+            ok += 1;
+        }
+    }
+    ok
 }

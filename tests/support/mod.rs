@@ -1,0 +1,276 @@
+//! End-to-end harness: the Graph and Webex simulators in the test process, the `hcal` binary in
+//! a child process, real HTTP on 127.0.0.1 both ways, real files in a temporary directory.
+
+#![allow(dead_code)]
+// Test scaffolding: a failed set-up step should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hcal_sim::graph::{DemoTenant, GraphSim, GraphSimConfig, MailboxKind};
+use hcal_sim::webex::{WebexSim, WebexSimConfig};
+use serde_json::{Value, json};
+
+/// Simulators, a demo tenant and a data directory for one test.
+pub struct Env {
+    pub graph: GraphSim,
+    pub webex: WebexSim,
+    pub demo: DemoTenant,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub api_token: String,
+    pub webex_token: String,
+    pub http: reqwest::Client,
+}
+
+/// A running hcal process; killed when dropped.
+pub struct Hcal {
+    pub child: Child,
+    pub url: String,
+}
+
+impl Drop for Hcal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Hcal {
+    /// SIGKILL, as a crash would.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits until the process exits on its own (a configured crash point); returns whether it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap()
+}
+
+impl Env {
+    pub async fn new() -> Self {
+        Self::with_graph(GraphSimConfig::default()).await
+    }
+
+    pub async fn with_graph(config: GraphSimConfig) -> Self {
+        let graph = GraphSim::start(config).await.unwrap();
+        let webex = WebexSim::start(WebexSimConfig::default()).await.unwrap();
+        let webex_token = format!("e2e-{}", uuid::Uuid::new_v4().simple());
+        webex.add_token(&webex_token);
+        let demo = graph.seed_demo("http://127.0.0.1/consent").unwrap();
+        for (_, name, mail, kind) in &demo.users {
+            if *kind == MailboxKind::User {
+                webex.add_person(mail, name);
+            }
+        }
+        Self {
+            graph,
+            webex,
+            demo,
+            dir: tempfile::tempdir().unwrap(),
+            port: free_port(),
+            api_token: format!("api-{}", uuid::Uuid::new_v4().simple()),
+            webex_token,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn user(&self, local: &str) -> String {
+        self.demo.users.iter().find(|u| u.2.starts_with(local)).map(|u| u.0.clone()).unwrap()
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn config(&self, testing: &str) -> String {
+        format!(
+            r#"[service]
+listen = "127.0.0.1:{port}"
+data_dir = "{data}"
+max_body_bytes = 65536
+
+[tenant]
+id = "{tenant}"
+
+[graph]
+client_id = "{client}"
+login_base = "{login}"
+graph_base = "{graph}"
+
+[webex]
+base_url = "{webex}"
+
+[testing]
+{testing}
+"#,
+            port = self.port,
+            data = self.data_dir().display(),
+            tenant = self.demo.tenant_id,
+            client = self.demo.client_id,
+            login = self.graph.url(),
+            graph = self.graph.graph_url(),
+            webex = self.webex.url(),
+        )
+    }
+
+    /// Starts hcal with `[testing]` lines; stdout and stderr go to files in the test directory.
+    pub async fn start(&self, testing: &str) -> Hcal {
+        let config = self.dir.path().join("hcal.toml");
+        std::fs::write(&config, self.config(testing)).unwrap();
+        let n = std::fs::read_dir(self.dir.path()).unwrap().count();
+        let out = std::fs::File::create(self.dir.path().join(format!("stdout-{n}.log"))).unwrap();
+        let err = std::fs::File::create(self.dir.path().join(format!("stderr-{n}.log"))).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_hcal"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("HCAL_GRAPH_CLIENT_SECRET", &self.demo.client_secret)
+            .env("HCAL_WEBEX_TOKEN", &self.webex_token)
+            .env("HCAL_API_TOKEN", &self.api_token)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap();
+        let hcal = Hcal { child, url: self.url() };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = self.http.get(format!("{}/healthz", hcal.url)).send().await
+                && r.status().is_success()
+            {
+                return hcal;
+            }
+            assert!(Instant::now() < deadline, "hcal did not start: {}", self.logs());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Everything the hcal processes printed.
+    pub fn logs(&self) -> String {
+        let mut all = String::new();
+        for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
+            if entry.path().extension().is_some_and(|e| e == "log") {
+                let mut s = String::new();
+                let _ = std::fs::File::open(entry.path()).and_then(|mut f| f.read_to_string(&mut s));
+                all.push_str(&s);
+            }
+        }
+        all
+    }
+
+    pub async fn enable(&self, user: &str) -> Value {
+        let resp = self
+            .http
+            .post(format!("{}/admin/v1/mailboxes", self.url()))
+            .bearer_auth(&self.api_token)
+            .json(&json!({"userId": user}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201, "enable failed");
+        resp.json().await.unwrap()
+    }
+
+    pub async fn meetings(&self, user: &str) -> Vec<Value> {
+        let resp = self
+            .http
+            .get(format!("{}/v1/users/{user}/meetings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", self.url()))
+            .bearer_auth(&self.api_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let body: Value = resp.json().await.unwrap();
+        body["value"].as_array().cloned().unwrap()
+    }
+
+    pub async fn records(&self, topic: &str) -> Vec<Value> {
+        let resp = self
+            .http
+            .get(format!("{}/admin/v1/logs/{topic}", self.url()))
+            .bearer_auth(&self.api_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let body: Value = resp.json().await.unwrap();
+        body["records"].as_array().cloned().unwrap()
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.http.get(format!("{}/metrics", self.url())).send().await.unwrap().text().await.unwrap()
+    }
+
+    /// The event as the organiser sees it in Graph.
+    pub async fn graph_event(&self, user: &str, id: &str) -> Value {
+        self.graph.get_event(user, id, &[]).await.unwrap()
+    }
+}
+
+/// Polls `check` until it returns `Some` or `timeout` passes.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// How many join blocks a body carries.
+pub fn blocks(body: &str) -> usize {
+    body.matches("Join Webex meeting").count()
+}
+
+/// An invite a week ahead.
+pub fn invite(subject: &str, location: &str, body_html: &str) -> Value {
+    let day = (chrono::Utc::now() + chrono::Duration::days(7)).date_naive();
+    json!({
+        "subject": subject,
+        "body": {"contentType": "html", "content": body_html},
+        "start": {"dateTime": format!("{day}T09:00:00"), "timeZone": "UTC"},
+        "end": {"dateTime": format!("{day}T10:00:00"), "timeZone": "UTC"},
+        "location": {"displayName": location},
+        "attendees": [{"type": "required", "emailAddress": {"name": "Deniz", "address": "deniz@contoso.example"}}]
+    })
+}
+
+/// Every file below `dir`, recursively.
+pub fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() { stack.push(p) } else { out.push(p) }
+        }
+    }
+    out
+}
