@@ -13,6 +13,8 @@ use subtle::ConstantTimeEq as _;
 use crate::app::AppState;
 use crate::projection;
 use crate::subscriptions::KnownSubscription;
+use hcal_actors::log::NOTIFICATIONS;
+use hcal_actors::notification::{AdminCommand, NotificationKind, NotificationRecord};
 
 /// Failures at the HTTP edge.
 #[derive(Debug, thiserror::Error)]
@@ -132,8 +134,35 @@ fn graph_error(failure: GraphFailure) -> ApiError {
     }
 }
 
-/// `POST /admin/v1/mailboxes`: enables a mailbox: reads its language, records it enabled, and
-/// subscribes to its calendar.
+/// Appends an admin command to the mailbox's input log, so the process that owns the mailbox
+/// applies it in order with the mailbox's notifications.
+async fn command(
+    state: &AppState,
+    mailbox: MailboxId,
+    record_id: uuid::Uuid,
+    command: AdminCommand,
+) -> Result<(), ApiError> {
+    let record = NotificationRecord {
+        id: record_id,
+        received_at: Utc::now(),
+        tenant_id: mailbox.tenant,
+        user_id: mailbox.user,
+        subscription_id: String::new(),
+        kind: NotificationKind::Command(command),
+    };
+    let bytes = serde_json::to_vec(&record).map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    state
+        .log
+        .append(NOTIFICATIONS, &mailbox.to_string(), vec![bytes])
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(())
+}
+
+/// `POST /admin/v1/mailboxes`: enables a mailbox: reads its language, logs the enable command,
+/// subscribes to its calendar, and logs the subscription. The commands are logged before any
+/// notification of the new subscription can be, so the mailbox is enabled before its first
+/// change is handled. Answers `pending` until the owning process has applied them.
 pub async fn enable(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -141,11 +170,9 @@ pub async fn enable(
 ) -> Result<HttpResponse, ApiError> {
     authorize(&state, &req)?;
     let mailbox = mailbox(&state, &body.user_id)?;
-    let causation = format!("admin:{}", uuid::Uuid::new_v4());
     let settings = state.graph.mailbox_settings(&mailbox).await.map_err(graph_error)?;
-    let unavailable = |e: hcal_actors::mailbox::actor::ProcessError| ApiError::Unavailable(e.to_string());
     let locale = Some(settings.locale.clone()).filter(|l| !l.is_empty());
-    state.registry.enable(mailbox, locale.clone(), causation.clone()).await.map_err(unavailable)?;
+    command(&state, mailbox, uuid::Uuid::new_v4(), AdminCommand::EnableMailbox { locale: locale.clone() }).await?;
     let client_state = random_secret();
     let expiration = Utc::now() + Duration::minutes(state.config.service.subscription_minutes);
     let base = state.config.service.public_url();
@@ -163,15 +190,19 @@ pub async fn enable(
     state
         .subscriptions
         .insert(subscription.id.to_string(), KnownSubscription { mailbox, client_state: client_state.clone() });
-    state
-        .registry
-        .record_subscription(mailbox, subscription.id.to_string(), subscription.expiration, client_state, causation)
-        .await
-        .map_err(unavailable)?;
+    let record_id = uuid::Uuid::new_v4();
+    let sealed = hcal_actors::seal::seal(&state.ring, record_id.as_bytes(), &client_state)
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let record = AdminCommand::RecordSubscription {
+        subscription_id: subscription.id.to_string(),
+        expires_at: subscription.expiration,
+        sealed,
+    };
+    command(&state, mailbox, record_id, record).await?;
     state.metrics.inc("hcal_mailboxes_enabled_total", "outcome", "enabled");
     Ok(HttpResponse::Created().json(json!({
         "userId": mailbox.user,
-        "status": "active",
+        "status": "pending",
         "subscriptionId": subscription.id,
         "subscriptionExpiresAt": subscription.expiration,
         "locale": locale,

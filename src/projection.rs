@@ -14,6 +14,7 @@ use hcal_actors::seal::{self, KeyRing, Sealed};
 use serde::{Deserialize, Serialize};
 
 use crate::store::embedded::{EmbeddedStore, ProjectionBatch};
+use crate::subscriptions::{KnownSubscription, SubscriptionIndex};
 
 /// Name of the projection (also its consumer group).
 pub const MEETING_LIST: &str = "meeting-list";
@@ -131,18 +132,31 @@ fn decode(ring: &KeyRing, key: &str, bytes: &[u8]) -> Result<MeetingRow, LogErro
     })
 }
 
-/// Applies the events after the committed position of each partition; returns how many events
-/// were folded. One transaction per partition batch: rows and position together.
-pub async fn catch_up(store: &EmbeddedStore, ring: &KeyRing) -> Result<usize, LogError> {
+/// Applies the events of `log` after the projection's committed position in each partition;
+/// returns how many events were folded. Rows and position are committed in one transaction of
+/// the local store `store` (which is also the log in embedded mode). New subscriptions are
+/// reported to `subscriptions` on the way, so every process learns those made by the others.
+pub async fn catch_up(
+    log: &dyn EventLog,
+    store: &EmbeddedStore,
+    ring: &KeyRing,
+    subscriptions: &SubscriptionIndex,
+) -> Result<usize, LogError> {
     let mut folded = 0;
-    for partition in 0..store.partitions(MAILBOX_EVENTS) {
+    for partition in 0..log.partitions(MAILBOX_EVENTS) {
         loop {
             let from = store.committed(MEETING_LIST, MAILBOX_EVENTS, partition).await?;
-            let records = store.read(MAILBOX_EVENTS, partition, from, 500).await?;
+            let records = log.read(MAILBOX_EVENTS, partition, from, 500).await?;
             let Some(last) = records.last().map(|r| r.offset) else { break };
             let mut rows: BTreeMap<String, Option<MeetingRow>> = BTreeMap::new();
             for record in &records {
                 let env = envelope::decode(&record.payload, ring).map_err(|e| LogError::Invalid(e.to_string()))?;
+                if let MailboxEvent::SubscriptionCreated { subscription_id, private, .. } = &env.event {
+                    subscriptions.insert(
+                        subscription_id.clone(),
+                        KnownSubscription { mailbox: env.mailbox, client_state: private.client_state.clone() },
+                    );
+                }
                 let Some(event_id) = env.event.event_id() else { continue };
                 let key = row_key(&env.mailbox, event_id.as_str());
                 if !rows.contains_key(&key) {
@@ -182,9 +196,14 @@ pub async fn catch_up(store: &EmbeddedStore, ring: &KeyRing) -> Result<usize, Lo
 }
 
 /// Follows the log forever.
-pub async fn run(store: Arc<EmbeddedStore>, ring: KeyRing) {
+pub async fn run(
+    log: Arc<dyn EventLog>,
+    store: Arc<EmbeddedStore>,
+    ring: KeyRing,
+    subscriptions: Arc<SubscriptionIndex>,
+) {
     loop {
-        match catch_up(&store, &ring).await {
+        match catch_up(log.as_ref(), &store, &ring, &subscriptions).await {
             Ok(0) => {
                 // Idle: look again shortly. The projection lags the log by at most this much.
                 tokio::time::sleep(Duration::from_millis(50)).await;

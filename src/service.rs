@@ -112,7 +112,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
         store: store.clone(),
         log: log.clone(),
         ring: ring.clone(),
-        subscriptions,
+        subscriptions: subscriptions.clone(),
         registry: registry.clone(),
         graph,
         metrics: metrics.clone(),
@@ -148,7 +148,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
             )));
         }
     }
-    tasks.push(tokio::spawn(projection::run(store, ring)));
+    tasks.push(tokio::spawn(projection::run(log.clone(), store, ring, subscriptions)));
     tracing::info!(%url, "hcal is listening");
     Ok(Running { url, state, server: handle, tasks })
 }

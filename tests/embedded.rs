@@ -16,8 +16,10 @@ async fn webex_keyword_is_decorated_once_listed_updated_and_cancelled() {
     let _hcal = env.start("").await;
     let alex = env.user("alex");
     let enabled = env.enable(&alex).await;
-    assert_eq!(enabled["status"], "active");
+    assert_eq!(enabled["status"], "pending");
     assert_eq!(enabled["locale"], "en-US");
+    let status = env.wait_active(&alex).await;
+    assert_eq!(status["subscription"]["id"], enabled["subscriptionId"]);
 
     let created = env
         .graph
@@ -102,7 +104,7 @@ async fn sigkill_between_append_and_processing_loses_nothing() {
     let created = env.graph.create_event(&alex, invite("Held", "@webex", "<p>x</p>")).await.unwrap();
     let id = created["id"].as_str().unwrap().to_owned();
     eventually("the notification in the log", WAIT, || async {
-        (!env.records("notifications").await.is_empty()).then_some(())
+        env.records("notifications").await.iter().any(|r| r["value"]["kind"] == "change").then_some(())
     })
     .await;
     assert_eq!(blocks(env.graph_event(&alex, &id).await["body"]["content"].as_str().unwrap()), 0, "not processed yet");
@@ -152,6 +154,7 @@ async fn the_webhook_refuses_bad_input_and_stores_nothing() {
     let enabled = env.enable(&alex).await;
     let sub = enabled["subscriptionId"].as_str().unwrap().to_owned();
     let hook = format!("{}/webhook/graph", env.url());
+    let logged = env.records("notifications").await.len();
 
     // The validation handshake echoes the decoded token as text/plain.
     let resp = env.http.post(format!("{hook}?validationToken=Validation%3A%20Testing%20%3Cb%3E")).send().await.unwrap();
@@ -176,7 +179,7 @@ async fn the_webhook_refuses_bad_input_and_stores_nothing() {
     );
     let huge = format!("{{\"value\": [], \"pad\": \"{}\"}}", "x".repeat(70_000));
     assert_eq!(post(huge).await.unwrap().status(), 413, "oversized body");
-    assert!(env.records("notifications").await.is_empty(), "nothing reached the log");
+    assert_eq!(env.records("notifications").await.len(), logged, "nothing reached the log");
     let metrics = env.metrics().await;
     assert!(metrics.contains("hcal_webhook_items_total{outcome=\"bad_client_state\"} 1"), "{metrics}");
     assert!(metrics.contains("hcal_webhook_items_total{outcome=\"unknown_subscription\"} 1"), "{metrics}");
@@ -216,6 +219,11 @@ async fn every_produced_message_matches_its_schema_and_no_sentinel_leaks() {
     })
     .await;
     env.graph.update_event(&alex, &id, json!({"subject": format!("{sentinel} moved")})).await.unwrap();
+    let moved = format!("{sentinel} moved");
+    eventually("the update", WAIT, || async {
+        env.meetings(&alex).await.into_iter().find(|m| m["subject"] == moved.as_str())
+    })
+    .await;
     env.graph.delete_event(&alex, &id).await.unwrap();
     eventually("cancellation", WAIT, || async {
         (!env.meetings(&alex).await.iter().any(|m| m["eventId"] == id.as_str())).then_some(())

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::ids::{GraphEventId, MailboxId, TenantId, UserObjectId};
+use crate::seal::Sealed;
 
 /// Change types of Graph notifications.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +33,31 @@ pub enum LifecycleEvent {
     Missed,
 }
 
+/// An admin command, logged like a notification so it enters the mailbox's input order and is
+/// applied by whichever process owns the mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "camelCase")]
+pub enum AdminCommand {
+    /// Enable the mailbox.
+    #[serde(rename_all = "camelCase")]
+    EnableMailbox {
+        /// Mailbox language, when known.
+        locale: Option<String>,
+    },
+    /// Record the mailbox's new Graph subscription.
+    #[serde(rename_all = "camelCase")]
+    RecordSubscription {
+        /// Graph subscription id (named apart from the record's own `subscriptionId`, which is
+        /// empty for commands).
+        #[serde(rename = "newSubscriptionId")]
+        subscription_id: String,
+        /// Expiry.
+        expires_at: DateTime<Utc>,
+        /// The client state, sealed (additional data: the record id).
+        sealed: Sealed,
+    },
+}
+
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
@@ -50,6 +76,8 @@ pub enum NotificationKind {
         /// What Graph reported.
         lifecycle_event: LifecycleEvent,
     },
+    /// An admin command.
+    Command(AdminCommand),
 }
 
 /// One record of the notifications log.
@@ -64,7 +92,7 @@ pub struct NotificationRecord {
     pub tenant_id: TenantId,
     /// Mailbox user.
     pub user_id: UserObjectId,
-    /// Graph subscription.
+    /// Graph subscription (empty for admin commands).
     pub subscription_id: String,
     /// Payload.
     #[serde(flatten)]
@@ -75,5 +103,35 @@ impl NotificationRecord {
     /// The mailbox it concerns.
     pub fn mailbox(&self) -> MailboxId {
         MailboxId { tenant: self.tenant_id, user: self.user_id }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seal::{DataKey, KeyRing, seal};
+
+    #[test]
+    fn commands_round_trip_without_clashing_fields() {
+        let ring = KeyRing::new(DataKey::generate("k"));
+        let id = Uuid::new_v4();
+        let record = NotificationRecord {
+            id,
+            received_at: Utc::now(),
+            tenant_id: TenantId::parse("72f988bf-86f1-41af-91ab-2d7cd011db47").unwrap(),
+            user_id: UserObjectId::parse("00000000-0000-0000-0000-0000000000a1").unwrap(),
+            subscription_id: String::new(),
+            kind: NotificationKind::Command(AdminCommand::RecordSubscription {
+                subscription_id: "sub-1".into(),
+                expires_at: Utc::now(),
+                sealed: seal(&ring, id.as_bytes(), "secret").unwrap(),
+            }),
+        };
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["kind"], "command");
+        assert_eq!(json["command"], "recordSubscription");
+        assert_eq!(json["newSubscriptionId"], "sub-1");
+        assert!(!json.to_string().contains("secret"));
+        assert_eq!(serde_json::from_value::<NotificationRecord>(json).unwrap(), record);
     }
 }

@@ -192,6 +192,22 @@ base_url = "{webex}"
         resp.json().await.unwrap()
     }
 
+    /// Waits until the mailbox's owner has applied the enable commands.
+    pub async fn wait_active(&self, user: &str) -> Value {
+        eventually("the mailbox to become active", Duration::from_secs(30), || async {
+            let resp = self
+                .http
+                .get(format!("{}/admin/v1/mailboxes/{user}", self.url()))
+                .bearer_auth(&self.api_token)
+                .send()
+                .await
+                .ok()?;
+            let body: Value = resp.json().await.ok()?;
+            (body["status"] == "active" && body["subscription"].is_object()).then_some(body)
+        })
+        .await
+    }
+
     pub async fn meetings(&self, user: &str) -> Vec<Value> {
         let resp = self
             .http

@@ -18,7 +18,7 @@ use super::state::{Decoration, MailboxState};
 use crate::ids::{GraphEventId, MailboxId};
 use crate::join::{Marker, insert_block, render_block};
 use crate::log::{EventLog, LogError, MAILBOX_EVENTS, partition_for};
-use crate::notification::{ChangeType, NotificationKind, NotificationRecord};
+use crate::notification::{AdminCommand, ChangeType, NotificationKind, NotificationRecord};
 use crate::ports::{GraphApi, GraphEvent, GraphFailure, MeetingPlatform, PlatformFailure};
 use crate::seal::KeyRing;
 
@@ -166,21 +166,25 @@ impl Mailbox {
         self.step(deps, MailboxInput::EnableMailbox { locale }, causation).await.map(|_| ())
     }
 
-    /// Records the mailbox's new subscription.
-    pub async fn record_subscription(
-        &mut self,
-        deps: &Deps,
-        input: MailboxInput,
-        causation: &str,
-    ) -> Result<(), ProcessError> {
-        self.step(deps, input, causation).await.map(|_| ())
-    }
-
     /// Handles one notification: fetch, decide, persist, write join details when due.
     pub async fn handle(&mut self, deps: &Deps, record: &NotificationRecord) -> Result<(), ProcessError> {
         let causation = record.id.to_string();
-        let NotificationKind::Change { change_type, event_id } = &record.kind else {
-            return Ok(());
+        let (change_type, event_id) = match &record.kind {
+            NotificationKind::Change { change_type, event_id } => (change_type, event_id),
+            NotificationKind::Lifecycle { .. } => return Ok(()),
+            NotificationKind::Command(AdminCommand::EnableMailbox { locale }) => {
+                return self.enable(deps, locale.clone(), &causation).await;
+            }
+            NotificationKind::Command(AdminCommand::RecordSubscription { subscription_id, expires_at, sealed }) => {
+                let client_state: String = crate::seal::open(&deps.ring, record.id.as_bytes(), sealed)
+                    .map_err(|e| ProcessError::Codec(CodecError::Seal(e)))?;
+                let input = MailboxInput::RecordSubscription {
+                    subscription_id: subscription_id.clone(),
+                    expires_at: *expires_at,
+                    client_state,
+                };
+                return self.step(deps, input, &causation).await.map(|_| ());
+            }
         };
         if *change_type == ChangeType::Deleted {
             self.step(deps, MailboxInput::HandleObservation(Observation::Gone(event_id.clone())), &causation).await?;
@@ -293,26 +297,6 @@ impl Actor for MailboxActor {
 #[rtype(result = "Result<(), ProcessError>")]
 pub struct HandleNotification(pub NotificationRecord);
 
-/// Enable the mailbox.
-#[derive(Message)]
-#[rtype(result = "Result<(), ProcessError>")]
-pub struct EnableMailbox {
-    /// Mailbox language.
-    pub locale: Option<String>,
-    /// Causation id (admin command).
-    pub causation: String,
-}
-
-/// Record a subscription (`MailboxInput::RecordSubscription`).
-#[derive(Message)]
-#[rtype(result = "Result<(), ProcessError>")]
-pub struct RecordSubscription {
-    /// The input.
-    pub input: MailboxInput,
-    /// Causation id.
-    pub causation: String,
-}
-
 /// Read the state (for admin views and tests).
 #[derive(Message)]
 #[rtype(result = "Option<MailboxState>")]
@@ -341,49 +325,16 @@ impl Handler<HandleNotification> for MailboxActor {
     }
 }
 
-impl Handler<EnableMailbox> for MailboxActor {
-    type Result = AtomicResponse<Self, Result<(), ProcessError>>;
+/// Stop the actor.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Stop;
 
-    fn handle(&mut self, msg: EnableMailbox, _: &mut Context<Self>) -> Self::Result {
-        let mut mailbox = self.mailbox.take();
-        let deps = self.deps.clone();
-        AtomicResponse::new(Box::pin(
-            async move {
-                let result = match mailbox.as_mut() {
-                    Some(m) => m.enable(&deps, msg.locale, &msg.causation).await,
-                    None => Err(ProcessError::Unavailable),
-                };
-                (mailbox, result)
-            }
-            .into_actor(self)
-            .map(|(mailbox, result), act, _| {
-                act.mailbox = mailbox;
-                result
-            }),
-        ))
-    }
-}
+impl Handler<Stop> for MailboxActor {
+    type Result = ();
 
-impl Handler<RecordSubscription> for MailboxActor {
-    type Result = AtomicResponse<Self, Result<(), ProcessError>>;
-
-    fn handle(&mut self, msg: RecordSubscription, _: &mut Context<Self>) -> Self::Result {
-        let mut mailbox = self.mailbox.take();
-        let deps = self.deps.clone();
-        AtomicResponse::new(Box::pin(
-            async move {
-                let result = match mailbox.as_mut() {
-                    Some(m) => m.record_subscription(&deps, msg.input, &msg.causation).await,
-                    None => Err(ProcessError::Unavailable),
-                };
-                (mailbox, result)
-            }
-            .into_actor(self)
-            .map(|(mailbox, result), act, _| {
-                act.mailbox = mailbox;
-                result
-            }),
-        ))
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        ctx.stop();
     }
 }
 
@@ -430,29 +381,19 @@ impl MailboxRegistry {
         addr.send(HandleNotification(record)).await.map_err(|_| ProcessError::Unavailable)?
     }
 
-    /// Enables a mailbox.
-    pub async fn enable(&self, id: MailboxId, locale: Option<String>, causation: String) -> Result<(), ProcessError> {
-        let addr = self.get(id).await?;
-        addr.send(EnableMailbox { locale, causation }).await.map_err(|_| ProcessError::Unavailable)?
-    }
-
-    /// Records a mailbox's new subscription.
-    pub async fn record_subscription(
-        &self,
-        id: MailboxId,
-        subscription_id: String,
-        expires_at: DateTime<Utc>,
-        client_state: String,
-        causation: String,
-    ) -> Result<(), ProcessError> {
-        let addr = self.get(id).await?;
-        let input = MailboxInput::RecordSubscription { subscription_id, expires_at, client_state };
-        addr.send(RecordSubscription { input, causation }).await.map_err(|_| ProcessError::Unavailable)?
-    }
-
-    /// The state of a mailbox (loading it if needed).
+    /// The state of a mailbox as its events say, read from the log without starting an actor
+    /// (another process may own the mailbox).
     pub async fn state(&self, id: MailboxId) -> Result<MailboxState, ProcessError> {
-        let addr = self.get(id).await?;
-        addr.send(GetState).await.map_err(|_| ProcessError::Unavailable)?.ok_or(ProcessError::Unavailable)
+        Ok(Mailbox::load(&self.deps, id).await?.state)
+    }
+
+    /// Forgets every started actor, so each reloads its state from the log on next use. Called
+    /// when partition ownership changes: another process may have appended meanwhile.
+    pub async fn evict_all(&self) {
+        let mut actors = self.actors.lock().await;
+        for addr in actors.values() {
+            addr.do_send(Stop);
+        }
+        actors.clear();
     }
 }
