@@ -1,6 +1,9 @@
 //! The example payloads in `schemas/examples/` (taken from a real run) match their schemas, and
 //! every schema is valid JSON Schema.
 
+// Test helpers: an unreadable fixture must fail the test loudly.
+#![allow(clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
