@@ -12,7 +12,6 @@ use subtle::ConstantTimeEq as _;
 
 use crate::app::AppState;
 use crate::projection;
-use crate::subscriptions::KnownSubscription;
 use hcal_actors::log::NOTIFICATIONS;
 use hcal_actors::notification::{AdminCommand, NotificationKind, NotificationRecord};
 
@@ -159,10 +158,11 @@ async fn command(
     Ok(())
 }
 
-/// `POST /admin/v1/mailboxes`: enables a mailbox: reads its language, logs the enable command,
-/// subscribes to its calendar, and logs the subscription. The commands are logged before any
-/// notification of the new subscription can be, so the mailbox is enabled before its first
-/// change is handled. Answers `pending` until the owning process has applied them.
+/// `POST /admin/v1/mailboxes`: enables a mailbox. Reads its language (which also proves the
+/// mailbox is reachable: unlicensed or out-of-policy mailboxes are refused here with 409), then
+/// logs `EnableMailbox` and `RenewSubscription` for the process that owns the mailbox, which
+/// subscribes to its calendar and resyncs the window. Answers `pending`; the status turns
+/// `active` once the subscription exists.
 pub async fn enable(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -173,40 +173,9 @@ pub async fn enable(
     let settings = state.graph.mailbox_settings(&mailbox).await.map_err(graph_error)?;
     let locale = Some(settings.locale.clone()).filter(|l| !l.is_empty());
     command(&state, mailbox, uuid::Uuid::new_v4(), AdminCommand::EnableMailbox { locale: locale.clone() }).await?;
-    let client_state = random_secret();
-    let expiration = Utc::now() + Duration::minutes(state.config.service.subscription_minutes);
-    let base = state.config.service.public_url();
-    let subscription = state
-        .graph
-        .create_subscription(
-            &mailbox,
-            &format!("{base}/webhook/graph"),
-            Some(&format!("{base}/webhook/graph/lifecycle")),
-            &client_state,
-            expiration,
-        )
-        .await
-        .map_err(graph_error)?;
-    state
-        .subscriptions
-        .insert(subscription.id.to_string(), KnownSubscription { mailbox, client_state: client_state.clone() });
-    let record_id = uuid::Uuid::new_v4();
-    let sealed = hcal_actors::seal::seal(&state.ring, record_id.as_bytes(), &client_state)
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    let record = AdminCommand::RecordSubscription {
-        subscription_id: subscription.id.to_string(),
-        expires_at: subscription.expiration,
-        sealed,
-    };
-    command(&state, mailbox, record_id, record).await?;
-    state.metrics.inc("hcal_mailboxes_enabled_total", "outcome", "enabled");
-    Ok(HttpResponse::Created().json(json!({
-        "userId": mailbox.user,
-        "status": "pending",
-        "subscriptionId": subscription.id,
-        "subscriptionExpiresAt": subscription.expiration,
-        "locale": locale,
-    })))
+    command(&state, mailbox, uuid::Uuid::new_v4(), AdminCommand::RenewSubscription).await?;
+    state.metrics.inc("hcal_mailboxes_enabled_total", "outcome", "requested");
+    Ok(HttpResponse::Accepted().json(json!({"userId": mailbox.user, "status": "pending", "locale": locale})))
 }
 
 /// `GET /admin/v1/mailboxes/{user}`.
@@ -220,9 +189,18 @@ pub async fn status(
     let s = state.registry.state(mailbox).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
     Ok(HttpResponse::Ok().json(json!({
         "userId": mailbox.user,
-        "status": if s.enabled { "active" } else { "disabled" },
+        "status": match (s.enabled, &s.subscription) {
+            (true, Some(_)) => "active",
+            (true, None) => "pending",
+            (false, _) => "disabled",
+        },
         "locale": s.locale,
-        "subscription": s.subscription.map(|(id, exp)| json!({"id": id, "expiresAt": exp})),
+        "subscription": s.subscription.map(|(id, exp)| json!({
+            "id": id,
+            "expiresAt": exp,
+            // Whether this process's webhook already accepts the subscription's notifications.
+            "webhookReady": state.subscriptions.get(&id).is_some(),
+        })),
         "meetings": s.meetings.len(),
         "seq": s.seq,
     })))
@@ -236,14 +214,6 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 /// `GET /healthz`.
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
-}
-
-fn random_secret() -> String {
-    use base64::Engine as _;
-    use rand::RngCore as _;
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Most records `GET /admin/v1/logs/{topic}` returns.
@@ -280,4 +250,39 @@ pub async fn log_records(
         }
     }
     Ok(HttpResponse::Ok().json(json!({"topic": topic, "records": records})))
+}
+
+/// Body of `POST /admin/v1/testing/clock`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Advance {
+    advance_seconds: i64,
+}
+
+fn testing_enabled(state: &AppState) -> Result<(), ApiError> {
+    if state.config.testing.controllable_clock {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest("the clock is not controllable in this installation".into()))
+    }
+}
+
+/// `POST /admin/v1/testing/clock {"advanceSeconds"}` (only with `[testing] controllable_clock`).
+pub async fn advance_clock(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<Advance>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&state, &req)?;
+    testing_enabled(&state)?;
+    state.clock.advance(Duration::seconds(body.advance_seconds));
+    Ok(HttpResponse::Ok().json(json!({"now": state.clock.now()})))
+}
+
+/// `POST /admin/v1/testing/tick`: one scheduler round now (only with a controllable clock).
+pub async fn tick(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    authorize(&state, &req)?;
+    testing_enabled(&state)?;
+    let requested = state.scheduler.tick().await;
+    Ok(HttpResponse::Ok().json(json!({"renewalsRequested": requested})))
 }

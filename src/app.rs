@@ -9,6 +9,7 @@ use hcal_actors::seal::KeyRing;
 
 use crate::config::Config;
 use crate::graph::GraphClient;
+use crate::maintenance::{Clock, Scheduler};
 use crate::metrics::Metrics;
 use crate::store::embedded::EmbeddedStore;
 use crate::subscriptions::SubscriptionIndex;
@@ -35,4 +36,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Bearer token of the public and admin APIs.
     pub api_token: String,
+    /// The clock.
+    pub clock: Arc<Clock>,
+    /// Subscription renewals.
+    pub scheduler: Arc<Scheduler>,
 }

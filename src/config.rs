@@ -56,9 +56,24 @@ pub struct ServiceConfig {
     /// Default `HCAL_API_TOKEN`.
     #[serde(default = "default_api_token_env")]
     pub api_token_env: String,
-    /// Subscription lifetime requested, in minutes. Default 10,000 (under Graph's 10,070 cap).
+    /// Subscription lifetime requested, in minutes. Default 10,000 (under Graph's 10,070 cap);
+    /// renewed at about half of it.
     #[serde(default = "default_subscription_minutes")]
     pub subscription_minutes: i64,
+    /// How often the scheduler looks for subscriptions to renew, in seconds. Default 60.
+    #[serde(default = "default_tick_secs")]
+    pub tick_secs: u64,
+    /// How far ahead a resync reads, in days. Default 183 (about six months; the incumbent
+    /// processes meetings more than five months out late).
+    #[serde(default = "default_resync_ahead_days")]
+    pub resync_ahead_days: i64,
+}
+
+fn default_tick_secs() -> u64 {
+    60
+}
+fn default_resync_ahead_days() -> i64 {
+    183
 }
 
 fn default_listen() -> SocketAddr {
@@ -102,6 +117,10 @@ pub struct TestingConfig {
     /// Do not process notifications (they are still accepted and logged). Default false.
     #[serde(default)]
     pub hold_processing: bool,
+    /// Let `POST /admin/v1/testing/clock` move the service's clock and
+    /// `POST /admin/v1/testing/tick` run a scheduler round. Default false.
+    #[serde(default)]
+    pub controllable_clock: bool,
 }
 
 /// Reads and parses a configuration file.

@@ -47,6 +47,12 @@ impl Scene {
         Ok(body["value"].as_array().cloned().unwrap_or_default())
     }
 
+    async fn status(&self, user: &str) -> anyhow::Result<Value> {
+        let resp =
+            self.http.get(format!("{}/admin/v1/mailboxes/{user}", self.hcal)).bearer_auth(&self.token).send().await?;
+        Ok(resp.error_for_status()?.json().await?)
+    }
+
     async fn enable(&self, user: &str) -> anyhow::Result<Value> {
         let resp = self
             .http
@@ -118,6 +124,8 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<bool> {
             max_body_bytes: 1024 * 1024,
             api_token_env: "HCAL_API_TOKEN".into(),
             subscription_minutes: 10_000,
+            tick_secs: 60,
+            resync_ahead_days: 183,
         },
         tenant: TenantConfig { id: hcal_actors::ids::TenantId::parse(&demo.tenant_id)? },
         graph: graph_config,
@@ -167,10 +175,15 @@ async fn play(scene: &Scene, graph: &GraphSim, alex: &str, deniz: &str, room: &s
     let timeout = Duration::from_secs(30);
     for (who, id) in [("Alex", alex), ("Deniz", deniz)] {
         let enabled = scene.enable(id).await?;
+        let status = wait_for("the mailbox to become active", timeout, || async {
+            let s = scene.status(id).await?;
+            Ok((s["status"] == "active").then_some(s))
+        })
+        .await?;
         println!(
             "✓ {who}'s mailbox is enabled (language {}, subscription {}).",
             enabled["locale"].as_str().unwrap_or("?"),
-            enabled["subscriptionId"].as_str().unwrap_or("?")
+            status["subscription"]["id"].as_str().unwrap_or("?")
         );
     }
 

@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod graph;
 pub mod ingest;
 pub mod keys;
+pub mod maintenance;
 pub mod metrics;
 pub mod platform;
 pub mod projection;

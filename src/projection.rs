@@ -14,7 +14,7 @@ use hcal_actors::seal::{self, KeyRing, Sealed};
 use serde::{Deserialize, Serialize};
 
 use crate::store::embedded::{EmbeddedStore, ProjectionBatch};
-use crate::subscriptions::{KnownSubscription, SubscriptionIndex};
+use crate::subscriptions::SubscriptionIndex;
 
 /// Name of the projection (also its consumer group).
 pub const MEETING_LIST: &str = "meeting-list";
@@ -151,12 +151,7 @@ pub async fn catch_up(
             let mut rows: BTreeMap<String, Option<MeetingRow>> = BTreeMap::new();
             for record in &records {
                 let env = envelope::decode(&record.payload, ring).map_err(|e| LogError::Invalid(e.to_string()))?;
-                if let MailboxEvent::SubscriptionCreated { subscription_id, private, .. } = &env.event {
-                    subscriptions.insert(
-                        subscription_id.clone(),
-                        KnownSubscription { mailbox: env.mailbox, client_state: private.client_state.clone() },
-                    );
-                }
+                subscriptions.observe(env.mailbox, &env.event);
                 let Some(event_id) = env.event.event_id() else { continue };
                 let key = row_key(&env.mailbox, event_id.as_str());
                 if !rows.contains_key(&key) {

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use hcal_actors::log::{EventLog, NOTIFICATIONS};
-use hcal_actors::mailbox::actor::{Deps, MailboxRegistry};
+use hcal_actors::mailbox::actor::{Deps, MailboxRegistry, Maintenance};
 use tokio::task::JoinHandle;
 
 use crate::app::AppState;
 use crate::config::Config;
 use crate::graph::GraphClient;
+use crate::maintenance::{Clock, GraphSubscriptions, Scheduler};
 use crate::metrics::Metrics;
 use crate::platform::webex::WebexClient;
 use crate::store::embedded::EmbeddedStore;
@@ -90,14 +91,30 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
             .context("configuring the Graph client")?,
     );
     let webex = Arc::new(WebexClient::new(config.webex.clone(), secrets.webex_token.clone()));
+    let clock = Arc::new(Clock::default());
+    let base = config.service.public_url();
+    let lifetime = chrono::Duration::minutes(config.service.subscription_minutes);
     let deps = Arc::new(Deps {
         graph: graph.clone(),
         platform: webex,
         log: log.clone(),
         ring: ring.clone(),
         config: config.domain.clone(),
-        now: Arc::new(chrono::Utc::now),
+        now: {
+            let clock = clock.clone();
+            Arc::new(move || clock.now())
+        },
         crash_at: config.testing.crash_at,
+        subscriptions: Arc::new(GraphSubscriptions {
+            client: graph.clone(),
+            notification_url: format!("{base}/webhook/graph"),
+            lifecycle_url: format!("{base}/webhook/graph/lifecycle"),
+        }),
+        maintenance: Maintenance {
+            lifetime,
+            resync_back: chrono::Duration::days(7),
+            resync_ahead: chrono::Duration::days(config.service.resync_ahead_days),
+        },
     });
     let arbiters = (0..2).map(|_| actix::Arbiter::new().handle()).collect();
     let registry = Arc::new(MailboxRegistry::new(deps, arbiters));
@@ -107,6 +124,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
             .map_err(|e| anyhow::anyhow!("reading subscriptions: {e}"))?,
     );
     let metrics = Arc::new(Metrics::default());
+    let scheduler = Arc::new(Scheduler::new(log.clone(), subscriptions.clone(), clock.clone(), lifetime));
     let state = web::Data::new(AppState {
         tenant: config.tenant.id,
         store: store.clone(),
@@ -117,6 +135,8 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
         graph,
         metrics: metrics.clone(),
         api_token: secrets.api_token.clone(),
+        clock,
+        scheduler: scheduler.clone(),
         config: config.clone(),
     });
     let max_body = config.service.max_body_bytes;
@@ -149,6 +169,9 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
         }
     }
     tasks.push(tokio::spawn(projection::run(log.clone(), store, ring, subscriptions)));
+    if !config.testing.controllable_clock {
+        tasks.push(tokio::spawn(scheduler.run(std::time::Duration::from_secs(config.service.tick_secs.max(1)))));
+    }
     tracing::info!(%url, "hcal is listening");
     Ok(Running { url, state, server: handle, tasks })
 }
@@ -161,6 +184,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/v1/mailboxes", web::post().to(api::enable))
         .route("/admin/v1/mailboxes/{user}", web::get().to(api::status))
         .route("/admin/v1/logs/{topic}", web::get().to(api::log_records))
+        .route("/admin/v1/testing/clock", web::post().to(api::advance_clock))
+        .route("/admin/v1/testing/tick", web::post().to(api::tick))
         .route("/metrics", web::get().to(api::metrics))
         .route("/healthz", web::get().to(api::health));
 }

@@ -1,6 +1,7 @@
-//! Which Graph subscription belongs to which mailbox, with its client state: the webhook checks
-//! every notification against it. Built from `SubscriptionCreated` events at start-up and kept
-//! current as subscriptions are created.
+//! Which Graph subscription belongs to which mailbox, with its client state (the webhook checks
+//! every notification against it), and which mailboxes are enabled with what subscription
+//! expiry (the scheduler renews from it). Built from the mailbox events at start-up and kept
+//! current by the projection follower, so every process learns what the others did.
 
 use std::collections::HashMap;
 
@@ -20,10 +21,20 @@ pub struct KnownSubscription {
     pub client_state: String,
 }
 
-/// Subscription id to mailbox and client state.
+/// What the scheduler needs to know of a mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MailboxEntry {
+    /// Enabled.
+    pub enabled: bool,
+    /// Current subscription and its expiry.
+    pub subscription: Option<(String, chrono::DateTime<chrono::Utc>)>,
+}
+
+/// Subscription id to mailbox and client state; mailbox to subscription expiry.
 #[derive(Debug, Default)]
 pub struct SubscriptionIndex {
     by_id: RwLock<HashMap<String, KnownSubscription>>,
+    mailboxes: RwLock<std::collections::BTreeMap<MailboxId, MailboxEntry>>,
 }
 
 impl SubscriptionIndex {
@@ -37,6 +48,40 @@ impl SubscriptionIndex {
     /// Looks a subscription up.
     pub fn get(&self, id: &str) -> Option<KnownSubscription> {
         self.by_id.read().get(id).cloned()
+    }
+
+    /// Takes in one event of a mailbox.
+    pub fn observe(&self, mailbox: MailboxId, event: &MailboxEvent) {
+        match event {
+            MailboxEvent::MailboxEnabled { .. } => {
+                self.mailboxes.write().entry(mailbox).or_default().enabled = true;
+            }
+            MailboxEvent::SubscriptionCreated { subscription_id, expires_at, private } => {
+                self.insert(
+                    subscription_id.clone(),
+                    KnownSubscription { mailbox, client_state: private.client_state.clone() },
+                );
+                self.mailboxes.write().entry(mailbox).or_default().subscription =
+                    Some((subscription_id.clone(), *expires_at));
+            }
+            MailboxEvent::SubscriptionRenewed { subscription_id, expires_at } => {
+                self.mailboxes.write().entry(mailbox).or_default().subscription =
+                    Some((subscription_id.clone(), *expires_at));
+            }
+            MailboxEvent::SubscriptionLost { subscription_id, .. } => {
+                let mut mailboxes = self.mailboxes.write();
+                let entry = mailboxes.entry(mailbox).or_default();
+                if entry.subscription.as_ref().is_some_and(|(id, _)| id == subscription_id) {
+                    entry.subscription = None;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Every known mailbox.
+    pub fn mailboxes(&self) -> Vec<(MailboxId, MailboxEntry)> {
+        self.mailboxes.read().iter().map(|(k, v)| (*k, v.clone())).collect()
     }
 
     /// Number of known subscriptions.
@@ -63,12 +108,7 @@ impl SubscriptionIndex {
                         tracing::error!(partition, offset = record.offset, "unreadable event record skipped");
                         continue;
                     };
-                    if let MailboxEvent::SubscriptionCreated { subscription_id, private, .. } = env.event {
-                        index.insert(
-                            subscription_id,
-                            KnownSubscription { mailbox: env.mailbox, client_state: private.client_state },
-                        );
-                    }
+                    index.observe(env.mailbox, &env.event);
                 }
             }
         }

@@ -44,6 +44,9 @@ pub enum AdminCommand {
         /// Mailbox language, when known.
         locale: Option<String>,
     },
+    /// Renew the mailbox's subscription, or recreate it (and resync) when it is gone. Sent by
+    /// the scheduler at about half the subscription's lifetime and by the daily sweep.
+    RenewSubscription,
     /// Record the mailbox's new Graph subscription.
     #[serde(rename_all = "camelCase")]
     RecordSubscription {

@@ -164,3 +164,35 @@ pub trait MeetingPlatform: Send + Sync {
     /// The organiser's personal room.
     async fn personal_room(&self, organizer_address: &str) -> Result<MeetingRoom, PlatformFailure>;
 }
+
+/// Graph subscriptions of a mailbox, as the actor maintains them (the notification URLs are the
+/// implementation's business).
+#[async_trait]
+pub trait SubscriptionApi: Send + Sync {
+    /// Creates a subscription to the mailbox's events; returns its id and expiry.
+    async fn create(
+        &self,
+        mailbox: &MailboxId,
+        client_state: &str,
+        expiration: DateTime<Utc>,
+    ) -> Result<(String, DateTime<Utc>), GraphFailure>;
+
+    /// Extends a subscription; `Ok(None)` when Graph no longer has it.
+    async fn renew(
+        &self,
+        mailbox: &MailboxId,
+        id: &str,
+        expiration: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, GraphFailure>;
+
+    /// Reauthorizes a subscription; `Ok(false)` when Graph no longer has it.
+    async fn reauthorize(&self, mailbox: &MailboxId, id: &str) -> Result<bool, GraphFailure>;
+
+    /// Ids of every event in the window with whether each was removed (a full delta round).
+    async fn changed_ids(
+        &self,
+        mailbox: &MailboxId,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<(GraphEventId, bool)>, GraphFailure>;
+}

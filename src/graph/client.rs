@@ -257,6 +257,46 @@ impl GraphClient {
         format!("{}/users/{}/events/{}", self.inner.graph_base, mailbox.user, encode_component(id.as_str()))
     }
 
+    /// Every event id of the mailbox's calendar view in `[start, end)` that a full
+    /// `calendarView/delta` round reports, with whether it was reported removed. Follows
+    /// `@odata.nextLink` pages until the `@odata.deltaLink` (a bounded number of pages).
+    pub async fn changed_event_ids(
+        &self,
+        mailbox: &MailboxId,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<(GraphEventId, bool)>, GraphFailure> {
+        const MAX_PAGES: usize = 10_000;
+        let mut url = format!(
+            "{}/users/{}/calendarView/delta?startDateTime={}&endDateTime={}",
+            self.inner.graph_base,
+            mailbox.user,
+            encode_component(&start.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            encode_component(&end.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        );
+        let mut ids = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let call = Call::on_mailbox("calendar_delta", Method::GET, url.clone(), mailbox)
+                .header("Prefer", "odata.maxpagesize=100");
+            let body = match self.execute(call).await? {
+                Reply::Ok { body, .. } => body,
+                Reply::Refused { status, code } => return Err(error::refusal(status, &code)),
+            };
+            let page: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|e| invalid_answer(200, &e.to_string()))?;
+            for item in page["value"].as_array().into_iter().flatten() {
+                if let Some(id) = item["id"].as_str() {
+                    ids.push((GraphEventId::new(id), item.get("@removed").is_some()));
+                }
+            }
+            match page["@odata.nextLink"].as_str() {
+                Some(next) => url = next.to_owned(),
+                None => return Ok(ids),
+            }
+        }
+        Err(GraphFailure::Transient("calendarView/delta did not finish".into()))
+    }
+
     /// Runs a call to its final answer, retrying as the policy allows, inside a span that
     /// names the operation and the mailbox.
     async fn execute(&self, call: Call) -> Result<Reply, GraphFailure> {

@@ -103,12 +103,13 @@ impl Env {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn config(&self, testing: &str) -> String {
+    fn config(&self, service: &str, testing: &str) -> String {
         format!(
             r#"[service]
 listen = "127.0.0.1:{port}"
 data_dir = "{data}"
 max_body_bytes = 65536
+{service}
 
 [tenant]
 id = "{tenant}"
@@ -136,8 +137,13 @@ base_url = "{webex}"
 
     /// Starts hcal with `[testing]` lines; stdout and stderr go to files in the test directory.
     pub async fn start(&self, testing: &str) -> Hcal {
+        self.start_with("", testing).await
+    }
+
+    /// Starts hcal with extra `[service]` and `[testing]` lines.
+    pub async fn start_with(&self, service: &str, testing: &str) -> Hcal {
         let config = self.dir.path().join("hcal.toml");
-        std::fs::write(&config, self.config(testing)).unwrap();
+        std::fs::write(&config, self.config(service, testing)).unwrap();
         let n = std::fs::read_dir(self.dir.path()).unwrap().count();
         let out = std::fs::File::create(self.dir.path().join(format!("stdout-{n}.log"))).unwrap();
         let err = std::fs::File::create(self.dir.path().join(format!("stderr-{n}.log"))).unwrap();
@@ -188,7 +194,7 @@ base_url = "{webex}"
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status(), 201, "enable failed");
+        assert_eq!(resp.status(), 202, "enable failed");
         resp.json().await.unwrap()
     }
 
@@ -203,9 +209,22 @@ base_url = "{webex}"
                 .await
                 .ok()?;
             let body: Value = resp.json().await.ok()?;
-            (body["status"] == "active" && body["subscription"].is_object()).then_some(body)
+            (body["status"] == "active" && body["subscription"]["webhookReady"] == true).then_some(body)
         })
         .await
+    }
+
+    /// Waits until the mailbox is active and its first resync is recorded.
+    pub async fn wait_resynced(&self, user: &str) {
+        self.wait_active(user).await;
+        eventually("the first resync", Duration::from_secs(30), || async {
+            self.records("mailbox-events")
+                .await
+                .iter()
+                .any(|r| r["value"]["type"] == "ResyncCompleted" && r["value"]["userId"] == user)
+                .then_some(())
+        })
+        .await;
     }
 
     pub async fn meetings(&self, user: &str) -> Vec<Value> {

@@ -13,13 +13,13 @@ use uuid::Uuid;
 use super::decide::{DecideConfig, DecideError, decide};
 use super::envelope::{self, CodecError, Envelope};
 use super::events::MailboxEvent;
-use super::input::{MailboxInput, Observation, PatchResult};
+use super::input::{MailboxEventFact, MailboxInput, Observation, PatchResult};
 use super::state::{Decoration, MailboxState};
 use crate::ids::{GraphEventId, MailboxId};
 use crate::join::{Marker, insert_block, render_block};
 use crate::log::{EventLog, LogError, MAILBOX_EVENTS, partition_for};
-use crate::notification::{AdminCommand, ChangeType, NotificationKind, NotificationRecord};
-use crate::ports::{GraphApi, GraphEvent, GraphFailure, MeetingPlatform, PlatformFailure};
+use crate::notification::{AdminCommand, ChangeType, LifecycleEvent, NotificationKind, NotificationRecord};
+use crate::ports::{GraphApi, GraphEvent, GraphFailure, MeetingPlatform, PlatformFailure, SubscriptionApi};
 use crate::seal::KeyRing;
 
 /// Where a test build may deliberately crash, to prove recovery.
@@ -46,6 +46,31 @@ pub struct Deps {
     pub now: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
     /// Deliberate crash point (tests only).
     pub crash_at: Option<CrashPoint>,
+    /// Graph subscriptions.
+    pub subscriptions: Arc<dyn SubscriptionApi>,
+    /// How subscriptions are maintained.
+    pub maintenance: Maintenance,
+}
+
+/// How the actor maintains its mailbox's subscription.
+#[derive(Debug, Clone, Copy)]
+pub struct Maintenance {
+    /// Lifetime asked for when creating or renewing.
+    pub lifetime: chrono::Duration,
+    /// A resync covers from `now - resync_back`…
+    pub resync_back: chrono::Duration,
+    /// …to `now + resync_ahead`.
+    pub resync_ahead: chrono::Duration,
+}
+
+impl Default for Maintenance {
+    fn default() -> Self {
+        Self {
+            lifetime: chrono::Duration::minutes(10_000),
+            resync_back: chrono::Duration::days(7),
+            resync_ahead: chrono::Duration::days(183),
+        }
+    }
 }
 
 /// Why processing an input did not complete.
@@ -171,7 +196,10 @@ impl Mailbox {
         let causation = record.id.to_string();
         let (change_type, event_id) = match &record.kind {
             NotificationKind::Change { change_type, event_id } => (change_type, event_id),
-            NotificationKind::Lifecycle { .. } => return Ok(()),
+            NotificationKind::Lifecycle { lifecycle_event } => {
+                return self.lifecycle(deps, &record.subscription_id, *lifecycle_event, &causation).await;
+            }
+            NotificationKind::Command(AdminCommand::RenewSubscription) => return self.renew(deps, &causation).await,
             NotificationKind::Command(AdminCommand::EnableMailbox { locale }) => {
                 return self.enable(deps, locale.clone(), &causation).await;
             }
@@ -200,6 +228,119 @@ impl Mailbox {
             after_secs: None,
             reason: "the invite kept changing while join details were written".into(),
         })
+    }
+
+    /// Acts on a lifecycle notification of the current subscription (older ones are stale).
+    async fn lifecycle(
+        &mut self,
+        deps: &Deps,
+        subscription_id: &str,
+        event: LifecycleEvent,
+        causation: &str,
+    ) -> Result<(), ProcessError> {
+        let Some((current, _)) = self.state.subscription.clone() else { return Ok(()) };
+        if current != subscription_id || !self.state.enabled {
+            return Ok(());
+        }
+        match event {
+            LifecycleEvent::Missed => self.resync(deps, causation).await,
+            LifecycleEvent::SubscriptionRemoved => {
+                self.lost(deps, &current, "removed", causation).await?;
+                self.recreate(deps, causation).await
+            }
+            LifecycleEvent::ReauthorizationRequired => {
+                let reauthorized = deps.subscriptions.reauthorize(&self.id, &current).await.map_err(|f| retry(&f))?;
+                if reauthorized {
+                    self.renew(deps, causation).await
+                } else {
+                    self.lost(deps, &current, "reauthorization_failed", causation).await?;
+                    self.recreate(deps, causation).await
+                }
+            }
+        }
+    }
+
+    async fn lost(&mut self, deps: &Deps, id: &str, reason: &str, causation: &str) -> Result<(), ProcessError> {
+        let fact = MailboxEventFact::Lost { subscription_id: id.to_owned(), reason: reason.to_owned() };
+        self.step(deps, MailboxInput::RecordMaintenance(fact), causation).await.map(|_| ())
+    }
+
+    /// Renews the subscription, or recreates it (then resyncs) when Graph no longer has it.
+    pub async fn renew(&mut self, deps: &Deps, causation: &str) -> Result<(), ProcessError> {
+        if !self.state.enabled {
+            return Ok(());
+        }
+        let expiration = (deps.now)() + deps.maintenance.lifetime;
+        let Some((id, _)) = self.state.subscription.clone() else {
+            return self.recreate(deps, causation).await;
+        };
+        match deps.subscriptions.renew(&self.id, &id, expiration).await {
+            Ok(Some(expires_at)) => {
+                let fact = MailboxEventFact::Renewed { subscription_id: id, expires_at };
+                self.step(deps, MailboxInput::RecordMaintenance(fact), causation).await.map(|_| ())
+            }
+            Ok(None) => {
+                self.lost(deps, &id, "expired", causation).await?;
+                self.recreate(deps, causation).await
+            }
+            Err(f) if f.is_retryable() => Err(retry(&f)),
+            Err(f) => {
+                tracing::warn!(mailbox = %self.id, error = %f, "subscription could not be renewed");
+                Ok(())
+            }
+        }
+    }
+
+    /// Creates a new subscription, records it, and resyncs what may have been missed.
+    async fn recreate(&mut self, deps: &Deps, causation: &str) -> Result<(), ProcessError> {
+        let client_state = new_client_state();
+        let expiration = (deps.now)() + deps.maintenance.lifetime;
+        let (subscription_id, expires_at) = match deps.subscriptions.create(&self.id, &client_state, expiration).await {
+            Ok(created) => created,
+            Err(f) if f.is_retryable() => return Err(retry(&f)),
+            Err(f) => {
+                tracing::warn!(mailbox = %self.id, error = %f, "subscription could not be created");
+                return Ok(());
+            }
+        };
+        let input = MailboxInput::RecordSubscription { subscription_id, expires_at, client_state };
+        self.step(deps, input, causation).await?;
+        self.resync(deps, causation).await
+    }
+
+    /// Feeds every event of the window back through the mailbox's own input log, as change
+    /// notifications: processed like any other, so nothing is decorated twice.
+    async fn resync(&mut self, deps: &Deps, causation: &str) -> Result<(), ProcessError> {
+        let now = (deps.now)();
+        let (from, to) = (now - deps.maintenance.resync_back, now + deps.maintenance.resync_ahead);
+        let ids = deps.subscriptions.changed_ids(&self.id, from, to).await.map_err(|f| retry(&f))?;
+        let subscription_id = self.state.subscription.as_ref().map(|(id, _)| id.clone()).unwrap_or_default();
+        let mut payloads = Vec::with_capacity(ids.len());
+        let (mut changed, mut removed) = (0u32, 0u32);
+        for (event_id, gone) in ids {
+            if gone {
+                removed += 1;
+            } else {
+                changed += 1;
+            }
+            let record = NotificationRecord {
+                id: Uuid::new_v4(),
+                received_at: now,
+                tenant_id: self.id.tenant,
+                user_id: self.id.user,
+                subscription_id: subscription_id.clone(),
+                kind: NotificationKind::Change {
+                    change_type: if gone { ChangeType::Deleted } else { ChangeType::Updated },
+                    event_id,
+                },
+            };
+            payloads.push(serde_json::to_vec(&record).map_err(|e| CodecError::Malformed(e.to_string()))?);
+        }
+        if !payloads.is_empty() {
+            deps.log.append(crate::log::NOTIFICATIONS, &self.id.to_string(), payloads).await?;
+        }
+        let fact = MailboxEventFact::Resynced { from, to, changed, removed };
+        self.step(deps, MailboxInput::RecordMaintenance(fact), causation).await.map(|_| ())
     }
 
     async fn observe_and_decorate(
@@ -280,6 +421,15 @@ impl Mailbox {
             }
         }
     }
+}
+
+/// A fresh random client state (32 bytes, URL-safe base64).
+pub fn new_client_state() -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// The actix actor around a [`Mailbox`].

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::events::{JoinOrigin, JoinTarget, MailboxEvent, MeetingDetails, MeetingPrivate, SkipReason};
-use super::input::{MailboxInput, Observation, PatchResult};
+use super::input::{MailboxEventFact, MailboxInput, Observation, PatchResult};
 use super::state::{Decoration, MailboxState};
 use crate::detect::{self, AddressKind};
 use crate::join::Marker;
@@ -86,6 +86,17 @@ pub fn decide(
                 private: super::events::SubscriptionPrivate { client_state: client_state.clone() },
             }])
         }
+        MailboxInput::RecordMaintenance(fact) => Ok(vec![match fact {
+            MailboxEventFact::Renewed { subscription_id, expires_at } => {
+                MailboxEvent::SubscriptionRenewed { subscription_id: subscription_id.clone(), expires_at: *expires_at }
+            }
+            MailboxEventFact::Lost { subscription_id, reason } => {
+                MailboxEvent::SubscriptionLost { subscription_id: subscription_id.clone(), reason: reason.clone() }
+            }
+            MailboxEventFact::Resynced { from, to, changed, removed } => {
+                MailboxEvent::ResyncCompleted { from: *from, to: *to, changed: *changed, removed: *removed }
+            }
+        }]),
         MailboxInput::HandleObservation(Observation::Gone(id)) => Ok(if state.meetings.contains_key(id) {
             vec![MailboxEvent::MeetingCancelled { event_id: id.clone() }]
         } else {

@@ -113,6 +113,35 @@ pub enum MailboxEvent {
         /// Client state (sealed).
         private: SubscriptionPrivate,
     },
+    /// The subscription was extended.
+    SubscriptionRenewed {
+        /// Graph subscription id.
+        #[serde(rename = "subscriptionId")]
+        subscription_id: String,
+        /// New expiry.
+        #[serde(rename = "expiresAt")]
+        expires_at: DateTime<Utc>,
+    },
+    /// The subscription is gone (expired, removed by Graph); a new one follows.
+    SubscriptionLost {
+        /// Graph subscription id.
+        #[serde(rename = "subscriptionId")]
+        subscription_id: String,
+        /// `expired`, `removed` or `reauthorization_failed`.
+        reason: String,
+    },
+    /// Every event in the window was fed to the mailbox again (after missed notifications or a
+    /// new subscription).
+    ResyncCompleted {
+        /// Window start.
+        from: DateTime<Utc>,
+        /// Window end.
+        to: DateTime<Utc>,
+        /// Events re-read.
+        changed: u32,
+        /// Events reported removed.
+        removed: u32,
+    },
     /// A meeting appeared.
     MeetingScheduled(MeetingDetails),
     /// A meeting changed in a way its users see (time, subject, attendees, join target).
@@ -170,6 +199,9 @@ impl MailboxEvent {
         match self {
             Self::MailboxEnabled { .. } => "MailboxEnabled",
             Self::SubscriptionCreated { .. } => "SubscriptionCreated",
+            Self::SubscriptionRenewed { .. } => "SubscriptionRenewed",
+            Self::SubscriptionLost { .. } => "SubscriptionLost",
+            Self::ResyncCompleted { .. } => "ResyncCompleted",
             Self::MeetingScheduled(_) => "MeetingScheduled",
             Self::MeetingUpdated(_) => "MeetingUpdated",
             Self::MeetingCancelled { .. } => "MeetingCancelled",
@@ -187,7 +219,11 @@ impl MailboxEvent {
     /// The Graph event it concerns, if any.
     pub fn event_id(&self) -> Option<&GraphEventId> {
         match self {
-            Self::MailboxEnabled { .. } | Self::SubscriptionCreated { .. } => None,
+            Self::MailboxEnabled { .. }
+            | Self::SubscriptionCreated { .. }
+            | Self::SubscriptionRenewed { .. }
+            | Self::SubscriptionLost { .. }
+            | Self::ResyncCompleted { .. } => None,
             Self::MeetingScheduled(d) | Self::MeetingUpdated(d) => Some(&d.event_id),
             Self::MeetingCancelled { event_id }
             | Self::JoinInfoPatched { event_id, .. }

@@ -36,6 +36,36 @@ pub enum PatchResult {
     },
 }
 
+/// Facts the actor learnt while maintaining the subscription; `decide` records them as events.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MailboxEventFact {
+    /// Extended to `expires_at`.
+    Renewed {
+        /// Subscription id.
+        subscription_id: String,
+        /// New expiry.
+        expires_at: chrono::DateTime<chrono::Utc>,
+    },
+    /// Gone.
+    Lost {
+        /// Subscription id.
+        subscription_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// A resync fed `changed` + `removed` events back.
+    Resynced {
+        /// Window start.
+        from: chrono::DateTime<chrono::Utc>,
+        /// Window end.
+        to: chrono::DateTime<chrono::Utc>,
+        /// Re-read events.
+        changed: u32,
+        /// Removed events.
+        removed: u32,
+    },
+}
+
 /// An input to a mailbox.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MailboxInput {
@@ -53,6 +83,8 @@ pub enum MailboxInput {
         /// Client state.
         client_state: String,
     },
+    /// Record what maintaining the subscription led to.
+    RecordMaintenance(MailboxEventFact),
     /// Take in what Graph says about an event.
     HandleObservation(Observation),
     /// Record the outcome of writing join details.

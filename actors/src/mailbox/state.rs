@@ -60,6 +60,15 @@ impl MailboxState {
             MailboxEvent::SubscriptionCreated { subscription_id, expires_at, .. } => {
                 self.subscription = Some((subscription_id.clone(), *expires_at));
             }
+            MailboxEvent::SubscriptionRenewed { subscription_id, expires_at } => {
+                self.subscription = Some((subscription_id.clone(), *expires_at));
+            }
+            MailboxEvent::SubscriptionLost { subscription_id, .. } => {
+                if self.subscription.as_ref().is_some_and(|(id, _)| id == subscription_id) {
+                    self.subscription = None;
+                }
+            }
+            MailboxEvent::ResyncCompleted { .. } => {}
             MailboxEvent::MeetingScheduled(d) | MailboxEvent::MeetingUpdated(d) => {
                 let decoration = match self.meetings.get(&d.event_id).map(|m| &m.decoration) {
                     Some(existing @ (Decoration::Done { .. } | Decoration::Abandoned)) => existing.clone(),
