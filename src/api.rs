@@ -5,7 +5,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Duration, Utc};
 use hcal_actors::ids::{MailboxId, UserObjectId};
-use hcal_actors::ports::GraphFailure;
 use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq as _;
@@ -24,9 +23,6 @@ pub enum ApiError {
     /// Bad input.
     #[error("{0}")]
     BadRequest(String),
-    /// The mailbox cannot be used (access policy, licence, permission).
-    #[error("mailbox not in scope: {0}")]
-    NotInScope(String),
     /// Graph or the store failed; try again.
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
@@ -37,7 +33,6 @@ impl ResponseError for ApiError {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::NotInScope(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -46,7 +41,6 @@ impl ResponseError for ApiError {
         let code = match self {
             Self::Unauthorized => "unauthorized",
             Self::BadRequest(_) => "bad_request",
-            Self::NotInScope(_) => "not_in_scope",
             Self::Unavailable(_) => "unavailable",
         };
         HttpResponse::build(self.status_code()).json(json!({"error": {"code": code, "message": self.to_string()}}))
@@ -126,13 +120,6 @@ pub struct EnableRequest {
     user_id: String,
 }
 
-fn graph_error(failure: GraphFailure) -> ApiError {
-    match failure {
-        GraphFailure::NotInScope { code } => ApiError::NotInScope(code),
-        other => ApiError::Unavailable(other.to_string()),
-    }
-}
-
 /// Appends an admin command to the mailbox's input log, so the process that owns the mailbox
 /// applies it in order with the mailbox's notifications.
 async fn command(
@@ -158,11 +145,11 @@ async fn command(
     Ok(())
 }
 
-/// `POST /admin/v1/mailboxes`: enables a mailbox. Reads its language (which also proves the
-/// mailbox is reachable: unlicensed or out-of-policy mailboxes are refused here with 409), then
-/// logs `EnableMailbox` and `RenewSubscription` for the process that owns the mailbox, which
-/// subscribes to its calendar and resyncs the window. Answers `pending`; the status turns
-/// `active` once the subscription exists.
+/// `POST /admin/v1/mailboxes`: enables a mailbox. Logs `EnableMailbox` and `RenewSubscription`
+/// for the process that owns the mailbox, which reads the mailbox's language (proving it can
+/// reach it), subscribes to its calendar and resyncs the window. Answers 202 `pending`; the
+/// status turns `active`, or `error` with a reason (`not_in_scope`, `mailbox_not_enabled`,
+/// `consent_missing`, `throttled`, `unavailable`). Enabling again retries at once.
 pub async fn enable(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -170,12 +157,43 @@ pub async fn enable(
 ) -> Result<HttpResponse, ApiError> {
     authorize(&state, &req)?;
     let mailbox = mailbox(&state, &body.user_id)?;
-    let settings = state.graph.mailbox_settings(&mailbox).await.map_err(graph_error)?;
-    let locale = Some(settings.locale.clone()).filter(|l| !l.is_empty());
-    command(&state, mailbox, uuid::Uuid::new_v4(), AdminCommand::EnableMailbox { locale: locale.clone() }).await?;
+    command(&state, mailbox, uuid::Uuid::new_v4(), AdminCommand::EnableMailbox { locale: None }).await?;
     command(&state, mailbox, uuid::Uuid::new_v4(), AdminCommand::RenewSubscription).await?;
-    state.metrics.inc("hcal_mailboxes_enabled_total", "outcome", "requested");
-    Ok(HttpResponse::Accepted().json(json!({"userId": mailbox.user, "status": "pending", "locale": locale})))
+    state.metrics.inc("hcal_mailbox_commands_total", "command", "enable");
+    Ok(HttpResponse::Accepted().json(json!({"userId": mailbox.user, "status": "pending"})))
+}
+
+/// `DELETE /admin/v1/mailboxes/{user}`: disables a mailbox (its subscription is deleted).
+pub async fn disable(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    authorize(&state, &req)?;
+    let mailbox = mailbox(&state, &user)?;
+    command(&state, mailbox, uuid::Uuid::new_v4(), AdminCommand::DisableMailbox).await?;
+    state.metrics.inc("hcal_mailbox_commands_total", "command", "disable");
+    Ok(HttpResponse::Accepted().json(json!({"userId": mailbox.user, "status": "disabling"})))
+}
+
+/// `GET /admin/v1/mailboxes`: every known mailbox with its status.
+pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    authorize(&state, &req)?;
+    let value: Vec<_> = state
+        .subscriptions
+        .mailboxes()
+        .into_iter()
+        .map(|(mailbox, entry)| {
+            json!({
+                "userId": mailbox.user,
+                "status": entry.status(),
+                "reason": entry.error.as_ref().filter(|_| entry.status() == "error").map(|(r, _)| r.clone()),
+                "retryAt": entry.error.as_ref().filter(|_| entry.status() == "error").and_then(|(_, at)| *at),
+                "subscriptionExpiresAt": entry.subscription.as_ref().map(|(_, at)| *at),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"value": value})))
 }
 
 /// `GET /admin/v1/mailboxes/{user}`.
@@ -189,11 +207,9 @@ pub async fn status(
     let s = state.registry.state(mailbox).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
     Ok(HttpResponse::Ok().json(json!({
         "userId": mailbox.user,
-        "status": match (s.enabled, &s.subscription) {
-            (true, Some(_)) => "active",
-            (true, None) => "pending",
-            (false, _) => "disabled",
-        },
+        "status": s.status().0,
+        "reason": s.status().1,
+        "retryAt": s.setup_error.as_ref().and_then(|(_, at)| *at),
         "locale": s.locale,
         "subscription": s.subscription.map(|(id, exp)| json!({
             "id": id,

@@ -67,6 +67,20 @@ pub struct ServiceConfig {
     /// processes meetings more than five months out late).
     #[serde(default = "default_resync_ahead_days")]
     pub resync_ahead_days: i64,
+    /// First retry of a mailbox whose set-up failed for a passing reason (throttling, outage),
+    /// in minutes. Default 60, like the incumbent.
+    #[serde(default = "default_retry_first")]
+    pub retry_first_minutes: i64,
+    /// Later retries, in minutes. Default 1,440 (daily), like the incumbent.
+    #[serde(default = "default_retry_later")]
+    pub retry_later_minutes: i64,
+}
+
+fn default_retry_first() -> i64 {
+    60
+}
+fn default_retry_later() -> i64 {
+    1440
 }
 
 fn default_tick_secs() -> u64 {

@@ -126,6 +126,8 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<bool> {
             subscription_minutes: 10_000,
             tick_secs: 60,
             resync_ahead_days: 183,
+            retry_first_minutes: 60,
+            retry_later_minutes: 1440,
         },
         tenant: TenantConfig { id: hcal_actors::ids::TenantId::parse(&demo.tenant_id)? },
         graph: graph_config,
@@ -174,7 +176,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<bool> {
 async fn play(scene: &Scene, graph: &GraphSim, alex: &str, deniz: &str, room: &str) -> anyhow::Result<()> {
     let timeout = Duration::from_secs(30);
     for (who, id) in [("Alex", alex), ("Deniz", deniz)] {
-        let enabled = scene.enable(id).await?;
+        scene.enable(id).await?;
         let status = wait_for("the mailbox to become active", timeout, || async {
             let s = scene.status(id).await?;
             Ok((s["status"] == "active").then_some(s))
@@ -182,7 +184,7 @@ async fn play(scene: &Scene, graph: &GraphSim, alex: &str, deniz: &str, room: &s
         .await?;
         println!(
             "✓ {who}'s mailbox is enabled (language {}, subscription {}).",
-            enabled["locale"].as_str().unwrap_or("?"),
+            status["locale"].as_str().unwrap_or("?"),
             status["subscription"]["id"].as_str().unwrap_or("?")
         );
     }

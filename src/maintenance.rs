@@ -58,6 +58,15 @@ impl SubscriptionApi for GraphSubscriptions {
         Ok(renewed.map(|info| info.expiration))
     }
 
+    async fn delete(&self, mailbox: &MailboxId, id: &str) -> Result<(), GraphFailure> {
+        self.client.delete_subscription(&mailbox.tenant, &subscription_id(id)?).await
+    }
+
+    async fn mailbox_locale(&self, mailbox: &MailboxId) -> Result<Option<String>, GraphFailure> {
+        let settings = self.client.mailbox_settings(mailbox).await?;
+        Ok(Some(settings.locale).filter(|l| !l.is_empty()))
+    }
+
     async fn reauthorize(&self, mailbox: &MailboxId, id: &str) -> Result<bool, GraphFailure> {
         self.client.reauthorize_subscription(&mailbox.tenant, &subscription_id(id)?).await
     }
@@ -147,7 +156,10 @@ impl Scheduler {
         let mut sent = 0;
         for (mailbox, entry) in self.index.mailboxes() {
             let due = renewal_due(now, entry.subscription.as_ref().map(|(_, at)| *at), self.lifetime);
-            if !entry.enabled || !(due || sweep) {
+            // A failed set-up waits for its retry time; one an admin must fix is not retried.
+            let waiting = entry.subscription.is_none()
+                && entry.error.as_ref().is_some_and(|(_, retry_at)| retry_at.is_none_or(|at| at > now));
+            if !entry.enabled || waiting || !(due || sweep) {
                 continue;
             }
             if !sweep && self.requested.lock().get(&mailbox).is_some_and(|at| now - *at < patience) {

@@ -114,6 +114,8 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
             lifetime,
             resync_back: chrono::Duration::days(7),
             resync_ahead: chrono::Duration::days(config.service.resync_ahead_days),
+            retry_first: chrono::Duration::minutes(config.service.retry_first_minutes),
+            retry_later: chrono::Duration::minutes(config.service.retry_later_minutes),
         },
     });
     let arbiters = (0..2).map(|_| actix::Arbiter::new().handle()).collect();
@@ -182,7 +184,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/webhook/graph/lifecycle", web::post().to(ingest::receive))
         .route("/v1/users/{user}/meetings", web::get().to(api::meetings))
         .route("/admin/v1/mailboxes", web::post().to(api::enable))
+        .route("/admin/v1/mailboxes", web::get().to(api::list))
         .route("/admin/v1/mailboxes/{user}", web::get().to(api::status))
+        .route("/admin/v1/mailboxes/{user}", web::delete().to(api::disable))
         .route("/admin/v1/logs/{topic}", web::get().to(api::log_records))
         .route("/admin/v1/testing/clock", web::post().to(api::advance_clock))
         .route("/admin/v1/testing/tick", web::post().to(api::tick))

@@ -28,6 +28,20 @@ pub struct MailboxEntry {
     pub enabled: bool,
     /// Current subscription and its expiry.
     pub subscription: Option<(String, chrono::DateTime<chrono::Utc>)>,
+    /// Last set-up failure: reason and retry time.
+    pub error: Option<(String, Option<chrono::DateTime<chrono::Utc>>)>,
+}
+
+impl MailboxEntry {
+    /// `disabled`, `active`, `error` or `pending`, as an admin sees it.
+    pub fn status(&self) -> &'static str {
+        match (self.enabled, &self.subscription, &self.error) {
+            (false, _, _) => "disabled",
+            (true, Some(_), _) => "active",
+            (true, None, Some(_)) => "error",
+            (true, None, None) => "pending",
+        }
+    }
 }
 
 /// Subscription id to mailbox and client state; mailbox to subscription expiry.
@@ -54,15 +68,30 @@ impl SubscriptionIndex {
     pub fn observe(&self, mailbox: MailboxId, event: &MailboxEvent) {
         match event {
             MailboxEvent::MailboxEnabled { .. } => {
-                self.mailboxes.write().entry(mailbox).or_default().enabled = true;
+                let mut mailboxes = self.mailboxes.write();
+                let entry = mailboxes.entry(mailbox).or_default();
+                entry.enabled = true;
+                entry.error = None;
+            }
+            MailboxEvent::MailboxDisabled {} => {
+                let mut mailboxes = self.mailboxes.write();
+                let entry = mailboxes.entry(mailbox).or_default();
+                entry.enabled = false;
+                entry.subscription = None;
+                entry.error = None;
+            }
+            MailboxEvent::MailboxSetupFailed { reason, retry_at, .. } => {
+                self.mailboxes.write().entry(mailbox).or_default().error = Some((reason.clone(), *retry_at));
             }
             MailboxEvent::SubscriptionCreated { subscription_id, expires_at, private } => {
                 self.insert(
                     subscription_id.clone(),
                     KnownSubscription { mailbox, client_state: private.client_state.clone() },
                 );
-                self.mailboxes.write().entry(mailbox).or_default().subscription =
-                    Some((subscription_id.clone(), *expires_at));
+                let mut mailboxes = self.mailboxes.write();
+                let entry = mailboxes.entry(mailbox).or_default();
+                entry.subscription = Some((subscription_id.clone(), *expires_at));
+                entry.error = None;
             }
             MailboxEvent::SubscriptionRenewed { subscription_id, expires_at } => {
                 self.mailboxes.write().entry(mailbox).or_default().subscription =

@@ -17,8 +17,8 @@ async fn webex_keyword_is_decorated_once_listed_updated_and_cancelled() {
     let alex = env.user("alex");
     let enabled = env.enable(&alex).await;
     assert_eq!(enabled["status"], "pending");
-    assert_eq!(enabled["locale"], "en-US");
     let status = env.wait_active(&alex).await;
+    assert_eq!(status["locale"], "en-US");
     assert!(env.graph.subscriptions().iter().any(|s| s["id"] == status["subscription"]["id"]));
 
     let created = env

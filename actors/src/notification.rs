@@ -44,6 +44,8 @@ pub enum AdminCommand {
         /// Mailbox language, when known.
         locale: Option<String>,
     },
+    /// Disable the mailbox: delete its subscription and stop handling its changes.
+    DisableMailbox,
     /// Renew the mailbox's subscription, or recreate it (and resync) when it is gone. Sent by
     /// the scheduler at about half the subscription's lifetime and by the daily sweep.
     RenewSubscription,

@@ -185,6 +185,13 @@ pub trait SubscriptionApi: Send + Sync {
         expiration: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, GraphFailure>;
 
+    /// Deletes a subscription (already gone counts as deleted).
+    async fn delete(&self, mailbox: &MailboxId, id: &str) -> Result<(), GraphFailure>;
+
+    /// The mailbox's language (`mailboxSettings.language.locale`), which also proves the
+    /// mailbox is reachable (licensed, inside the access policy, consented).
+    async fn mailbox_locale(&self, mailbox: &MailboxId) -> Result<Option<String>, GraphFailure>;
+
     /// Reauthorizes a subscription; `Ok(false)` when Graph no longer has it.
     async fn reauthorize(&self, mailbox: &MailboxId, id: &str) -> Result<bool, GraphFailure>;
 

@@ -61,6 +61,10 @@ pub struct Maintenance {
     pub resync_back: chrono::Duration,
     /// …to `now + resync_ahead`.
     pub resync_ahead: chrono::Duration,
+    /// First retry after a set-up failure that may pass (throttling, outage).
+    pub retry_first: chrono::Duration,
+    /// Later retries.
+    pub retry_later: chrono::Duration,
 }
 
 impl Default for Maintenance {
@@ -69,6 +73,8 @@ impl Default for Maintenance {
             lifetime: chrono::Duration::minutes(10_000),
             resync_back: chrono::Duration::days(7),
             resync_ahead: chrono::Duration::days(183),
+            retry_first: chrono::Duration::minutes(60),
+            retry_later: chrono::Duration::days(1),
         }
     }
 }
@@ -201,8 +207,9 @@ impl Mailbox {
             }
             NotificationKind::Command(AdminCommand::RenewSubscription) => return self.renew(deps, &causation).await,
             NotificationKind::Command(AdminCommand::EnableMailbox { locale }) => {
-                return self.enable(deps, locale.clone(), &causation).await;
+                return self.enable_checked(deps, locale.clone(), &causation).await;
             }
+            NotificationKind::Command(AdminCommand::DisableMailbox) => return self.disable(deps, &causation).await,
             NotificationKind::Command(AdminCommand::RecordSubscription { subscription_id, expires_at, sealed }) => {
                 let client_state: String = crate::seal::open(&deps.ring, record.id.as_bytes(), sealed)
                     .map_err(|e| ProcessError::Codec(CodecError::Seal(e)))?;
@@ -260,6 +267,58 @@ impl Mailbox {
         }
     }
 
+    /// Enables the mailbox after reading its language, which also shows whether hcal can reach
+    /// it; a mailbox it cannot reach is enabled in an error state with the reason.
+    async fn enable_checked(&mut self, deps: &Deps, hint: Option<String>, causation: &str) -> Result<(), ProcessError> {
+        match deps.subscriptions.mailbox_locale(&self.id).await {
+            Ok(locale) => self.enable(deps, locale.or(hint), causation).await,
+            Err(failure) => {
+                self.enable(deps, hint, causation).await?;
+                self.setup_failed(deps, &failure, causation).await
+            }
+        }
+    }
+
+    /// Records a set-up failure: a state for what an admin must fix, a retry time otherwise.
+    async fn setup_failed(&mut self, deps: &Deps, failure: &GraphFailure, causation: &str) -> Result<(), ProcessError> {
+        let (reason, code, retry) = match failure {
+            GraphFailure::NotInScope { code } => {
+                let reason = match code.as_str() {
+                    "MailboxNotEnabledForRESTAPI" => "mailbox_not_enabled",
+                    "ErrorAccessDenied" | "ErrorInvalidUser" => "not_in_scope",
+                    _ => "consent_missing",
+                };
+                (reason, code.clone(), false)
+            }
+            GraphFailure::Throttled { .. } => ("throttled", "TooManyRequests".to_owned(), true),
+            GraphFailure::Transient(_) | GraphFailure::Conflict => ("unavailable", String::new(), true),
+            GraphFailure::Fatal { code, .. } => ("unavailable", code.clone(), true),
+        };
+        let wait =
+            if self.state.setup_failures == 0 { deps.maintenance.retry_first } else { deps.maintenance.retry_later };
+        let retry_at = retry.then(|| (deps.now)() + wait);
+        tracing::warn!(mailbox = %self.id, reason, code = %code, "mailbox set-up failed");
+        let fact = MailboxEventFact::SetupFailed { reason: reason.to_owned(), code, retry_at };
+        self.step(deps, MailboxInput::RecordMaintenance(fact), causation).await.map(|_| ())
+    }
+
+    /// Deletes the subscription and disables the mailbox.
+    async fn disable(&mut self, deps: &Deps, causation: &str) -> Result<(), ProcessError> {
+        if !self.state.enabled {
+            return Ok(());
+        }
+        if let Some((id, _)) = self.state.subscription.clone() {
+            match deps.subscriptions.delete(&self.id, &id).await {
+                Ok(()) => {}
+                Err(f) if f.is_retryable() => return Err(retry(&f)),
+                Err(f) => {
+                    tracing::warn!(mailbox = %self.id, error = %f, "subscription could not be deleted; it will expire")
+                }
+            }
+        }
+        self.step(deps, MailboxInput::RecordMaintenance(MailboxEventFact::Disabled), causation).await.map(|_| ())
+    }
+
     async fn lost(&mut self, deps: &Deps, id: &str, reason: &str, causation: &str) -> Result<(), ProcessError> {
         let fact = MailboxEventFact::Lost { subscription_id: id.to_owned(), reason: reason.to_owned() };
         self.step(deps, MailboxInput::RecordMaintenance(fact), causation).await.map(|_| ())
@@ -270,7 +329,16 @@ impl Mailbox {
         if !self.state.enabled {
             return Ok(());
         }
-        let expiration = (deps.now)() + deps.maintenance.lifetime;
+        // After a failed set-up, wait for its retry time; a state an admin must fix waits for
+        // the admin (enabling again clears it).
+        let now = (deps.now)();
+        if self.state.subscription.is_none()
+            && let Some((_, retry_at)) = &self.state.setup_error
+            && retry_at.is_none_or(|at| at > now)
+        {
+            return Ok(());
+        }
+        let expiration = now + deps.maintenance.lifetime;
         let Some((id, _)) = self.state.subscription.clone() else {
             return self.recreate(deps, causation).await;
         };
@@ -283,9 +351,9 @@ impl Mailbox {
                 self.lost(deps, &id, "expired", causation).await?;
                 self.recreate(deps, causation).await
             }
-            Err(f) if f.is_retryable() => Err(retry(&f)),
             Err(f) => {
-                tracing::warn!(mailbox = %self.id, error = %f, "subscription could not be renewed");
+                // The subscription still lives; the scheduler asks again before it lapses.
+                tracing::warn!(mailbox = %self.id, error = %f, "subscription could not be renewed this time");
                 Ok(())
             }
         }
@@ -297,11 +365,7 @@ impl Mailbox {
         let expiration = (deps.now)() + deps.maintenance.lifetime;
         let (subscription_id, expires_at) = match deps.subscriptions.create(&self.id, &client_state, expiration).await {
             Ok(created) => created,
-            Err(f) if f.is_retryable() => return Err(retry(&f)),
-            Err(f) => {
-                tracing::warn!(mailbox = %self.id, error = %f, "subscription could not be created");
-                return Ok(());
-            }
+            Err(f) => return self.setup_failed(deps, &f, causation).await,
         };
         let input = MailboxInput::RecordSubscription { subscription_id, expires_at, client_state };
         self.step(deps, input, causation).await?;

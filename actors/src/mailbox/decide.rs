@@ -93,6 +93,10 @@ pub fn decide(
             MailboxEventFact::Lost { subscription_id, reason } => {
                 MailboxEvent::SubscriptionLost { subscription_id: subscription_id.clone(), reason: reason.clone() }
             }
+            MailboxEventFact::SetupFailed { reason, code, retry_at } => {
+                MailboxEvent::MailboxSetupFailed { reason: reason.clone(), code: code.clone(), retry_at: *retry_at }
+            }
+            MailboxEventFact::Disabled => MailboxEvent::MailboxDisabled {},
             MailboxEventFact::Resynced { from, to, changed, removed } => {
                 MailboxEvent::ResyncCompleted { from: *from, to: *to, changed: *changed, removed: *removed }
             }

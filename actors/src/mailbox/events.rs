@@ -102,6 +102,18 @@ pub enum MailboxEvent {
         /// Mailbox language, when known.
         locale: Option<String>,
     },
+    /// The mailbox was disabled; its subscription is deleted.
+    MailboxDisabled {},
+    /// Setting the mailbox up (reading it, subscribing) failed.
+    MailboxSetupFailed {
+        /// `not_in_scope`, `mailbox_not_enabled`, `consent_missing`, `throttled`, `unavailable`.
+        reason: String,
+        /// Graph's error code.
+        code: String,
+        /// When it will be tried again; none for states an admin must fix.
+        #[serde(rename = "retryAt")]
+        retry_at: Option<DateTime<Utc>>,
+    },
     /// A change-notification subscription was created for the mailbox.
     SubscriptionCreated {
         /// Graph subscription id.
@@ -198,6 +210,8 @@ impl MailboxEvent {
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::MailboxEnabled { .. } => "MailboxEnabled",
+            Self::MailboxDisabled { .. } => "MailboxDisabled",
+            Self::MailboxSetupFailed { .. } => "MailboxSetupFailed",
             Self::SubscriptionCreated { .. } => "SubscriptionCreated",
             Self::SubscriptionRenewed { .. } => "SubscriptionRenewed",
             Self::SubscriptionLost { .. } => "SubscriptionLost",
@@ -220,6 +234,8 @@ impl MailboxEvent {
     pub fn event_id(&self) -> Option<&GraphEventId> {
         match self {
             Self::MailboxEnabled { .. }
+            | Self::MailboxDisabled { .. }
+            | Self::MailboxSetupFailed { .. }
             | Self::SubscriptionCreated { .. }
             | Self::SubscriptionRenewed { .. }
             | Self::SubscriptionLost { .. }

@@ -53,6 +53,17 @@ pub enum MailboxEventFact {
         /// Why.
         reason: String,
     },
+    /// Setting up failed.
+    SetupFailed {
+        /// Reason class.
+        reason: String,
+        /// Graph's code.
+        code: String,
+        /// Next attempt, if any.
+        retry_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// The mailbox was disabled (its subscription deleted).
+    Disabled,
     /// A resync fed `changed` + `removed` events back.
     Resynced {
         /// Window start.

@@ -44,21 +44,50 @@ pub struct MailboxState {
     pub locale: Option<String>,
     /// The current subscription: id and expiry.
     pub subscription: Option<(String, chrono::DateTime<chrono::Utc>)>,
+    /// The last set-up failure (reason, retry time) since the mailbox was enabled or subscribed.
+    pub setup_error: Option<(String, Option<chrono::DateTime<chrono::Utc>>)>,
+    /// Set-up failures in a row (for the retry schedule).
+    pub setup_failures: u32,
     /// Known meetings.
     pub meetings: BTreeMap<GraphEventId, Meeting>,
 }
 
 impl MailboxState {
+    /// What an admin sees: `disabled`, `active`, `error` (with a reason) or `pending`.
+    pub fn status(&self) -> (&'static str, Option<&str>) {
+        match (self.enabled, &self.subscription, &self.setup_error) {
+            (false, _, _) => ("disabled", None),
+            (true, Some(_), _) => ("active", None),
+            (true, None, Some((reason, _))) => ("error", Some(reason.as_str())),
+            (true, None, None) => ("pending", None),
+        }
+    }
+
     /// Folds one event in.
     pub fn apply(&mut self, event: &MailboxEvent) {
         self.seq += 1;
         match event {
             MailboxEvent::MailboxEnabled { locale } => {
                 self.enabled = true;
-                self.locale.clone_from(locale);
+                if locale.is_some() {
+                    self.locale.clone_from(locale);
+                }
+                self.setup_error = None;
+                self.setup_failures = 0;
+            }
+            MailboxEvent::MailboxDisabled {} => {
+                self.enabled = false;
+                self.subscription = None;
+                self.setup_error = None;
+            }
+            MailboxEvent::MailboxSetupFailed { reason, retry_at, .. } => {
+                self.setup_error = Some((reason.clone(), *retry_at));
+                self.setup_failures += 1;
             }
             MailboxEvent::SubscriptionCreated { subscription_id, expires_at, .. } => {
                 self.subscription = Some((subscription_id.clone(), *expires_at));
+                self.setup_error = None;
+                self.setup_failures = 0;
             }
             MailboxEvent::SubscriptionRenewed { subscription_id, expires_at } => {
                 self.subscription = Some((subscription_id.clone(), *expires_at));
