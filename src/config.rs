@@ -119,6 +119,21 @@ impl ServiceConfig {
 pub struct TenantConfig {
     /// The organisation's Entra ID tenant id.
     pub id: TenantId,
+    /// Other tenants served (a multi-tenant registration). Default none: consent from any
+    /// other tenant is refused.
+    #[serde(default)]
+    pub additional_ids: Vec<TenantId>,
+    /// The Microsoft cloud. Default worldwide; national clouds are refused unless their
+    /// endpoints are configured explicitly (see `docs/setup-guide.md`).
+    #[serde(default)]
+    pub cloud: crate::tenant::cloud::CloudConfig,
+    /// Minutes an admin-consent link stays valid. Default 30.
+    #[serde(default = "default_consent_link_minutes")]
+    pub consent_link_minutes: i64,
+}
+
+fn default_consent_link_minutes() -> i64 {
+    30
 }
 
 /// `[testing]`: switches that exist only so tests can prove recovery. Leave unset in production.

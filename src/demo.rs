@@ -129,7 +129,12 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<bool> {
             retry_first_minutes: 60,
             retry_later_minutes: 1440,
         },
-        tenant: TenantConfig { id: hcal_actors::ids::TenantId::parse(&demo.tenant_id)? },
+        tenant: TenantConfig {
+            id: hcal_actors::ids::TenantId::parse(&demo.tenant_id)?,
+            additional_ids: Vec::new(),
+            cloud: Default::default(),
+            consent_link_minutes: 30,
+        },
         graph: graph_config,
         webex: webex_config,
         domain: Default::default(),

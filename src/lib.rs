@@ -19,3 +19,4 @@ pub mod projection;
 pub mod service;
 pub mod store;
 pub mod subscriptions;
+pub mod tenant;

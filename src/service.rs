@@ -86,6 +86,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
     );
     let log: Arc<dyn EventLog> = store.clone();
     let ring = keys::load_or_create(&data_dir)?;
+    crate::tenant::cloud::reconcile(&config.tenant.cloud, &config.graph)?.apply(&mut config.graph);
     let graph = Arc::new(
         GraphClient::new(config.graph.clone(), secrets.graph_client_secret.clone())
             .context("configuring the Graph client")?,
@@ -141,6 +142,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
         scheduler: scheduler.clone(),
         config: config.clone(),
     });
+    let onboarding = web::Data::new(crate::tenant::Onboarding::from_config(&config)?);
     let max_body = config.service.max_body_bytes;
     let data = state.clone();
     let server = HttpServer::new(move || {
@@ -148,7 +150,9 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(max_body))
             .app_data(web::JsonConfig::default().limit(max_body))
+            .app_data(onboarding.clone())
             .configure(routes)
+            .configure(crate::tenant::routes)
     })
     .workers(2)
     .disable_signals()

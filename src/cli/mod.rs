@@ -3,6 +3,7 @@
 mod demo;
 mod serve;
 mod sim;
+mod tenant;
 mod users;
 
 use clap::{Parser, Subcommand};
@@ -23,12 +24,15 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Run the service and the bundled simulators in one process and play a scripted scenario.
     Demo(demo::DemoArgs),
-    /// Enable, disable and list mailboxes of a running service.
-    #[command(subcommand)]
-    Users(users::UsersCommand),
     /// Run one of the bundled simulators of the outside world (for tests, demos, development).
     #[command(subcommand)]
     Sim(sim::SimCommand),
+    /// Enable, disable and list mailboxes of a running service.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
+    /// Connect a Microsoft 365 tenant: the admin-consent link and the admin test of a mailbox.
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
 }
 
 /// Runs the chosen subcommand.
@@ -37,6 +41,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Sim(cmd) => sim::run(cmd).await,
+        Command::Tenant(cmd) => tenant::run(cmd).await,
         Command::Users(cmd) => users::run(cmd).await,
     }
 }

@@ -22,6 +22,9 @@ use super::token::{AccessToken, Secret, TokenSource};
 use super::wire::{self, encode_component};
 use super::{MailboxSettings, SubscriptionInfo};
 
+/// Calls that keep Graph's answer in detail for callers that report to a person.
+pub(super) mod detailed;
+
 /// Change types hcal subscribes to on a mailbox's events.
 const CHANGE_TYPES: &str = "created,updated,deleted";
 
@@ -69,6 +72,9 @@ struct Call {
     headers: Vec<(&'static str, String)>,
     body: Option<Value>,
     replay: Replay,
+    /// Where callers that explain failures to a person get more of the last answer than its
+    /// status and code.
+    diagnostics: Option<detailed::DiagnosticsSink>,
 }
 
 impl Call {
@@ -83,6 +89,7 @@ impl Call {
             headers: Vec::new(),
             body: None,
             replay: Replay::Always,
+            diagnostics: None,
         }
     }
 
@@ -396,6 +403,9 @@ impl GraphClient {
         let body = response.bytes().await.map_err(|e| AttemptError::Retry(retry::transport_failure(&e)))?.to_vec();
         drop(slot);
         let code = if (200..300).contains(&status) { String::new() } else { error::graph_error_code(&body) };
+        if let Some(sink) = &call.diagnostics {
+            detailed::record(sink, status, &request_id, &body);
+        }
         match error::disposition(status, &code) {
             Disposition::Success => {
                 tracing::debug!(status, "Graph answered");

@@ -15,6 +15,9 @@
 //!   certainly had no effect.
 //! - **Classification** (`error.rs`): by status and `error.code`, never by message.
 //! - **Wire format** (`wire.rs`): tolerant reading of events, subscriptions and settings.
+//! - **Detailed calls** (`client/detailed.rs`): a token check, user resolution and events as
+//!   JSON with errors that keep status, code, `request-id` and the access-policy marker, for
+//!   the tenant admin test.
 //!
 //! Logs carry operation names, tenant and mailbox GUIDs, statuses, error codes and retry
 //! counts; never subjects, bodies, addresses, tokens, secrets, client states or URLs with ids.
@@ -34,6 +37,7 @@ use chrono::{DateTime, Utc};
 use hcal_actors::ids::SubscriptionId;
 
 pub use self::client::GraphClient;
+pub use self::client::detailed::{GraphCallError, GraphRefusal};
 pub use self::config::{GraphConfig, GraphSetupError, MAX_CONCURRENT_HARD_CAP};
 
 /// A change-notification subscription as Graph confirmed it.

@@ -1,0 +1,172 @@
+//! Tenant onboarding: which Microsoft cloud hcal talks to ([`cloud`]), the admin-consent flow
+//! and the consented tenants ([`consent`], [`store`]), and the admin test that proves hcal can
+//! write to a mailbox ([`admin_test`]).
+//!
+//! The HTTP handlers share an [`Onboarding`], registered once per server as `web::Data` next to
+//! the `AppState` (it holds the replay guard of consent states and serialises writes of
+//! `tenants.json`, so every worker must see the same one):
+//!
+//! ```ignore
+//! let onboarding = web::Data::new(tenant::Onboarding::from_config(&config)?);
+//! HttpServer::new(move || App::new().app_data(onboarding.clone()).configure(tenant::routes))
+//! ```
+
+pub mod admin_test;
+pub mod cloud;
+pub mod consent;
+pub mod store;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use actix_web::{HttpRequest, web};
+use chrono::{DateTime, Duration, Utc};
+use hcal_actors::ids::TenantId;
+use parking_lot::Mutex;
+use subtle::ConstantTimeEq as _;
+
+use self::cloud::{CloudEndpoints, CloudError};
+use self::consent::VerifiedState;
+use self::store::TenantStore;
+use crate::api::ApiError;
+use crate::app::AppState;
+use crate::config::Config;
+
+/// Path of the consent callback (the redirect URI registered on the application ends with it).
+pub const CALLBACK_PATH: &str = "/admin/consent/callback";
+
+/// How long a consent link stays valid by default: long enough to sign in with MFA and read
+/// the consent screen, short enough that a leaked link is soon useless.
+pub const DEFAULT_STATE_TTL_MINUTES: i64 = 30;
+
+/// Registers the tenant endpoints. Needs `web::Data<AppState>` and `web::Data<Onboarding>`.
+///
+/// - `GET /admin/consent/callback`: Entra ID's redirect after admin consent (no API token; the
+///   sealed state protects it).
+/// - `POST /admin/v1/tenant/consent-url`: a consent link.
+/// - `POST /admin/v1/tenant/test`: the admin test on a mailbox.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(CALLBACK_PATH, web::get().to(consent::callback))
+        .route("/admin/v1/tenant/consent-url", web::post().to(consent::link))
+        .route("/admin/v1/tenant/test", web::post().to(admin_test::handle));
+}
+
+/// What onboarding needs from the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnboardingSettings {
+    /// The cloud and its endpoints (the login endpoint makes the consent links).
+    pub cloud: CloudEndpoints,
+    /// Application (client) id.
+    pub client_id: String,
+    /// Default redirect URI of consent links: `{public_url}/admin/consent/callback`.
+    pub redirect_uri: String,
+    /// Tenants this installation serves: the organisation's first, then any others configured.
+    /// Consent from any other tenant is refused.
+    pub tenants: Vec<TenantId>,
+    /// Lifetime of a consent link.
+    pub state_ttl: Duration,
+}
+
+impl OnboardingSettings {
+    /// Settings from the configuration: the cloud of `[tenant.cloud]` (its endpoints, or the
+    /// `[graph]` ones under the worldwide cloud), the `[tenant]` ids, the public URL.
+    pub fn from_config(config: &Config) -> Result<Self, CloudError> {
+        let cloud = cloud::reconcile(&config.tenant.cloud, &config.graph)?;
+        let mut tenants = vec![config.tenant.id];
+        for id in &config.tenant.additional_ids {
+            if !tenants.contains(id) {
+                tenants.push(*id);
+            }
+        }
+        Ok(Self {
+            cloud,
+            client_id: config.graph.client_id.clone(),
+            redirect_uri: format!("{}{CALLBACK_PATH}", config.service.public_url()),
+            tenants,
+            state_ttl: Duration::minutes(config.tenant.consent_link_minutes),
+        })
+    }
+}
+
+/// State shared by the onboarding handlers of one server.
+#[derive(Debug)]
+pub struct Onboarding {
+    settings: OnboardingSettings,
+    store: TenantStore,
+    /// Consent states accepted so far, with their expiry: a state opens the callback once.
+    used_states: Mutex<HashMap<String, DateTime<Utc>>>,
+}
+
+impl Onboarding {
+    /// Onboarding with the given settings; consented tenants go to `{data_dir}/tenants.json`.
+    pub fn new(settings: OnboardingSettings, data_dir: &Path) -> Self {
+        Self { settings, store: TenantStore::new(data_dir), used_states: Mutex::new(HashMap::new()) }
+    }
+
+    /// Onboarding as the configuration describes it.
+    pub fn from_config(config: &Config) -> Result<Self, CloudError> {
+        Ok(Self::new(OnboardingSettings::from_config(config)?, &config.service.data_dir))
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &OnboardingSettings {
+        &self.settings
+    }
+
+    /// The consented tenants.
+    pub fn store(&self) -> &TenantStore {
+        &self.store
+    }
+
+    /// Marks a verified state as used; false when it was used before. Expired entries are
+    /// dropped on the way, so the map holds only states still inside their lifetime.
+    pub fn consume_state(&self, state: &VerifiedState, now: DateTime<Utc>) -> bool {
+        let mut used = self.used_states.lock();
+        used.retain(|_, expires| *expires > now);
+        used.insert(state.nonce.clone(), state.expires_at).is_none()
+    }
+}
+
+/// The admin API's bearer token check (the same rule as the other admin endpoints: constant
+/// time, and no access at all while no token is configured).
+pub(crate) fn require_admin(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+    let presented = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !state.api_token.is_empty() && bool::from(presented.as_bytes().ct_eq(state.api_token.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> OnboardingSettings {
+        OnboardingSettings {
+            cloud: cloud::validate(&cloud::CloudConfig::default()).unwrap(),
+            client_id: "app".into(),
+            redirect_uri: "http://127.0.0.1:8080/admin/consent/callback".into(),
+            tenants: vec![TenantId::parse("00000000-0000-0000-0000-000000000001").unwrap()],
+            state_ttl: Duration::minutes(30),
+        }
+    }
+
+    #[test]
+    fn a_state_is_consumed_once_and_forgotten_after_expiry() {
+        let dir = tempfile::tempdir().unwrap();
+        let onboarding = Onboarding::new(settings(), dir.path());
+        let now = Utc::now();
+        let state = VerifiedState { nonce: "n1".into(), expires_at: now + Duration::minutes(5), tenant: None };
+        assert!(onboarding.consume_state(&state, now));
+        assert!(!onboarding.consume_state(&state, now), "a replay is refused");
+        let other = VerifiedState { nonce: "n2".into(), ..state.clone() };
+        assert!(onboarding.consume_state(&other, now + Duration::minutes(6)));
+        assert_eq!(onboarding.used_states.lock().len(), 1, "expired states are dropped");
+    }
+}
