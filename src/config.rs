@@ -28,6 +28,12 @@ pub struct Config {
     /// Keyword rules.
     #[serde(default)]
     pub domain: DecideConfig,
+    /// Which event log.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Kafka, when `log.backend = "kafka"`.
+    #[serde(default)]
+    pub kafka: Option<crate::store::kafka::KafkaConfig>,
     /// Test-only switches.
     #[serde(default)]
     pub testing: TestingConfig,
@@ -67,6 +73,10 @@ pub struct ServiceConfig {
     /// processes meetings more than five months out late).
     #[serde(default = "default_resync_ahead_days")]
     pub resync_ahead_days: i64,
+    /// Subscription creations per 20 s per tenant. Default 400, under Graph's 500 per app and
+    /// tenant so other writers of the same app keep some room.
+    #[serde(default = "default_subscription_writes")]
+    pub subscription_writes_per_20s: usize,
     /// First retry of a mailbox whose set-up failed for a passing reason (throttling, outage),
     /// in minutes. Default 60, like the incumbent.
     #[serde(default = "default_retry_first")]
@@ -76,6 +86,9 @@ pub struct ServiceConfig {
     pub retry_later_minutes: i64,
 }
 
+fn default_subscription_writes() -> usize {
+    400
+}
 fn default_retry_first() -> i64 {
     60
 }
@@ -134,6 +147,26 @@ pub struct TenantConfig {
 
 fn default_consent_link_minutes() -> i64 {
     30
+}
+
+/// Event-log backends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// One process; logs in the local SQLite store under the data directory.
+    #[default]
+    Embedded,
+    /// Logs are Kafka topics; several processes share the mailboxes by consumer group.
+    Kafka,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Backend. Default `embedded`.
+    #[serde(default)]
+    pub backend: Backend,
 }
 
 /// `[testing]`: switches that exist only so tests can prove recovery. Leave unset in production.

@@ -126,6 +126,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<bool> {
             subscription_minutes: 10_000,
             tick_secs: 60,
             resync_ahead_days: 183,
+            subscription_writes_per_20s: 400,
             retry_first_minutes: 60,
             retry_later_minutes: 1440,
         },
@@ -138,6 +139,8 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<bool> {
         graph: graph_config,
         webex: webex_config,
         domain: Default::default(),
+        log: Default::default(),
+        kafka: None,
         testing: TestingConfig::default(),
     };
     let secrets =

@@ -64,7 +64,9 @@ pub async fn run_partition(
     }
 }
 
-async fn process(registry: &MailboxRegistry, metrics: &Metrics, notification: NotificationRecord, partition: u32) {
+/// Hands one record to its mailbox's actor, retrying (with backoff, holding the partition)
+/// until the actor has recorded what it decided.
+pub async fn process(registry: &MailboxRegistry, metrics: &Metrics, notification: NotificationRecord, partition: u32) {
     let mut backoff = Duration::from_millis(200);
     loop {
         match registry.handle(notification.clone()).await {

@@ -9,6 +9,7 @@ pub mod app;
 pub mod config;
 pub mod demo;
 pub mod dispatch;
+pub mod dispatch_kafka;
 pub mod graph;
 pub mod ingest;
 pub mod keys;

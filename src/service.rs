@@ -11,12 +11,14 @@ use hcal_actors::mailbox::actor::{Deps, MailboxRegistry, Maintenance};
 use tokio::task::JoinHandle;
 
 use crate::app::AppState;
-use crate::config::Config;
+use crate::config::{Backend, Config};
+use crate::dispatch_kafka::GroupDispatcher;
 use crate::graph::GraphClient;
-use crate::maintenance::{Clock, GraphSubscriptions, Scheduler};
+use crate::maintenance::{Clock, GraphSubscriptions, Scheduler, WritePacer};
 use crate::metrics::Metrics;
 use crate::platform::webex::WebexClient;
 use crate::store::embedded::EmbeddedStore;
+use crate::store::kafka::KafkaLog;
 use crate::subscriptions::SubscriptionIndex;
 use crate::{api, dispatch, ingest, keys, projection};
 
@@ -57,6 +59,7 @@ pub struct Running {
     pub state: web::Data<AppState>,
     server: actix_web::dev::ServerHandle,
     tasks: Vec<JoinHandle<()>>,
+    kafka: Option<Arc<KafkaLog>>,
 }
 
 impl Running {
@@ -66,6 +69,9 @@ impl Running {
             task.abort();
         }
         self.server.stop(true).await;
+        if let Some(kafka) = self.kafka {
+            kafka.shutdown().await;
+        }
     }
 }
 
@@ -84,7 +90,19 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
         EmbeddedStore::open(&data_dir.join("store"), config.service.partitions)
             .map_err(|e| anyhow::anyhow!("opening the store: {e}"))?,
     );
-    let log: Arc<dyn EventLog> = store.clone();
+    let kafka = match config.log.backend {
+        Backend::Embedded => None,
+        Backend::Kafka => {
+            let kafka_config = config.kafka.clone().context("log.backend = \"kafka\" needs a [kafka] section")?;
+            Some(Arc::new(
+                KafkaLog::connect(kafka_config).await.map_err(|e| anyhow::anyhow!("connecting to Kafka: {e}"))?,
+            ))
+        }
+    };
+    let log: Arc<dyn EventLog> = match &kafka {
+        Some(k) => k.clone(),
+        None => store.clone(),
+    };
     let ring = keys::load_or_create(&data_dir)?;
     crate::tenant::cloud::reconcile(&config.tenant.cloud, &config.graph)?.apply(&mut config.graph);
     let graph = Arc::new(
@@ -110,6 +128,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
             client: graph.clone(),
             notification_url: format!("{base}/webhook/graph"),
             lifecycle_url: format!("{base}/webhook/graph/lifecycle"),
+            pacer: WritePacer::new(config.service.subscription_writes_per_20s, std::time::Duration::from_secs(20)),
         }),
         maintenance: Maintenance {
             lifetime,
@@ -165,13 +184,22 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
         }
     })];
     if !config.testing.hold_processing {
-        for partition in 0..log.partitions(NOTIFICATIONS) {
-            tasks.push(tokio::spawn(dispatch::run_partition(
-                log.clone(),
-                registry.clone(),
-                metrics.clone(),
-                partition,
-            )));
+        match &kafka {
+            Some(k) => {
+                let prefix = config.kafka.as_ref().map_or("", |c| c.topic_prefix.as_str());
+                let timeout = config.kafka.as_ref().map_or(std::time::Duration::from_secs(30), |c| c.request_timeout);
+                // Stable per installation: the data directory and address identify the process.
+                let instance =
+                    format!("hcal-{}", short_hash(&format!("{}|{}", data_dir.display(), config.service.listen)));
+                let dispatcher = GroupDispatcher::new(k, &format!("{prefix}mailbox-actors"), &instance, timeout)?;
+                tasks.push(tokio::spawn(dispatcher.run(registry.clone(), metrics.clone())));
+            }
+            None => {
+                for partition in 0..log.partitions(NOTIFICATIONS) {
+                    let task = dispatch::run_partition(log.clone(), registry.clone(), metrics.clone(), partition);
+                    tasks.push(tokio::spawn(task));
+                }
+            }
         }
     }
     tasks.push(tokio::spawn(projection::run(log.clone(), store, ring, subscriptions)));
@@ -179,7 +207,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
         tasks.push(tokio::spawn(scheduler.run(std::time::Duration::from_secs(config.service.tick_secs.max(1)))));
     }
     tracing::info!(%url, "hcal is listening");
-    Ok(Running { url, state, server: handle, tasks })
+    Ok(Running { url, state, server: handle, tasks, kafka })
 }
 
 /// Every route, in one place.
@@ -196,4 +224,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/v1/testing/tick", web::post().to(api::tick))
         .route("/metrics", web::get().to(api::metrics))
         .route("/healthz", web::get().to(api::health));
+}
+
+/// A short, stable hash of `s` (for ids derived from configuration).
+fn short_hash(s: &str) -> String {
+    hcal_actors::log::murmur2(s.as_bytes()).to_string()
 }

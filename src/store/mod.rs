@@ -4,3 +4,4 @@
 //! ([`hcal_actors::log::EventLog`]) on Kafka topics instead.
 
 pub mod embedded;
+pub mod kafka;

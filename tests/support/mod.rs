@@ -14,8 +14,86 @@ use hcal_sim::graph::{DemoTenant, GraphSim, GraphSimConfig, MailboxKind};
 use hcal_sim::webex::{WebexSim, WebexSimConfig};
 use serde_json::{Value, json};
 
+/// Which event log hcal runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The local SQLite store.
+    Embedded,
+    /// librdkafka's in-process mock cluster (lives in the test process; hcal connects over TCP).
+    KafkaMock,
+    /// A real Kafka-protocol broker process (tansu), installed by `.ci/run`.
+    KafkaBroker,
+}
+
+/// A tansu broker process on a free port, storing in a SQLite file in its own directory.
+pub struct Broker {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Broker {
+    /// Whether tansu is installed.
+    pub fn available() -> bool {
+        std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("tansu").is_file()))
+    }
+
+    pub fn start() -> Self {
+        let mut broker = Self { port: free_port(), dir: tempfile::tempdir().unwrap(), child: None };
+        broker.restart();
+        broker
+    }
+
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// (Re)starts the broker on the same port and storage.
+    pub fn restart(&mut self) {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let log =
+            std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("tansu.log")).unwrap();
+        let child = Command::new("tansu")
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "sqlite://kafka.db"])
+            .current_dir(self.dir.path())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL, as a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The Kafka side of a test.
+pub enum KafkaSide {
+    Mock(rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>),
+    Broker(Broker),
+}
+
 /// Simulators, a demo tenant and a data directory for one test.
 pub struct Env {
+    pub backend: Backend,
+    pub kafka: Option<KafkaSide>,
     pub graph: GraphSim,
     pub webex: WebexSim,
     pub demo: DemoTenant,
@@ -68,6 +146,53 @@ impl Env {
         Self::with_graph(GraphSimConfig::default()).await
     }
 
+    /// An environment on `backend`; `None` (after saying so) when its broker is not installed.
+    pub async fn on(backend: Backend) -> Option<Self> {
+        let mut env = Self::new().await;
+        env.backend = backend;
+        env.kafka = match backend {
+            Backend::Embedded => None,
+            Backend::KafkaMock => {
+                let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
+                for topic in ["hcal.notifications", "hcal.mailbox-events"] {
+                    cluster.create_topic(topic, 8, 1).unwrap();
+                }
+                Some(KafkaSide::Mock(cluster))
+            }
+            Backend::KafkaBroker => {
+                if !Broker::available() {
+                    println!("skipped: tansu is not on PATH (.ci/run installs it with .ci/install-tansu.sh)");
+                    return None;
+                }
+                Some(KafkaSide::Broker(Broker::start()))
+            }
+        };
+        Some(env)
+    }
+
+    /// The `[log]`/`[kafka]` sections for the backend.
+    fn log_sections(&self) -> String {
+        match &self.kafka {
+            None => String::new(),
+            Some(KafkaSide::Mock(cluster)) => format!(
+                "[log]\nbackend = \"kafka\"\n\n[kafka]\nbootstrap_servers = \"{}\"\ncreate_topics = false\nrequest_timeout = 10\n",
+                cluster.bootstrap_servers()
+            ),
+            Some(KafkaSide::Broker(broker)) => format!(
+                "[log]\nbackend = \"kafka\"\n\n[kafka]\nbootstrap_servers = \"{}\"\nrequest_timeout = 10\n",
+                broker.bootstrap()
+            ),
+        }
+    }
+
+    /// The broker process, for restart tests.
+    pub fn broker(&mut self) -> Option<&mut Broker> {
+        match &mut self.kafka {
+            Some(KafkaSide::Broker(b)) => Some(b),
+            _ => None,
+        }
+    }
+
     pub async fn with_graph(config: GraphSimConfig) -> Self {
         let graph = GraphSim::start(config).await.unwrap();
         let webex = WebexSim::start(WebexSimConfig::default()).await.unwrap();
@@ -80,6 +205,8 @@ impl Env {
             }
         }
         Self {
+            backend: Backend::Embedded,
+            kafka: None,
             graph,
             webex,
             demo,
@@ -103,7 +230,7 @@ impl Env {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn config(&self, service: &str, testing: &str) -> String {
+    fn config(&self, service: &str, graph: &str, testing: &str) -> String {
         format!(
             r#"[service]
 listen = "127.0.0.1:{port}"
@@ -118,10 +245,12 @@ id = "{tenant}"
 client_id = "{client}"
 login_base = "{login}"
 graph_base = "{graph}"
+{graph_extra}
 
 [webex]
 base_url = "{webex}"
 
+{log}
 [testing]
 {testing}
 "#,
@@ -131,6 +260,8 @@ base_url = "{webex}"
             client = self.demo.client_id,
             login = self.graph.url(),
             graph = self.graph.graph_url(),
+            graph_extra = graph,
+            log = self.log_sections(),
             webex = self.webex.url(),
         )
     }
@@ -142,8 +273,13 @@ base_url = "{webex}"
 
     /// Starts hcal with extra `[service]` and `[testing]` lines.
     pub async fn start_with(&self, service: &str, testing: &str) -> Hcal {
+        self.start_full(service, "", testing).await
+    }
+
+    /// Starts hcal with extra `[service]`, `[graph]` and `[testing]` lines.
+    pub async fn start_full(&self, service: &str, graph: &str, testing: &str) -> Hcal {
         let config = self.dir.path().join("hcal.toml");
-        std::fs::write(&config, self.config(service, testing)).unwrap();
+        std::fs::write(&config, self.config(service, graph, testing)).unwrap();
         let n = std::fs::read_dir(self.dir.path()).unwrap().count();
         let out = std::fs::File::create(self.dir.path().join(format!("stdout-{n}.log"))).unwrap();
         let err = std::fs::File::create(self.dir.path().join(format!("stderr-{n}.log"))).unwrap();
@@ -308,4 +444,13 @@ pub fn files(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // A failed test shows what the hcal processes said.
+        if std::thread::panicking() {
+            eprintln!("---- hcal output ----\n{}", self.logs());
+        }
+    }
 }

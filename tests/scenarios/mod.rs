@@ -1,0 +1,319 @@
+//! The end-to-end scenarios of the walking skeleton, written once and run on every backend
+//! (`tests/embedded.rs`, `tests/kafka_mock.rs`, `tests/kafka_broker.rs` instantiate them with
+//! `scenario_tests!`): hcal as a real process, the simulators over real HTTP on 127.0.0.1.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use crate::support::{self, Env, blocks, eventually, invite};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+pub async fn webex_keyword_is_decorated_once_listed_updated_and_cancelled(env: Env) {
+    let _hcal = env.start("").await;
+    let alex = env.user("alex");
+    let enabled = env.enable(&alex).await;
+    assert_eq!(enabled["status"], "pending");
+    let status = env.wait_active(&alex).await;
+    assert_eq!(status["locale"], "en-US");
+    assert!(env.graph.subscriptions().iter().any(|s| s["id"] == status["subscription"]["id"]));
+
+    let created = env
+        .graph
+        .create_event(&alex, invite("Roadmap review", "@webex", "<html><body><p>Agenda</p></body></html>"))
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let ev = eventually("join details in the invite", WAIT, || async {
+        let ev = env.graph_event(&alex, &id).await;
+        (blocks(ev["body"]["content"].as_str().unwrap_or("")) > 0).then_some(ev)
+    })
+    .await;
+    let body = ev["body"]["content"].as_str().unwrap();
+    assert_eq!(blocks(body), 1);
+    assert!(body.contains("<p>Agenda</p>"), "the existing body is kept");
+    assert!(body.contains("https://hcal.webex.com/meet/alex") && body.contains("alex@hcal.webex.com"));
+    let room = env.webex.personal_room("alex@contoso.example").unwrap();
+    assert!(!body.contains(&room.host_pin), "the host PIN never goes into an invite");
+
+    let row = eventually("the meeting in the list", WAIT, || async {
+        env.meetings(&alex).await.into_iter().find(|m| m["eventId"] == id.as_str() && m["join"]["origin"] == "hcal")
+    })
+    .await;
+    assert_eq!(row["subject"], "Roadmap review");
+    assert_eq!(row["join"]["provider"], "webex");
+    assert_eq!(row["join"]["address"], "sip:alex@hcal.webex.com");
+    assert_eq!(row["join"]["webLink"], "https://hcal.webex.com/meet/alex");
+
+    // The echo of hcal's own write, and a redelivery of every notification so far, change nothing.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = env.records("mailbox-events").await.len();
+    assert!(env.graph.redeliver().await > 0);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let ev = env.graph_event(&alex, &id).await;
+    assert_eq!(blocks(ev["body"]["content"].as_str().unwrap()), 1, "still exactly one block after replay");
+    assert_eq!(env.records("mailbox-events").await.len(), before, "a replay decides nothing new");
+
+    // Editing the subject updates the list.
+    env.graph.update_event(&alex, &id, json!({"subject": "Roadmap review (moved)"})).await.unwrap();
+    eventually("the new subject in the list", WAIT, || async {
+        env.meetings(&alex).await.into_iter().find(|m| m["subject"] == "Roadmap review (moved)")
+    })
+    .await;
+    let ev = env.graph_event(&alex, &id).await;
+    assert_eq!(blocks(ev["body"]["content"].as_str().unwrap()), 1);
+
+    // Cancelling removes it.
+    env.graph.delete_event(&alex, &id).await.unwrap();
+    eventually("the meeting to leave the list", WAIT, || async {
+        (!env.meetings(&alex).await.iter().any(|m| m["eventId"] == id.as_str())).then_some(())
+    })
+    .await;
+}
+
+pub async fn an_invite_with_a_zoom_link_is_listed_and_not_rewritten(env: Env) {
+    let _hcal = env.start("").await;
+    let deniz = env.user("deniz");
+    env.enable(&deniz).await;
+    let body = "<html><body><p>Join Zoom Meeting</p><p><a href=\"https://us02web.zoom.us/j/85123456789?pwd=quota\">Click here</a></p></body></html>";
+    let created = env.graph.create_event(&deniz, invite("Vendor sync", "Zoom", body)).await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let row = eventually("the Zoom meeting in the list", WAIT, || async {
+        env.meetings(&deniz).await.into_iter().find(|m| m["eventId"] == id.as_str())
+    })
+    .await;
+    assert_eq!(row["join"]["provider"], "zoom");
+    assert_eq!(row["join"]["origin"], "detected");
+    assert_eq!(row["join"]["address"], "https://us02web.zoom.us/j/85123456789?pwd=quota");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ev = env.graph_event(&deniz, &id).await;
+    assert_eq!(ev["changeKey"], created["changeKey"], "hcal did not write to the invite");
+}
+
+pub async fn sigkill_between_append_and_processing_loses_nothing(env: Env) {
+    let first = env.start("").await;
+    let alex = env.user("alex");
+    env.enable(&alex).await;
+    env.wait_resynced(&alex).await;
+    first.kill();
+    // Notifications are now accepted and logged but not processed until the next start.
+    let hcal = env.start("hold_processing = true").await;
+    let created = env.graph.create_event(&alex, invite("Held", "@webex", "<p>x</p>")).await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    eventually("the notification in the log", WAIT, || async {
+        env.records("notifications").await.iter().any(|r| r["value"]["kind"] == "change").then_some(())
+    })
+    .await;
+    assert_eq!(blocks(env.graph_event(&alex, &id).await["body"]["content"].as_str().unwrap()), 0, "not processed yet");
+    hcal.kill();
+
+    let _hcal = env.start("").await;
+    eventually("join details after the restart", WAIT, || async {
+        (blocks(env.graph_event(&alex, &id).await["body"]["content"].as_str().unwrap()) > 0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(blocks(env.graph_event(&alex, &id).await["body"]["content"].as_str().unwrap()), 1);
+}
+
+pub async fn a_crash_after_writing_join_details_does_not_write_them_twice(env: Env) {
+    let mut hcal = env.start("crash_at = \"after_join_patch\"").await;
+    let alex = env.user("alex");
+    env.enable(&alex).await;
+    let created = env.graph.create_event(&alex, invite("Crashy", "@webex", "<p>x</p>")).await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(hcal.wait_exit(WAIT), "hcal should abort at the crash point");
+    drop(hcal);
+    let ev = env.graph_event(&alex, &id).await;
+    assert_eq!(blocks(ev["body"]["content"].as_str().unwrap()), 1, "the write happened before the crash");
+
+    let _hcal = env.start("").await;
+    let row = eventually("the meeting listed with its join details", WAIT, || async {
+        env.meetings(&alex).await.into_iter().find(|m| m["eventId"] == id.as_str() && m["join"]["origin"] == "hcal")
+    })
+    .await;
+    assert_eq!(row["join"]["address"], "sip:alex@hcal.webex.com");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(blocks(env.graph_event(&alex, &id).await["body"]["content"].as_str().unwrap()), 1);
+    let events = env.records("mailbox-events").await;
+    let recovered = events.iter().filter(|r| r["value"]["type"] == "JoinInfoPatched").collect::<Vec<_>>();
+    assert_eq!(recovered.len(), 1);
+    assert_eq!(recovered[0]["value"]["data"]["recovered"], true);
+}
+
+pub async fn the_webhook_refuses_bad_input_and_stores_nothing(env: Env) {
+    let _hcal = env.start("").await;
+    let alex = env.user("alex");
+    env.enable(&alex).await;
+    env.wait_resynced(&alex).await;
+    let sub = eventually("the subscription", WAIT, || async {
+        env.graph.subscriptions().first().and_then(|s| s["id"].as_str().map(str::to_owned))
+    })
+    .await;
+    let hook = format!("{}/webhook/graph", env.url());
+    let logged = env.records("notifications").await.len();
+
+    // The validation handshake echoes the decoded token as text/plain.
+    let resp = env.http.post(format!("{hook}?validationToken=Validation%3A%20Testing%20%3Cb%3E")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert_eq!(resp.text().await.unwrap(), "Validation: Testing <b>");
+
+    let item = |sub: &str, state: &str| {
+        json!({"value": [{
+            "subscriptionId": sub, "clientState": state, "tenantId": env.demo.tenant_id, "changeType": "created",
+            "resource": format!("Users/{alex}/Events/AAMkX"), "resourceData": {"id": "AAMkX"}
+        }]})
+    };
+    let post = |body: String| env.http.post(&hook).header("content-type", "application/json").body(body).send();
+    assert_eq!(post("{\"value\": [".into()).await.unwrap().status(), 400, "malformed JSON");
+    assert_eq!(post("[1,2,3]".into()).await.unwrap().status(), 400, "not a batch");
+    assert_eq!(post(item(&sub, "forged").to_string()).await.unwrap().status(), 403, "forged clientState");
+    assert_eq!(
+        post(item("00000000-0000-0000-0000-000000000000", "x").to_string()).await.unwrap().status(),
+        403,
+        "unknown subscription"
+    );
+    let huge = format!("{{\"value\": [], \"pad\": \"{}\"}}", "x".repeat(70_000));
+    assert_eq!(post(huge).await.unwrap().status(), 413, "oversized body");
+    assert_eq!(env.records("notifications").await.len(), logged, "nothing reached the log");
+    let metrics = env.metrics().await;
+    assert!(metrics.contains("hcal_webhook_items_total{outcome=\"bad_client_state\"} 1"), "{metrics}");
+    assert!(metrics.contains("hcal_webhook_items_total{outcome=\"unknown_subscription\"} 1"), "{metrics}");
+}
+
+#[allow(clippy::unwrap_used)] // test helper: an unreadable schema must fail the test
+fn validator(path: &str) -> jsonschema::Validator {
+    let text =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas").join(path)).unwrap();
+    jsonschema::validator_for(&serde_json::from_str::<Value>(&text).unwrap()).unwrap()
+}
+
+fn assert_valid(v: &jsonschema::Validator, instance: &Value, what: &str) {
+    let errors: Vec<String> = v.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{what} does not match its schema: {errors:?}\n{instance}");
+}
+
+pub async fn every_produced_message_matches_its_schema_and_no_sentinel_leaks(env: Env) {
+    let _hcal = env.start("").await;
+    let (alex, deniz) = (env.user("alex"), env.user("deniz"));
+    env.enable(&alex).await;
+    env.enable(&deniz).await;
+    let sentinel = format!("SENTINEL{}", uuid::Uuid::new_v4().simple());
+    let mut body = invite(&format!("{sentinel} subject"), "@webex", &format!("<p>{sentinel} body</p>"));
+    body["attendees"] =
+        json!([{"emailAddress": {"name": format!("{sentinel} name"), "address": "deniz@contoso.example"}}]);
+    let created = env.graph.create_event(&alex, body).await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    env.graph
+        .create_event(&deniz, invite("Zoom one", "Room", "<p>https://us02web.zoom.us/j/123456789</p>"))
+        .await
+        .unwrap();
+    eventually("decoration", WAIT, || async {
+        env.meetings(&alex).await.into_iter().find(|m| m["eventId"] == id.as_str() && m["join"]["origin"] == "hcal")
+    })
+    .await;
+    env.graph.update_event(&alex, &id, json!({"subject": format!("{sentinel} moved")})).await.unwrap();
+    let moved = format!("{sentinel} moved");
+    eventually("the update", WAIT, || async {
+        env.meetings(&alex).await.into_iter().find(|m| m["subject"] == moved.as_str())
+    })
+    .await;
+    env.graph.delete_event(&alex, &id).await.unwrap();
+    eventually("cancellation", WAIT, || async {
+        (!env.meetings(&alex).await.iter().any(|m| m["eventId"] == id.as_str())).then_some(())
+    })
+    .await;
+
+    let envelope = validator("mailbox-event.envelope.v1.json");
+    let events = env.records("mailbox-events").await;
+    let mut types: Vec<String> = Vec::new();
+    for record in &events {
+        let value = &record["value"];
+        assert_valid(&envelope, value, "envelope");
+        let (kind, version) = (value["type"].as_str().unwrap(), value["version"].as_u64().unwrap());
+        assert_valid(&validator(&format!("events/{kind}.v{version}.json")), &value["data"], kind);
+        types.push(kind.to_owned());
+    }
+    for expected in [
+        "MailboxEnabled",
+        "SubscriptionCreated",
+        "MeetingScheduled",
+        "JoinInfoPatched",
+        "MeetingUpdated",
+        "MeetingCancelled",
+        "MeetingSkipped",
+    ] {
+        assert!(types.iter().any(|t| t == expected), "no {expected} produced: {types:?}");
+    }
+    let notification = validator("notification.v1.json");
+    let notifications = env.records("notifications").await;
+    assert!(!notifications.is_empty());
+    for record in &notifications {
+        assert_valid(&notification, &record["value"], "notification");
+    }
+
+    // Sealed everywhere: no sentinel or address in the logs, the store, the key directory,
+    // the process output or the metrics.
+    // The broker's own storage is "stored" too.
+    let mut stored = support::files(&env.data_dir());
+    if let Some(support::KafkaSide::Broker(broker)) = &env.kafka {
+        stored.extend(support::files(broker.dir.path()));
+    }
+    let mut haystacks: Vec<(String, Vec<u8>)> =
+        stored.into_iter().map(|p| (p.display().to_string(), std::fs::read(&p).unwrap())).collect();
+    haystacks.push(("process output".into(), env.logs().into_bytes()));
+    haystacks.push(("metrics".into(), env.metrics().await.into_bytes()));
+    haystacks.push(("log records".into(), serde_json::to_vec(&(events, notifications)).unwrap()));
+    for (what, bytes) in &haystacks {
+        let text = String::from_utf8_lossy(bytes);
+        for needle in [sentinel.as_str(), "alex@contoso.example", "deniz@contoso.example", "Zoom one"] {
+            assert!(!text.contains(needle), "{needle} found in {what}");
+        }
+    }
+}
+
+/// Instantiates every scenario as a test on one backend.
+#[macro_export]
+macro_rules! scenario_tests {
+    ($backend:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn webex_keyword_is_decorated_once_listed_updated_and_cancelled() {
+            if let Some(env) = support::Env::on($backend).await {
+                scenarios::webex_keyword_is_decorated_once_listed_updated_and_cancelled(env).await;
+            }
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn an_invite_with_a_zoom_link_is_listed_and_not_rewritten() {
+            if let Some(env) = support::Env::on($backend).await {
+                scenarios::an_invite_with_a_zoom_link_is_listed_and_not_rewritten(env).await;
+            }
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn sigkill_between_append_and_processing_loses_nothing() {
+            if let Some(env) = support::Env::on($backend).await {
+                scenarios::sigkill_between_append_and_processing_loses_nothing(env).await;
+            }
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_crash_after_writing_join_details_does_not_write_them_twice() {
+            if let Some(env) = support::Env::on($backend).await {
+                scenarios::a_crash_after_writing_join_details_does_not_write_them_twice(env).await;
+            }
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn the_webhook_refuses_bad_input_and_stores_nothing() {
+            if let Some(env) = support::Env::on($backend).await {
+                scenarios::the_webhook_refuses_bad_input_and_stores_nothing(env).await;
+            }
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn every_produced_message_matches_its_schema_and_no_sentinel_leaks() {
+            if let Some(env) = support::Env::on($backend).await {
+                scenarios::every_produced_message_matches_its_schema_and_no_sentinel_leaks(env).await;
+            }
+        }
+    };
+}
