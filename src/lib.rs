@@ -17,6 +17,7 @@ pub mod maintenance;
 pub mod metrics;
 pub mod platform;
 pub mod projection;
+pub mod replay;
 pub mod service;
 pub mod store;
 pub mod subscriptions;

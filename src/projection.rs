@@ -106,7 +106,7 @@ pub fn row_key(mailbox: &MailboxId, event_id: &str) -> String {
     format!("{mailbox}/{event_id}")
 }
 
-fn encode(ring: &KeyRing, key: &str, row: &MeetingRow) -> Result<Vec<u8>, LogError> {
+pub(crate) fn encode(ring: &KeyRing, key: &str, row: &MeetingRow) -> Result<Vec<u8>, LogError> {
     let sealed = seal::seal(ring, key.as_bytes(), &row.private).map_err(|e| LogError::Invalid(e.to_string()))?;
     let stored = StoredRow {
         event_id: row.event_id.clone(),
@@ -119,7 +119,7 @@ fn encode(ring: &KeyRing, key: &str, row: &MeetingRow) -> Result<Vec<u8>, LogErr
     serde_json::to_vec(&stored).map_err(|e| LogError::Invalid(e.to_string()))
 }
 
-fn decode(ring: &KeyRing, key: &str, bytes: &[u8]) -> Result<MeetingRow, LogError> {
+pub(crate) fn decode(ring: &KeyRing, key: &str, bytes: &[u8]) -> Result<MeetingRow, LogError> {
     let stored: StoredRow = serde_json::from_slice(bytes).map_err(|e| LogError::Invalid(e.to_string()))?;
     let private = seal::open(ring, key.as_bytes(), &stored.sealed).map_err(|e| LogError::Invalid(e.to_string()))?;
     Ok(MeetingRow {

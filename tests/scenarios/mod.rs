@@ -275,6 +275,47 @@ pub async fn every_produced_message_matches_its_schema_and_no_sentinel_leaks(env
     }
 }
 
+pub async fn replay_rebuilds_identical_meeting_lists(env: Env) {
+    let hcal = env.start("").await;
+    let (alex, deniz) = (env.user("alex"), env.user("deniz"));
+    for u in [&alex, &deniz] {
+        env.enable(u).await;
+        env.wait_active(u).await;
+    }
+    let webex = env.graph.create_event(&alex, invite("Replayed", "@webex", "<p>x</p>")).await.unwrap();
+    let webex_id = webex["id"].as_str().unwrap().to_owned();
+    env.graph.create_event(&deniz, invite("Zoom", "Room", "<p>https://us02web.zoom.us/j/123456789</p>")).await.unwrap();
+    let gone = env.graph.create_event(&alex, invite("Gone", "Room", "<p>x</p>")).await.unwrap();
+    eventually("decoration", WAIT, || async {
+        env.meetings(&alex).await.into_iter().find(|m| m["eventId"] == webex_id.as_str() && m["join"]["origin"] == "hcal")
+    })
+    .await;
+    env.graph.update_event(&alex, &webex_id, json!({"subject": "Replayed (moved)"})).await.unwrap();
+    env.graph.delete_event(&alex, gone["id"].as_str().unwrap()).await.unwrap();
+    let users = vec![alex.clone(), deniz.clone()];
+    eventually("the lists to settle", WAIT, || async {
+        let a = env.meetings(&alex).await;
+        let d = env.meetings(&deniz).await;
+        (a.len() == 1 && a[0]["subject"] == "Replayed (moved)" && d.len() == 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let live = env.lists(&users).await;
+    hcal.kill();
+
+    let from = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
+    let mailbox = format!("{}/{alex}", env.demo.tenant_id);
+    for args in [vec!["replay"], vec!["replay", "--mailbox", mailbox.as_str()], vec!["replay", "--from", from.as_str()]] {
+        let out = env.cli(&args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("replayed"), "{args:?}");
+        // Served with processing held, the lists are exactly what the replay rebuilt.
+        let hcal = env.start("hold_processing = true").await;
+        assert_eq!(env.lists(&users).await, live, "after {args:?}");
+        hcal.kill();
+    }
+}
+
 /// Instantiates every scenario as a test on one backend.
 #[macro_export]
 macro_rules! scenario_tests {
@@ -307,6 +348,12 @@ macro_rules! scenario_tests {
         async fn the_webhook_refuses_bad_input_and_stores_nothing() {
             if let Some(env) = support::Env::on($backend).await {
                 scenarios::the_webhook_refuses_bad_input_and_stores_nothing(env).await;
+            }
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn replay_rebuilds_identical_meeting_lists() {
+            if let Some(env) = support::Env::on($backend).await {
+                scenarios::replay_rebuilds_identical_meeting_lists(env).await;
             }
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

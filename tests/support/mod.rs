@@ -454,3 +454,28 @@ impl Drop for Env {
         }
     }
 }
+
+impl Env {
+    /// Runs the hcal binary with the test's configuration file (written by the last start).
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        let config = self.dir.path().join("hcal.toml");
+        Command::new(env!("CARGO_BIN_EXE_hcal"))
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    }
+
+    /// Every user's meeting list as canonical JSON text, sorted, for comparisons.
+    pub async fn lists(&self, users: &[String]) -> Vec<String> {
+        let mut out = Vec::new();
+        for user in users {
+            let mut rows: Vec<String> = self.meetings(user).await.iter().map(|r| r.to_string()).collect();
+            rows.sort();
+            out.push(format!("{user}: {}", rows.join("\n")));
+        }
+        out
+    }
+}

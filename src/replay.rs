@@ -1,0 +1,155 @@
+//! `hcal replay`: rebuilding the meeting-list projection from the domain-event log, all of it,
+//! from a point in time, or for one mailbox. Idempotent: the fold only sets rows, so replaying
+//! what was already applied changes nothing.
+
+use std::io::IsTerminal as _;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use hcal_actors::ids::MailboxId;
+use hcal_actors::log::{EventLog, MAILBOX_EVENTS};
+use hcal_actors::mailbox::envelope;
+
+use crate::config::{Backend, Config};
+use crate::projection::{self, MEETING_LIST, RowChange};
+use crate::store::embedded::{EmbeddedStore, ProjectionBatch};
+use crate::store::kafka::KafkaLog;
+use crate::subscriptions::SubscriptionIndex;
+
+/// What to replay.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayOptions {
+    /// Only events that occurred at or after this instant (rows are kept, not dropped).
+    pub from: Option<DateTime<Utc>>,
+    /// Only this mailbox: its rows are dropped and refolded from its whole history.
+    pub mailbox: Option<MailboxId>,
+}
+
+fn bar(len: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    if !std::io::stderr().is_terminal() {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar
+}
+
+/// Replays; returns how many events were folded.
+pub async fn run(config: &Config, options: &ReplayOptions) -> anyhow::Result<usize> {
+    let store = EmbeddedStore::open(&config.service.data_dir.join("store"), config.service.partitions)
+        .map_err(|e| anyhow::anyhow!("opening the store: {e}"))?;
+    let ring = crate::keys::load_or_create(&config.service.data_dir)?;
+    let kafka = match config.log.backend {
+        Backend::Embedded => None,
+        Backend::Kafka => {
+            let k = config.kafka.clone().context("log.backend = \"kafka\" needs a [kafka] section")?;
+            Some(Arc::new(KafkaLog::connect(k).await.map_err(|e| anyhow::anyhow!("connecting to Kafka: {e}"))?))
+        }
+    };
+    let log: Arc<dyn EventLog> = match &kafka {
+        Some(k) => k.clone(),
+        None => Arc::new(store.clone()),
+    };
+    let result = match options.mailbox {
+        Some(mailbox) => redrive(log.as_ref(), &store, &ring, mailbox).await,
+        None => rebuild(log.as_ref(), &store, &ring, options.from).await,
+    };
+    if let Some(k) = kafka {
+        k.shutdown().await;
+    }
+    result
+}
+
+async fn rebuild(log: &dyn EventLog, store: &EmbeddedStore, ring: &hcal_actors::seal::KeyRing, from: Option<DateTime<Utc>>) -> anyhow::Result<usize> {
+    let err = |e: hcal_actors::log::LogError| anyhow::anyhow!("{e}");
+    match from {
+        None => store.projection_reset(MEETING_LIST).await.map_err(err)?,
+        Some(at) => {
+            // Rewind each partition to its first event at or after `at`.
+            for partition in 0..log.partitions(MAILBOX_EVENTS) {
+                let mut offset = 0;
+                let start = loop {
+                    let records = log.read(MAILBOX_EVENTS, partition, offset, 1000).await.map_err(err)?;
+                    let Some(last) = records.last().map(|r| r.offset) else { break offset };
+                    let hit = records.iter().find(|r| envelope::decode(&r.payload, ring).is_ok_and(|e| e.occurred_at >= at));
+                    if let Some(r) = hit {
+                        break r.offset;
+                    }
+                    offset = last + 1;
+                };
+                store.commit(MEETING_LIST, MAILBOX_EVENTS, partition, start).await.map_err(err)?;
+            }
+        }
+    }
+    let mut total = 0u64;
+    for partition in 0..log.partitions(MAILBOX_EVENTS) {
+        let from = store.committed(MEETING_LIST, MAILBOX_EVENTS, partition).await.map_err(err)?;
+        let mut offset = from;
+        loop {
+            let records = log.read(MAILBOX_EVENTS, partition, offset, 1000).await.map_err(err)?;
+            let Some(last) = records.last().map(|r| r.offset) else { break };
+            total += records.len() as u64;
+            offset = last + 1;
+        }
+    }
+    let progress = bar(total);
+    let index = SubscriptionIndex::default();
+    let mut folded = 0;
+    loop {
+        let n = projection::catch_up(log, store, ring, &index).await.map_err(err)?;
+        if n == 0 {
+            break;
+        }
+        folded += n;
+        progress.set_position(folded as u64);
+    }
+    progress.finish_and_clear();
+    Ok(folded)
+}
+
+async fn redrive(log: &dyn EventLog, store: &EmbeddedStore, ring: &hcal_actors::seal::KeyRing, mailbox: MailboxId) -> anyhow::Result<usize> {
+    let err = |e: hcal_actors::log::LogError| anyhow::anyhow!("{e}");
+    let key = mailbox.to_string();
+    let partition = hcal_actors::log::partition_for(&key, log.partitions(MAILBOX_EVENTS));
+    // Up to what the projection has applied, so the re-drive never runs ahead of it.
+    let until = store.committed(MEETING_LIST, MAILBOX_EVENTS, partition).await.map_err(err)?;
+    let prefix = format!("{key}/");
+    let existing = store.projection_scan(MEETING_LIST, &prefix).await.map_err(err)?;
+    let mut rows: std::collections::BTreeMap<String, Option<projection::MeetingRow>> =
+        existing.into_iter().map(|(k, _)| (k, None)).collect();
+    let progress = bar(until);
+    let mut folded = 0;
+    let mut offset = 0;
+    while offset < until {
+        let records = log.read(MAILBOX_EVENTS, partition, offset, 1000).await.map_err(err)?;
+        let Some(last) = records.last().map(|r| r.offset) else { break };
+        for record in records.iter().filter(|r| r.offset < until && r.key == key) {
+            let env = envelope::decode(&record.payload, ring).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let Some(event_id) = env.event.event_id() else { continue };
+            let row_key = projection::row_key(&mailbox, event_id.as_str());
+            let current = rows.get(&row_key).cloned().flatten();
+            match projection::fold(current.as_ref(), &env.event) {
+                RowChange::Upsert(row) => {
+                    rows.insert(row_key, Some(row));
+                }
+                RowChange::Delete => {
+                    rows.insert(row_key, None);
+                }
+                RowChange::Keep => {}
+            }
+            folded += 1;
+        }
+        offset = last + 1;
+        progress.set_position(offset.min(until));
+    }
+    progress.finish_and_clear();
+    let mut batch = ProjectionBatch::default();
+    for (k, row) in rows {
+        match row {
+            Some(row) => batch.upserts.push((k.clone(), projection::encode(ring, &k, &row).map_err(err)?)),
+            None => batch.deletes.push(k),
+        }
+    }
+    store.projection_apply(MEETING_LIST, batch).await.map_err(err)?;
+    Ok(folded)
+}
