@@ -133,6 +133,7 @@ pub fn decide(
                     vec![MailboxEvent::MeetingSkipped {
                         event_id: event_id.clone(),
                         reason: SkipReason::PlatformRefused,
+                        explain: skip_explain(SkipReason::PlatformRefused, None),
                     }]
                 }
                 PatchResult::Failed { reason, retryable } => vec![MailboxEvent::JoinInfoPatchFailed {
@@ -240,10 +241,25 @@ fn observe(state: &MailboxState, event: &GraphEvent, config: &DecideConfig) -> V
             Some(_) => None,
         };
         if let Some(reason) = reason {
-            events.push(MailboxEvent::MeetingSkipped { event_id: event.id.clone(), reason });
+            let explain = skip_explain(reason, Some(&detection));
+            events.push(MailboxEvent::MeetingSkipped { event_id: event.id.clone(), reason, explain });
         }
     }
     events
+}
+
+/// The words `MeetingSkipped` carries: the reason, then what detection found (no addresses).
+fn skip_explain(reason: SkipReason, detection: Option<&detect::Detection>) -> String {
+    let why = match reason {
+        SkipReason::NotOrganizer => "the keyword is in an attendee's copy; only the organiser's copy is decorated",
+        SkipReason::AlreadyHasJoinDetails => "the invite already carries join details of the keyword's platform",
+        SkipReason::UnsupportedKeyword => "the keyword is not configured for a platform hcal can book",
+        SkipReason::PlatformRefused => "the meeting platform refused to book (no account or no personal room)",
+    };
+    match detection {
+        Some(d) => format!("{why}; detection: {}", d.summary()),
+        None => why.to_owned(),
+    }
 }
 
 /// Whether users would see a difference (the change key alone is not one).
@@ -378,13 +394,16 @@ mod tests {
     fn keyword_with_existing_webex_details_is_skipped() {
         let body = "<p>https://acme.webex.com/meet/bob</p>";
         let events = when(&given(&enabled()), observe(invite("@webex", body, "ck1")));
+        let Some(MailboxEvent::MeetingSkipped { event_id, reason, explain }) = events.last() else {
+            panic!("{events:?}")
+        };
+        assert_eq!((event_id, *reason), (&GraphEventId::new("AAMkE1"), SkipReason::AlreadyHasJoinDetails));
         assert_eq!(
-            events.last(),
-            Some(&MailboxEvent::MeetingSkipped {
-                event_id: GraphEventId::new("AAMkE1"),
-                reason: SkipReason::AlreadyHasJoinDetails
-            })
+            explain,
+            "the invite already carries join details of the keyword's platform; detection: keyword @webex; \
+             join address: webex url from body (best of 1)"
         );
+        assert!(!explain.contains("acme.webex.com"), "no address in an unsealed field: {explain}");
     }
 
     #[test]
@@ -392,13 +411,10 @@ mod tests {
         let mut copy = invite("@webex", "", "ck1");
         copy.is_organizer = false;
         let events = when(&given(&enabled()), observe(copy));
-        assert_eq!(
-            events.last(),
-            Some(&MailboxEvent::MeetingSkipped {
-                event_id: GraphEventId::new("AAMkE1"),
-                reason: SkipReason::NotOrganizer
-            })
-        );
+        let Some(MailboxEvent::MeetingSkipped { reason, explain, .. }) = events.last() else { panic!("{events:?}") };
+        assert_eq!(*reason, SkipReason::NotOrganizer);
+        assert!(explain.starts_with("the keyword is in an attendee's copy"), "{explain}");
+        assert!(explain.ends_with("no join address found"), "{explain}");
     }
 
     #[test]

@@ -202,6 +202,10 @@ pub enum MailboxEvent {
         event_id: GraphEventId,
         /// Reason.
         reason: SkipReason,
+        /// Why, in words: the reason and what detection found. Quotes no address, subject or
+        /// body text (it is stored unsealed). Empty in events written before it existed.
+        #[serde(default)]
+        explain: String,
     },
 }
 
