@@ -52,6 +52,11 @@ pub struct ServiceConfig {
     pub public_url: Option<String>,
     /// Directory for the embedded store and the local key file. Required.
     pub data_dir: PathBuf,
+    /// The local key file sealing sensitive fields. Default `{data_dir}/keys/local.key`.
+    /// Processes of one installation in kafka mode must share it (the KMS integration replaces
+    /// it with keys from a key service).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
     /// Partitions of each log (fixed when the store is created). Default 8.
     #[serde(default = "default_partitions")]
     pub partitions: u32,
@@ -120,6 +125,11 @@ fn default_subscription_minutes() -> i64 {
 }
 
 impl ServiceConfig {
+    /// The key file in use.
+    pub fn key_file(&self) -> PathBuf {
+        self.key_file.clone().unwrap_or_else(|| self.data_dir.join("keys").join("local.key"))
+    }
+
     /// The public base URL.
     pub fn public_url(&self) -> String {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_owned()

@@ -120,6 +120,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<bool> {
             listen: options.listen,
             public_url: None,
             data_dir: data_dir.clone(),
+            key_file: None,
             partitions: 8,
             max_body_bytes: 1024 * 1024,
             api_token_env: "HCAL_API_TOKEN".into(),

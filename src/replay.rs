@@ -38,7 +38,7 @@ fn bar(len: u64) -> indicatif::ProgressBar {
 pub async fn run(config: &Config, options: &ReplayOptions) -> anyhow::Result<usize> {
     let store = EmbeddedStore::open(&config.service.data_dir.join("store"), config.service.partitions)
         .map_err(|e| anyhow::anyhow!("opening the store: {e}"))?;
-    let ring = crate::keys::load_or_create(&config.service.data_dir)?;
+    let ring = crate::keys::load_or_create_at(&config.service.key_file())?;
     let kafka = match config.log.backend {
         Backend::Embedded => None,
         Backend::Kafka => {
@@ -60,7 +60,12 @@ pub async fn run(config: &Config, options: &ReplayOptions) -> anyhow::Result<usi
     result
 }
 
-async fn rebuild(log: &dyn EventLog, store: &EmbeddedStore, ring: &hcal_actors::seal::KeyRing, from: Option<DateTime<Utc>>) -> anyhow::Result<usize> {
+async fn rebuild(
+    log: &dyn EventLog,
+    store: &EmbeddedStore,
+    ring: &hcal_actors::seal::KeyRing,
+    from: Option<DateTime<Utc>>,
+) -> anyhow::Result<usize> {
     let err = |e: hcal_actors::log::LogError| anyhow::anyhow!("{e}");
     match from {
         None => store.projection_reset(MEETING_LIST).await.map_err(err)?,
@@ -71,7 +76,8 @@ async fn rebuild(log: &dyn EventLog, store: &EmbeddedStore, ring: &hcal_actors::
                 let start = loop {
                     let records = log.read(MAILBOX_EVENTS, partition, offset, 1000).await.map_err(err)?;
                     let Some(last) = records.last().map(|r| r.offset) else { break offset };
-                    let hit = records.iter().find(|r| envelope::decode(&r.payload, ring).is_ok_and(|e| e.occurred_at >= at));
+                    let hit =
+                        records.iter().find(|r| envelope::decode(&r.payload, ring).is_ok_and(|e| e.occurred_at >= at));
                     if let Some(r) = hit {
                         break r.offset;
                     }
@@ -107,7 +113,12 @@ async fn rebuild(log: &dyn EventLog, store: &EmbeddedStore, ring: &hcal_actors::
     Ok(folded)
 }
 
-async fn redrive(log: &dyn EventLog, store: &EmbeddedStore, ring: &hcal_actors::seal::KeyRing, mailbox: MailboxId) -> anyhow::Result<usize> {
+async fn redrive(
+    log: &dyn EventLog,
+    store: &EmbeddedStore,
+    ring: &hcal_actors::seal::KeyRing,
+    mailbox: MailboxId,
+) -> anyhow::Result<usize> {
     let err = |e: hcal_actors::log::LogError| anyhow::anyhow!("{e}");
     let key = mailbox.to_string();
     let partition = hcal_actors::log::partition_for(&key, log.partitions(MAILBOX_EVENTS));

@@ -103,7 +103,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
         Some(k) => k.clone(),
         None => store.clone(),
     };
-    let ring = keys::load_or_create(&data_dir)?;
+    let ring = keys::load_or_create_at(&config.service.key_file())?;
     crate::tenant::cloud::reconcile(&config.tenant.cloud, &config.graph)?.apply(&mut config.graph);
     let graph = Arc::new(
         GraphClient::new(config.graph.clone(), secrets.graph_client_secret.clone())

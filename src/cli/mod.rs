@@ -1,6 +1,8 @@
 //! Command-line interface: one module per subcommand.
 
 mod demo;
+mod detect;
+mod replay;
 mod serve;
 mod sim;
 mod tenant;
@@ -22,8 +24,13 @@ pub struct Cli {
 pub enum Command {
     /// Run the service with a configuration file.
     Serve(serve::ServeArgs),
+    /// Show what the detection engine finds in an invite (keyword, join address) and why.
+    Detect(detect::DetectArgs),
     /// Run the service and the bundled simulators in one process and play a scripted scenario.
     Demo(demo::DemoArgs),
+    /// Rebuild the meeting-list projection from the domain-event log (all, from a time, or one
+    /// mailbox); run it while the service is stopped.
+    Replay(replay::ReplayArgs),
     /// Run one of the bundled simulators of the outside world (for tests, demos, development).
     #[command(subcommand)]
     Sim(sim::SimCommand),
@@ -40,6 +47,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Detect(args) => detect::run(args),
+        Command::Replay(args) => replay::run(args).await,
         Command::Sim(cmd) => sim::run(cmd).await,
         Command::Tenant(cmd) => tenant::run(cmd).await,
         Command::Users(cmd) => users::run(cmd).await,

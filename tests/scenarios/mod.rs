@@ -3,6 +3,8 @@
 //! `scenario_tests!`): hcal as a real process, the simulators over real HTTP on 127.0.0.1.
 
 #![allow(dead_code)]
+// Scenario bodies are test code: a failed step fails the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 
@@ -287,7 +289,10 @@ pub async fn replay_rebuilds_identical_meeting_lists(env: Env) {
     env.graph.create_event(&deniz, invite("Zoom", "Room", "<p>https://us02web.zoom.us/j/123456789</p>")).await.unwrap();
     let gone = env.graph.create_event(&alex, invite("Gone", "Room", "<p>x</p>")).await.unwrap();
     eventually("decoration", WAIT, || async {
-        env.meetings(&alex).await.into_iter().find(|m| m["eventId"] == webex_id.as_str() && m["join"]["origin"] == "hcal")
+        env.meetings(&alex)
+            .await
+            .into_iter()
+            .find(|m| m["eventId"] == webex_id.as_str() && m["join"]["origin"] == "hcal")
     })
     .await;
     env.graph.update_event(&alex, &webex_id, json!({"subject": "Replayed (moved)"})).await.unwrap();
@@ -305,7 +310,8 @@ pub async fn replay_rebuilds_identical_meeting_lists(env: Env) {
 
     let from = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
     let mailbox = format!("{}/{alex}", env.demo.tenant_id);
-    for args in [vec!["replay"], vec!["replay", "--mailbox", mailbox.as_str()], vec!["replay", "--from", from.as_str()]] {
+    for args in [vec!["replay"], vec!["replay", "--mailbox", mailbox.as_str()], vec!["replay", "--from", from.as_str()]]
+    {
         let out = env.cli(&args);
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).contains("replayed"), "{args:?}");

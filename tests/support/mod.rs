@@ -231,6 +231,10 @@ impl Env {
     }
 
     fn config(&self, service: &str, graph: &str, testing: &str) -> String {
+        self.config_for(self.port, &self.data_dir(), service, graph, testing)
+    }
+
+    fn config_for(&self, port: u16, data: &Path, service: &str, graph: &str, testing: &str) -> String {
         format!(
             r#"[service]
 listen = "127.0.0.1:{port}"
@@ -254,8 +258,7 @@ base_url = "{webex}"
 [testing]
 {testing}
 "#,
-            port = self.port,
-            data = self.data_dir().display(),
+            data = data.display(),
             tenant = self.demo.tenant_id,
             client = self.demo.client_id,
             login = self.graph.url(),
@@ -415,9 +418,9 @@ where
     }
 }
 
-/// How many join blocks a body carries.
+/// How many join blocks a body carries (in any language).
 pub fn blocks(body: &str) -> usize {
-    body.matches("Join Webex meeting").count()
+    body.matches("class=\"hcal-join\"").count()
 }
 
 /// An invite a week ahead.
@@ -478,4 +481,94 @@ impl Env {
         }
         out
     }
+}
+
+impl Env {
+    /// Starts another hcal process of the same installation (same Kafka, own port and local
+    /// store), reachable by Graph through `public_url`.
+    pub async fn start_member(&self, name: &str, port: u16, public_url: &str) -> Hcal {
+        let data = self.dir.path().join(format!("data-{name}"));
+        let config = self.dir.path().join(format!("hcal-{name}.toml"));
+        // The members of one installation share its key file.
+        let key = self.dir.path().join("shared.key");
+        let service = format!("public_url = \"{public_url}\"\nkey_file = \"{}\"", key.display());
+        std::fs::write(&config, self.config_for(port, &data, &service, "", "")).unwrap();
+        let out = std::fs::File::create(self.dir.path().join(format!("member-{name}.log"))).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_hcal"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("HCAL_GRAPH_CLIENT_SECRET", &self.demo.client_secret)
+            .env("HCAL_WEBEX_TOKEN", &self.webex_token)
+            .env("HCAL_API_TOKEN", &self.api_token)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        let hcal = Hcal { child, url: format!("http://127.0.0.1:{port}") };
+        eventually("a member to start", Duration::from_secs(30), || async {
+            let r = self.http.get(format!("{}/healthz", hcal.url)).send().await.ok()?;
+            r.status().is_success().then_some(())
+        })
+        .await;
+        hcal
+    }
+}
+
+/// What a load balancer in front of several hcal processes does for Graph: forwards each
+/// webhook request to the first member that answers.
+pub struct Balancer {
+    pub url: String,
+    server: actix_web::dev::ServerHandle,
+}
+
+impl Balancer {
+    pub async fn start(members: Vec<String>) -> Self {
+        use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+        let members = web::Data::new(members);
+        let client = web::Data::new(reqwest::Client::new());
+        async fn forward(
+            members: web::Data<Vec<String>>,
+            client: web::Data<reqwest::Client>,
+            req: HttpRequest,
+            body: web::Bytes,
+        ) -> HttpResponse {
+            let target = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
+            for member in members.iter() {
+                let method = reqwest::Method::from_bytes(req.method().as_str().as_bytes()).unwrap();
+                let mut r = client.request(method, format!("{member}{target}")).body(body.clone());
+                if let Some(ct) = req.headers().get("content-type") {
+                    r = r.header("content-type", ct.as_bytes());
+                }
+                if let Ok(resp) = r.send().await {
+                    let status = actix_web::http::StatusCode::from_u16(resp.status().as_u16()).unwrap();
+                    let ct = resp.headers().get("content-type").map(|v| v.as_bytes().to_vec());
+                    let bytes = resp.bytes().await.unwrap_or_default();
+                    let mut out = HttpResponse::build(status);
+                    if let Some(ct) = ct {
+                        out.insert_header(("content-type", ct));
+                    }
+                    return out.body(bytes);
+                }
+            }
+            HttpResponse::BadGateway().finish()
+        }
+        let server = HttpServer::new(move || {
+            App::new().app_data(members.clone()).app_data(client.clone()).default_service(web::to(forward))
+        })
+        .workers(1)
+        .disable_signals()
+        .bind(("127.0.0.1", 0))
+        .unwrap();
+        let addr = server.addrs()[0];
+        let server = server.run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self { url: format!("http://{addr}"), server: handle }
+    }
+}
+
+pub fn port() -> u16 {
+    free_port()
 }
