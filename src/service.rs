@@ -110,6 +110,8 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
             .context("configuring the Graph client")?,
     );
     let webex = Arc::new(WebexClient::new(config.webex.clone(), secrets.webex_token.clone()));
+    // Build the detection tables now rather than on the first invite.
+    hcal_actors::detect::warm_up();
     let clock = Arc::new(Clock::default());
     let base = config.service.public_url();
     let lifetime = chrono::Duration::minutes(config.service.subscription_minutes);

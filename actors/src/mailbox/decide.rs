@@ -22,12 +22,57 @@ pub struct KeywordRule {
     pub default_mode: String,
 }
 
+/// Admin detection rules, compiled when the configuration is read: an invalid rule refuses the
+/// whole configuration with a message naming it.
+#[derive(Debug, Clone, Default)]
+pub struct AdminRules {
+    specs: Vec<detect::RuleSpec>,
+    detector: std::sync::Arc<detect::Detector>,
+}
+
+impl AdminRules {
+    /// Compiles rules.
+    pub fn new(specs: Vec<detect::RuleSpec>) -> Result<Self, detect::RuleError> {
+        let rules = detect::Rules::load(&specs)?;
+        Ok(Self { specs, detector: std::sync::Arc::new(detect::Detector::new(rules)) })
+    }
+
+    /// The detector applying them before the built-in catalogue.
+    pub fn detector(&self) -> &detect::Detector {
+        &self.detector
+    }
+}
+
+impl PartialEq for AdminRules {
+    fn eq(&self, other: &Self) -> bool {
+        self.specs == other.specs
+    }
+}
+
+impl Eq for AdminRules {}
+
+impl Serialize for AdminRules {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.specs.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for AdminRules {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let specs = Vec::<detect::RuleSpec>::deserialize(d)?;
+        Self::new(specs).map_err(serde::de::Error::custom)
+    }
+}
+
 /// Organisation-level rules `decide` applies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DecideConfig {
     /// Keywords. Default: `@webex` books the organiser's Webex personal room.
     pub keywords: Vec<KeywordRule>,
+    /// Admin detection rules (`[[domain.rules]]`: name, priority, pattern, replacement, kind,
+    /// provider; see docs/detection.md). Default none.
+    pub rules: AdminRules,
 }
 
 impl Default for DecideConfig {
@@ -38,6 +83,7 @@ impl Default for DecideConfig {
                 platform: "webex".into(),
                 default_mode: "myroom".into(),
             }],
+            rules: AdminRules::default(),
         }
     }
 }
@@ -170,8 +216,12 @@ fn observe(state: &MailboxState, event: &GraphEvent, config: &DecideConfig) -> V
             return Vec::new();
         }
     }
-    let detection =
-        detect::detect(&event.location, &event.body_html, event.online_meeting_url.as_deref(), &config.keyword_names());
+    let invite = detect::Invite {
+        location: &event.location,
+        body: detect::Body::Html(&event.body_html),
+        online_meeting_url: event.online_meeting_url.as_deref(),
+    };
+    let detection = config.rules.detector().detect(&invite, &config.keyword_names());
     let marker = event.marker.as_deref().and_then(Marker::decode);
     let (join, join_address, web_link) = match (&marker, &detection.join) {
         (Some(m), _) => (
@@ -434,6 +484,23 @@ mod tests {
         let mut cancelled = invite("Room", "", "ck4");
         cancelled.is_cancelled = true;
         assert_eq!(when(&state, observe(cancelled)), gone);
+    }
+
+    #[test]
+    fn admin_rules_find_what_the_catalogue_does_not_and_bad_rules_are_refused() {
+        let config: DecideConfig = serde_json::from_value(serde_json::json!({
+            "keywords": [{"keyword": "webex", "platform": "webex", "default_mode": "myroom"}],
+            "rules": [{"name": "vmr", "priority": 1, "pattern": "VMR (\\d{6})", "replacement": "$1@vc.contoso.example"}]
+        }))
+        .unwrap();
+        let state = given(&enabled());
+        let events = decide(&state, &observe(invite("Room 1", "<p>Dial VMR 123456</p>", "ck1")), &config).unwrap();
+        let MailboxEvent::MeetingScheduled(d) = &events[0] else { panic!("{events:?}") };
+        assert_eq!(d.private.join_address.as_deref(), Some("sip:123456@vc.contoso.example"));
+        let bad = serde_json::from_value::<DecideConfig>(serde_json::json!({
+            "rules": [{"name": "broken", "priority": 1, "pattern": "(", "replacement": "x"}]
+        }));
+        assert!(bad.unwrap_err().to_string().contains("broken"));
     }
 
     #[test]
