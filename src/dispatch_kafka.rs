@@ -54,12 +54,19 @@ impl GroupDispatcher {
     /// `instance` is this process's stable member id (static membership): a process restarted
     /// with the same id takes its partitions back at once instead of waiting for the broker to
     /// expire its previous incarnation.
-    pub fn new(kafka: &KafkaLog, group: &str, instance: &str, session_timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(
+        kafka: &KafkaLog,
+        group: &str,
+        instance: Option<&str>,
+        session_timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let changed = Arc::new(AtomicBool::new(true));
-        let consumer: StreamConsumer<OwnershipContext> = kafka
-            .client_config()
+        let mut config = kafka.client_config();
+        if let Some(instance) = instance {
+            config.set("group.instance.id", instance);
+        }
+        let consumer: StreamConsumer<OwnershipContext> = config
             .set("group.id", group)
-            .set("group.instance.id", instance)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")

@@ -193,7 +193,9 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
                 // Stable per installation: the data directory and address identify the process.
                 let instance =
                     format!("hcal-{}", short_hash(&format!("{}|{}", data_dir.display(), config.service.listen)));
-                let dispatcher = GroupDispatcher::new(k, &format!("{prefix}mailbox-actors"), &instance, timeout)?;
+                let static_member = config.kafka.as_ref().is_none_or(|c| c.static_membership);
+                let instance = static_member.then_some(instance.as_str());
+                let dispatcher = GroupDispatcher::new(k, &format!("{prefix}mailbox-actors"), instance, timeout)?;
                 tasks.push(tokio::spawn(dispatcher.run(registry.clone(), metrics.clone())));
             }
             None => {

@@ -1,5 +1,6 @@
 //! Kafka mode against a real Kafka-protocol broker process (tansu, installed by `.ci/run`):
 //! a broker restart in the middle of a run loses nothing and decorates nothing twice.
+//! (Two-process failover is not shown yet: see docs/adr/004-kafka-mode.md.)
 
 // Test helpers: a failed set-up call must fail the test loudly.
 #![allow(clippy::unwrap_used)]

@@ -130,11 +130,22 @@ pub struct KafkaConfig {
     /// configuration files are shared and printed.
     #[serde(default)]
     pub extra: BTreeMap<String, String>,
+    /// Join the notifications group as a static member (`group.instance.id` derived from the
+    /// data directory and address), so a restarted process takes its partitions back at once
+    /// instead of waiting for a rebalance. Default false: dynamic membership is what the
+    /// failover test proves (on the mock cluster a dead static member's partitions were handed
+    /// over but not resumed). Brokers that never expire dead members (tansu 0.6) need it for a
+    /// restarted process to get its partitions back at all.
+    #[serde(default = "defaults::static_membership")]
+    pub static_membership: bool,
 }
 
 mod defaults {
     use std::time::Duration;
 
+    pub fn static_membership() -> bool {
+        false
+    }
     pub fn topic_prefix() -> String {
         "hcal.".into()
     }
@@ -179,6 +190,7 @@ impl KafkaConfig {
             transactional_id: None,
             request_timeout: defaults::request_timeout(),
             extra: BTreeMap::new(),
+            static_membership: defaults::static_membership(),
         }
     }
 

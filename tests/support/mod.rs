@@ -179,7 +179,7 @@ impl Env {
                 cluster.bootstrap_servers()
             ),
             Some(KafkaSide::Broker(broker)) => format!(
-                "[log]\nbackend = \"kafka\"\n\n[kafka]\nbootstrap_servers = \"{}\"\nrequest_timeout = 10\n",
+                "[log]\nbackend = \"kafka\"\n\n[kafka]\nbootstrap_servers = \"{}\"\nrequest_timeout = 10\nstatic_membership = true\n",
                 broker.bootstrap()
             ),
         }
