@@ -19,17 +19,14 @@ pub mod store;
 use std::collections::HashMap;
 use std::path::Path;
 
-use actix_web::{HttpRequest, web};
+use actix_web::web;
 use chrono::{DateTime, Duration, Utc};
 use hcal_actors::ids::TenantId;
 use parking_lot::Mutex;
-use subtle::ConstantTimeEq as _;
 
 use self::cloud::{CloudEndpoints, CloudError};
 use self::consent::VerifiedState;
 use self::store::TenantStore;
-use crate::api::ApiError;
-use crate::app::AppState;
 use crate::config::Config;
 
 /// Path of the consent callback (the redirect URI registered on the application ends with it).
@@ -127,21 +124,8 @@ impl Onboarding {
     }
 }
 
-/// The admin API's bearer token check (the same rule as the other admin endpoints: constant
-/// time, and no access at all while no token is configured).
-pub(crate) fn require_admin(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
-    let presented = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !state.api_token.is_empty() && bool::from(presented.as_bytes().ct_eq(state.api_token.as_bytes())) {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized)
-    }
-}
+/// The admin API's bearer token check, shared with the other admin endpoints.
+pub(crate) use crate::api::authorize as require_admin;
 
 #[cfg(test)]
 mod tests {
