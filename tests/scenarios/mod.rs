@@ -250,7 +250,21 @@ pub async fn every_produced_message_matches_its_schema_and_no_sentinel_leaks(env
     ] {
         assert!(types.iter().any(|t| t == expected), "no {expected} produced: {types:?}");
     }
+    // In kafka mode, downstream teams read the topics themselves: do exactly that.
+    if let Some(downstream) = env.downstream_records("mailbox-events") {
+        assert_eq!(downstream.len(), events.len(), "a plain consumer sees every event");
+        for value in &downstream {
+            assert_valid(&envelope, value, "envelope read by a downstream consumer");
+            let (kind, version) = (value["type"].as_str().unwrap(), value["version"].as_u64().unwrap());
+            assert_valid(&validator(&format!("events/{kind}.v{version}.json")), &value["data"], kind);
+        }
+    }
     let notification = validator("notification.v1.json");
+    if let Some(downstream) = env.downstream_records("notifications") {
+        for value in &downstream {
+            assert_valid(&notification, value, "notification read by a downstream consumer");
+        }
+    }
     let notifications = env.records("notifications").await;
     assert!(!notifications.is_empty());
     for record in &notifications {

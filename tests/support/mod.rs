@@ -572,3 +572,55 @@ impl Balancer {
 pub fn port() -> u16 {
     free_port()
 }
+
+impl Env {
+    /// Reads a topic as a downstream consumer would: a plain Kafka consumer of its own, every
+    /// partition from the beginning up to the high watermark, committed records only. `None`
+    /// on the embedded backend.
+    pub fn downstream_records(&self, logical: &str) -> Option<Vec<Value>> {
+        use rdkafka::ClientConfig;
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        use rdkafka::{Message, Offset, TopicPartitionList};
+        let bootstrap = match &self.kafka {
+            None => return None,
+            Some(KafkaSide::Mock(cluster)) => cluster.bootstrap_servers(),
+            Some(KafkaSide::Broker(broker)) => broker.bootstrap(),
+        };
+        let topic = format!("hcal.{logical}");
+        tokio::task::block_in_place(|| {
+            let consumer: BaseConsumer = ClientConfig::new()
+                .set("bootstrap.servers", &bootstrap)
+                .set("group.id", "downstream-contract-test")
+                .set("enable.auto.commit", "false")
+                .set("isolation.level", "read_committed")
+                .create()
+                .unwrap();
+            let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10)).unwrap();
+            let partitions = metadata.topics()[0].partitions().len() as i32;
+            let mut list = TopicPartitionList::new();
+            let mut remaining = std::collections::HashMap::new();
+            for p in 0..partitions {
+                list.add_partition_offset(&topic, p, Offset::Beginning).unwrap();
+                let (low, high) = consumer.fetch_watermarks(&topic, p, Duration::from_secs(10)).unwrap();
+                if high > low {
+                    remaining.insert(p, high);
+                }
+            }
+            consumer.assign(&list).unwrap();
+            let mut out = Vec::new();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !remaining.is_empty() && Instant::now() < deadline {
+                if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+                    if let Some(payload) = message.payload() {
+                        out.push(serde_json::from_slice(payload).unwrap());
+                    }
+                    if remaining.get(&message.partition()).is_some_and(|high| message.offset() + 1 >= *high) {
+                        remaining.remove(&message.partition());
+                    }
+                }
+            }
+            assert!(remaining.is_empty(), "{topic}: partitions not read to their end: {remaining:?}");
+            Some(out)
+        })
+    }
+}
