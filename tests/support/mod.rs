@@ -366,30 +366,21 @@ base_url = "{webex}"
         .await;
     }
 
-    pub async fn meetings(&self, user: &str) -> Vec<Value> {
-        let resp = self
-            .http
-            .get(format!("{}/v1/users/{user}/meetings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", self.url()))
-            .bearer_auth(&self.api_token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
+    /// GETs an API path with the token; the array under `field` of the 200 answer.
+    async fn get_list(&self, path: &str, field: &str) -> Vec<Value> {
+        let resp = self.http.get(format!("{}{path}", self.url())).bearer_auth(&self.api_token).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
         let body: Value = resp.json().await.unwrap();
-        body["value"].as_array().cloned().unwrap()
+        body[field].as_array().cloned().unwrap()
+    }
+
+    pub async fn meetings(&self, user: &str) -> Vec<Value> {
+        self.get_list(&format!("/v1/users/{user}/meetings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"), "value")
+            .await
     }
 
     pub async fn records(&self, topic: &str) -> Vec<Value> {
-        let resp = self
-            .http
-            .get(format!("{}/admin/v1/logs/{topic}", self.url()))
-            .bearer_auth(&self.api_token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        let body: Value = resp.json().await.unwrap();
-        body["records"].as_array().cloned().unwrap()
+        self.get_list(&format!("/admin/v1/logs/{topic}"), "records").await
     }
 
     pub async fn metrics(&self) -> String {
