@@ -35,12 +35,7 @@ pub struct MailboxEntry {
 impl MailboxEntry {
     /// `disabled`, `active`, `error` or `pending`, as an admin sees it.
     pub fn status(&self) -> &'static str {
-        match (self.enabled, &self.subscription, &self.error) {
-            (false, _, _) => "disabled",
-            (true, Some(_), _) => "active",
-            (true, None, Some(_)) => "error",
-            (true, None, None) => "pending",
-        }
+        hcal_actors::mailbox::state::status_of(self.enabled, self.subscription.is_some(), self.error.is_some())
     }
 }
 

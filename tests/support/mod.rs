@@ -286,18 +286,7 @@ base_url = "{webex}"
         let n = std::fs::read_dir(self.dir.path()).unwrap().count();
         let out = std::fs::File::create(self.dir.path().join(format!("stdout-{n}.log"))).unwrap();
         let err = std::fs::File::create(self.dir.path().join(format!("stderr-{n}.log"))).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_hcal"))
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("HCAL_GRAPH_CLIENT_SECRET", &self.demo.client_secret)
-            .env("HCAL_WEBEX_TOKEN", &self.webex_token)
-            .env("HCAL_API_TOKEN", &self.api_token)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .unwrap();
+        let child = self.serve(&config, out, err);
         let hcal = Hcal { child, url: self.url() };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -485,18 +474,7 @@ impl Env {
         let service = format!("public_url = \"{public_url}\"\nkey_file = \"{}\"", key.display());
         std::fs::write(&config, self.config_for(port, &data, &service, "", "")).unwrap();
         let out = std::fs::File::create(self.dir.path().join(format!("member-{name}.log"))).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_hcal"))
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("HCAL_GRAPH_CLIENT_SECRET", &self.demo.client_secret)
-            .env("HCAL_WEBEX_TOKEN", &self.webex_token)
-            .env("HCAL_API_TOKEN", &self.api_token)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap();
+        let child = self.serve(&config, out.try_clone().unwrap(), out);
         let hcal = Hcal { child, url: format!("http://127.0.0.1:{port}") };
         eventually("a member to start", Duration::from_secs(30), || async {
             let r = self.http.get(format!("{}/healthz", hcal.url)).send().await.ok()?;
@@ -613,5 +591,23 @@ impl Env {
             assert!(remaining.is_empty(), "{topic}: partitions not read to their end: {remaining:?}");
             Some(out)
         })
+    }
+}
+
+impl Env {
+    /// `hcal serve --config <config>` with the test's secrets, output to the given files.
+    fn serve(&self, config: &Path, out: std::fs::File, err: std::fs::File) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_hcal"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .env("HCAL_GRAPH_CLIENT_SECRET", &self.demo.client_secret)
+            .env("HCAL_WEBEX_TOKEN", &self.webex_token)
+            .env("HCAL_API_TOKEN", &self.api_token)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap()
     }
 }

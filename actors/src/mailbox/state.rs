@@ -52,15 +52,23 @@ pub struct MailboxState {
     pub meetings: BTreeMap<GraphEventId, Meeting>,
 }
 
+/// The status an admin sees, from the three facts it depends on: `disabled`, `active`,
+/// `error` (a set-up failure and no subscription) or `pending`.
+pub fn status_of(enabled: bool, subscribed: bool, failed: bool) -> &'static str {
+    match (enabled, subscribed, failed) {
+        (false, _, _) => "disabled",
+        (true, true, _) => "active",
+        (true, false, true) => "error",
+        (true, false, false) => "pending",
+    }
+}
+
 impl MailboxState {
-    /// What an admin sees: `disabled`, `active`, `error` (with a reason) or `pending`.
+    /// What an admin sees: the status, with the failure reason when it is `error`.
     pub fn status(&self) -> (&'static str, Option<&str>) {
-        match (self.enabled, &self.subscription, &self.setup_error) {
-            (false, _, _) => ("disabled", None),
-            (true, Some(_), _) => ("active", None),
-            (true, None, Some((reason, _))) => ("error", Some(reason.as_str())),
-            (true, None, None) => ("pending", None),
-        }
+        let status = status_of(self.enabled, self.subscription.is_some(), self.setup_error.is_some());
+        let reason = self.setup_error.as_ref().filter(|_| status == "error").map(|(r, _)| r.as_str());
+        (status, reason)
     }
 
     /// Folds one event in.
