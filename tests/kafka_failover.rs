@@ -1,6 +1,9 @@
-//! Kafka mode against a real Kafka-protocol broker process (tansu, installed by `.ci/run`):
-//! a broker restart in the middle of a run loses nothing and decorates nothing twice.
-//! (Two-process failover is not shown yet: see docs/adr/004-kafka-mode.md.)
+//! Kafka mode with more than one process and against a real broker process:
+//! - two hcal processes of one installation share the mailboxes through the consumer group;
+//!   one is killed, and the other takes over its mailboxes and finishes its work (librdkafka's
+//!   mock cluster, which expires dead group members);
+//! - a broker restart in the middle of a run (tansu, installed by `.ci/run`) loses nothing and
+//!   decorates nothing twice.
 
 // Test helpers: a failed set-up call must fail the test loudly.
 #![allow(clippy::unwrap_used)]
@@ -9,12 +12,92 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Backend, Env, blocks, eventually, invite};
+use hcal_sim::graph::UserSpec;
+use support::{Backend, Balancer, Env, blocks, eventually, invite};
 
 const WAIT: Duration = Duration::from_secs(60);
 
 async fn decorated(env: &Env, user: &str, id: &str) -> usize {
     blocks(env.graph_event(user, id).await["body"]["content"].as_str().unwrap_or(""))
+}
+
+/// Creates one `@webex` invite per user; returns `(user, event id)` pairs.
+async fn invites(env: &Env, users: &[String], round: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (n, user) in users.iter().enumerate() {
+        let ev = env.graph.create_event(user, invite(&format!("{round} {n}"), "@webex", "<p>x</p>")).await.unwrap();
+        out.push((user.clone(), ev["id"].as_str().unwrap().to_owned()));
+    }
+    out
+}
+
+/// How many notification records a member processed, from its `/metrics`.
+async fn processed(env: &Env, url: &str) -> u64 {
+    let text = env.http.get(format!("{url}/metrics")).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("hcal_notifications_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_survivor_of_two_processes_takes_over_the_dead_ones_mailboxes() {
+    let Some(mut env) = Env::on(Backend::KafkaMock).await else { return };
+    // Enough mailboxes that both members own some of them (8 partitions, range assignment).
+    let users: Vec<String> = (0..12)
+        .map(|i| {
+            let mail = format!("member{i:02}@contoso.example");
+            env.webex.add_person(&mail, &format!("Member {i}"));
+            env.graph.add_user(&UserSpec::new(&env.demo.tenant_id, &format!("Member {i}"), &mail)).unwrap()
+        })
+        .collect();
+    let (port_a, port_b) = (env.port, support::port());
+    let (url_a, url_b) = (format!("http://127.0.0.1:{port_a}"), format!("http://127.0.0.1:{port_b}"));
+    // Graph reaches the installation through a balancer that forwards to the first live member.
+    let balancer = Balancer::start(vec![url_a.clone(), url_b.clone()]).await;
+    let a = env.start_member("a", port_a, &balancer.url).await;
+    let _b = env.start_member("b", port_b, &balancer.url).await;
+
+    for user in &users {
+        env.enable(user).await;
+    }
+    for user in &users {
+        env.wait_resynced(user).await;
+    }
+    let shared = invites(&env, &users, "Shared").await;
+    for (user, id) in &shared {
+        eventually("decoration while both run", WAIT, || async {
+            (decorated(&env, user, id).await == 1).then_some(())
+        })
+        .await;
+    }
+    // Both members did part of the work: the group split the partitions between them.
+    let (done_a, done_b) = (processed(&env, &url_a).await, processed(&env, &url_b).await);
+    assert!(done_a > 0 && done_b > 0, "work shared: a processed {done_a}, b processed {done_b}");
+
+    // A accepts a round of changes and dies before (all of) them are processed; then Graph
+    // keeps delivering to the survivor.
+    let accepted = invites(&env, &users, "Accepted by a").await;
+    a.kill();
+    let after = invites(&env, &users, "After a died").await;
+
+    env.port = port_b;
+    let long = Duration::from_secs(120);
+    for (user, id) in accepted.iter().chain(&after) {
+        eventually("decoration by the survivor", long, || async {
+            (decorated(&env, user, id).await == 1).then_some(())
+        })
+        .await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for (user, id) in shared.iter().chain(&accepted).chain(&after) {
+        assert_eq!(decorated(&env, user, id).await, 1, "exactly one block");
+    }
+    // The survivor lists every meeting of every mailbox.
+    for user in &users {
+        let rows = env.meetings(user).await;
+        assert_eq!(rows.len(), 3, "{user}: {rows:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
