@@ -244,10 +244,10 @@ pub async fn log_records(
     req: HttpRequest,
     topic: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    use hcal_actors::log::{MAILBOX_EVENTS, NOTIFICATIONS};
+    use hcal_actors::log::{MAILBOX_EVENTS, MAILBOX_SNAPSHOTS, NOTIFICATIONS};
     authorize(&state, &req)?;
     let topic = topic.into_inner();
-    if topic != NOTIFICATIONS && topic != MAILBOX_EVENTS {
+    if ![NOTIFICATIONS, MAILBOX_EVENTS, MAILBOX_SNAPSHOTS].contains(&topic.as_str()) {
         return Err(ApiError::BadRequest(format!("unknown log {topic}")));
     }
     let mut records = Vec::new();

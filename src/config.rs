@@ -89,6 +89,16 @@ pub struct ServiceConfig {
     /// Later retries, in minutes. Default 1,440 (daily), like the incumbent.
     #[serde(default = "default_retry_later")]
     pub retry_later_minutes: i64,
+    /// Records of a partition processed between two checkpoints, which snapshot every mailbox
+    /// of the partition into the `mailbox-snapshots` log so that recovery (a restart, a
+    /// partition taken over from another process) reads only the events after them. Default
+    /// 1,000; 0 turns snapshots off (recovery then folds each partition from its start).
+    #[serde(default = "default_snapshot_every")]
+    pub snapshot_every: u64,
+}
+
+fn default_snapshot_every() -> u64 {
+    1000
 }
 
 fn default_subscription_writes() -> usize {

@@ -130,6 +130,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<bool> {
             subscription_writes_per_20s: 400,
             retry_first_minutes: 60,
             retry_later_minutes: 1440,
+            snapshot_every: 1000,
         },
         tenant: TenantConfig {
             id: hcal_actors::ids::TenantId::parse(&demo.tenant_id)?,

@@ -72,6 +72,7 @@ pub async fn process(registry: &MailboxRegistry, metrics: &Metrics, notification
         match registry.handle(notification.clone()).await {
             Ok(()) => {
                 metrics.inc("hcal_notifications_total", "outcome", "processed");
+                registry.processed(partition).await;
                 return;
             }
             Err(ProcessError::Retry { after_secs, reason }) => {

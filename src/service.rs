@@ -139,6 +139,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
             retry_first: chrono::Duration::minutes(config.service.retry_first_minutes),
             retry_later: chrono::Duration::minutes(config.service.retry_later_minutes),
         },
+        snapshot_every: config.service.snapshot_every,
     });
     let arbiters = (0..2).map(|_| actix::Arbiter::new().handle()).collect();
     let registry = Arc::new(MailboxRegistry::new(deps, arbiters));

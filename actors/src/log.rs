@@ -8,6 +8,15 @@ use async_trait::async_trait;
 pub const NOTIFICATIONS: &str = "notifications";
 /// Topic of domain events (key: mailbox, gapless sequence per mailbox).
 pub const MAILBOX_EVENTS: &str = "mailbox-events";
+/// Topic of mailbox snapshots (key: mailbox; compacted: only a key's latest record matters).
+/// A snapshot lets a new owner of a partition start reading `mailbox-events` near its end.
+pub const MAILBOX_SNAPSHOTS: &str = "mailbox-snapshots";
+
+/// Whether a topic keeps only the latest record of each key (Kafka's `cleanup.policy=compact`).
+/// Readers of such a topic must not rely on older records of a key staying readable.
+pub fn is_compacted(topic: &str) -> bool {
+    topic == MAILBOX_SNAPSHOTS
+}
 
 /// A record read from a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]

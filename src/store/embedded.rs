@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hcal_actors::log::{EventLog, LogError, Record, partition_for};
+use hcal_actors::log::{EventLog, LogError, Record, is_compacted, partition_for};
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::watch;
@@ -357,8 +357,16 @@ impl Inner {
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(|e| storage("prepare append", e))?;
+            // A compacted topic keeps only the latest record of a key (like Kafka's
+            // `cleanup.policy=compact`, but at once); offsets stay as they were handed out.
+            let mut superseded = tx
+                .prepare_cached("DELETE FROM records WHERE topic = ?1 AND partition_no = ?2 AND record_key = ?3")
+                .map_err(|e| storage("prepare compaction", e))?;
             for (key, payload) in &items {
                 let partition = partition_for(key, self.partitions);
+                if is_compacted(topic) {
+                    superseded.execute(params![topic, partition, key]).map_err(|e| storage("compact", e))?;
+                }
                 let offset = match next.get(&partition) {
                     Some(offset) => *offset,
                     None => to_i64("offset", read_head(&tx, topic, partition)?)?,
@@ -737,6 +745,32 @@ mod tests {
         assert_eq!(seen, keys.len());
         let used: std::collections::HashSet<u32> = keys.iter().map(|k| partition_for(k, P)).collect();
         assert!(used.len() > 1, "the test keys should spread over partitions");
+    }
+
+    #[tokio::test]
+    async fn a_compacted_topic_keeps_only_the_latest_record_of_each_key() {
+        use hcal_actors::log::MAILBOX_SNAPSHOTS;
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir);
+        let (a, b) = keys_on_two_partitions();
+        // Two keys on one partition, found by search.
+        let c = (0..).map(|i| format!("t/c{i}")).find(|k| partition_for(k, P) == partition_for(&a, P)).unwrap();
+        store.append(MAILBOX_SNAPSHOTS, &a, vec![b"a1".to_vec()]).await.unwrap();
+        store.append(MAILBOX_SNAPSHOTS, &c, vec![b"c1".to_vec()]).await.unwrap();
+        assert_eq!(
+            store.append(MAILBOX_SNAPSHOTS, &a, vec![b"a2".to_vec(), b"a3".to_vec()]).await.unwrap(),
+            vec![2, 3]
+        );
+        store.append(MAILBOX_SNAPSHOTS, &b, vec![b"b1".to_vec()]).await.unwrap();
+        let p = partition_for(&a, P);
+        let left: Vec<(u64, Vec<u8>)> =
+            store.read(MAILBOX_SNAPSHOTS, p, 0, 10).await.unwrap().into_iter().map(|r| (r.offset, r.payload)).collect();
+        assert_eq!(left, vec![(1, b"c1".to_vec()), (3, b"a3".to_vec())]);
+        // Offsets are never handed out twice, and other topics keep every record.
+        assert_eq!(store.append(MAILBOX_SNAPSHOTS, &c, vec![b"c2".to_vec()]).await.unwrap(), vec![4]);
+        store.append(MAILBOX_EVENTS, &a, vec![b"e1".to_vec()]).await.unwrap();
+        store.append(MAILBOX_EVENTS, &a, vec![b"e2".to_vec()]).await.unwrap();
+        assert_eq!(store.read(MAILBOX_EVENTS, p, 0, 10).await.unwrap().len(), 2);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hcal_actors::log::{EventLog, LogError, MAILBOX_EVENTS, NOTIFICATIONS, Record, partition_for};
+use hcal_actors::log::{EventLog, LogError, MAILBOX_EVENTS, MAILBOX_SNAPSHOTS, NOTIFICATIONS, Record, partition_for};
 use parking_lot::{Mutex, RwLock};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -276,7 +276,7 @@ impl Catalog {
         let timeout = self.config.request_timeout;
         let mut count = self.metadata_partitions(&topic).await?;
         if count.is_none() && self.config.create_topics {
-            self.create_topic(&topic).await?;
+            self.create_topic(logical, &topic).await?;
             // Metadata lags behind creation on some brokers: ask until the topic shows up.
             let deadline = tokio::time::Instant::now() + timeout;
             while count.is_none() && tokio::time::Instant::now() < deadline {
@@ -327,12 +327,15 @@ impl Catalog {
         .await
     }
 
-    async fn create_topic(&self, topic: &str) -> Result<(), LogError> {
+    async fn create_topic(&self, logical: &str, topic: &str) -> Result<(), LogError> {
         let config = &self.config;
         let admin: AdminClient<DefaultClientContext> =
             self.base.create().map_err(|e| kafka_error("create admin client", e))?;
         let partitions = i32::try_from(config.partitions).map_err(|_| LogError::Invalid("partitions".into()))?;
-        let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(i32::from(config.replication_factor)));
+        let mut new = NewTopic::new(topic, partitions, TopicReplication::Fixed(i32::from(config.replication_factor)));
+        for (key, value) in topic_settings(logical) {
+            new = new.set(key, value);
+        }
         let options = AdminOptions::new()
             .request_timeout(Some(config.request_timeout))
             .operation_timeout(Some(config.request_timeout));
@@ -392,8 +395,9 @@ impl std::fmt::Debug for KafkaLog {
 
 impl KafkaLog {
     /// Connects to the cluster: validates `config`, builds the producer (transactional if
-    /// `transactional_id` is set and the broker supports it), creates the `notifications` and
-    /// `mailbox-events` topics if they are missing and `create_topics` is on, and learns each
+    /// `transactional_id` is set and the broker supports it), creates the `notifications`,
+    /// `mailbox-events` and `mailbox-snapshots` topics if they are missing (see
+    /// [`topic_settings`] for their retention) and `create_topics` is on, and learns each
     /// topic's partition count. Fails with `Unavailable` if the cluster cannot be reached
     /// within `request_timeout`, `Invalid` for a configuration the broker or hcal rejects.
     pub async fn connect(config: KafkaConfig) -> Result<Self, LogError> {
@@ -409,7 +413,7 @@ impl KafkaLog {
         }
         let meta: BaseConsumer = consumer_config(&base).create().map_err(|e| kafka_error("create consumer", e))?;
         let catalog = Catalog { config, base, meta: Arc::new(meta), partitions: RwLock::default() };
-        for topic in [NOTIFICATIONS, MAILBOX_EVENTS] {
+        for topic in [NOTIFICATIONS, MAILBOX_EVENTS, MAILBOX_SNAPSHOTS] {
             catalog.ensure(topic).await?;
         }
         let writer = match &catalog.config.transactional_id {
@@ -957,6 +961,19 @@ async fn produce(
 }
 
 /// A consumer that never commits by itself and only sees committed records.
+/// Topic settings hcal creates its topics with. `mailbox-events` is the system of record (the
+/// state of every mailbox and every projection is a fold of it): it is never deleted by age or
+/// size. Snapshots are compacted: only a mailbox's latest one matters. Notifications keep the
+/// broker's retention: they are worked off within seconds and re-sent by Graph's retries or a
+/// resync otherwise.
+fn topic_settings(logical: &str) -> &'static [(&'static str, &'static str)] {
+    match logical {
+        MAILBOX_EVENTS => &[("retention.ms", "-1"), ("retention.bytes", "-1")],
+        MAILBOX_SNAPSHOTS => &[("cleanup.policy", "compact")],
+        _ => &[],
+    }
+}
+
 fn consumer_config(base: &ClientConfig) -> ClientConfig {
     let mut config = base.clone();
     config
@@ -1153,7 +1170,7 @@ mod tests {
         let cluster = MockCluster::new(1).unwrap();
         let mut config = test_config(&cluster.bootstrap_servers());
         config.create_topics = false;
-        for topic in [NOTIFICATIONS, MAILBOX_EVENTS] {
+        for topic in [NOTIFICATIONS, MAILBOX_EVENTS, MAILBOX_SNAPSHOTS] {
             cluster.create_topic(&format!("{}{topic}", config.topic_prefix), P as i32, 1).unwrap();
         }
         (cluster, config)

@@ -271,6 +271,20 @@ pub async fn every_produced_message_matches_its_schema_and_no_sentinel_leaks(env
         assert_valid(&notification, &record["value"], "notification");
     }
 
+    // Checkpoints ran (the test configuration takes one every few records): their snapshots
+    // match their schema too, on the service's log view and for a plain consumer.
+    let snapshot = validator("mailbox-snapshot.v1.json");
+    let snapshots = env.records("mailbox-snapshots").await;
+    assert!(!snapshots.is_empty(), "no checkpoint was written");
+    for record in &snapshots {
+        assert_valid(&snapshot, &record["value"], "snapshot");
+    }
+    if let Some(downstream) = env.downstream_records("mailbox-snapshots") {
+        for value in &downstream {
+            assert_valid(&snapshot, value, "snapshot read by a plain consumer");
+        }
+    }
+
     // Sealed everywhere: no sentinel or address in the logs, the store, the key directory,
     // the process output or the metrics.
     // The broker's own storage is "stored" too.
@@ -282,7 +296,7 @@ pub async fn every_produced_message_matches_its_schema_and_no_sentinel_leaks(env
         stored.into_iter().map(|p| (p.display().to_string(), std::fs::read(&p).unwrap())).collect();
     haystacks.push(("process output".into(), env.logs().into_bytes()));
     haystacks.push(("metrics".into(), env.metrics().await.into_bytes()));
-    haystacks.push(("log records".into(), serde_json::to_vec(&(events, notifications)).unwrap()));
+    haystacks.push(("log records".into(), serde_json::to_vec(&(events, notifications, snapshots)).unwrap()));
     for (what, bytes) in &haystacks {
         let text = String::from_utf8_lossy(bytes);
         for needle in [sentinel.as_str(), "alex@contoso.example", "deniz@contoso.example", "Zoom one"] {

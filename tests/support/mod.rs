@@ -154,7 +154,7 @@ impl Env {
             Backend::Embedded => None,
             Backend::KafkaMock => {
                 let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
-                for topic in ["hcal.notifications", "hcal.mailbox-events"] {
+                for topic in ["hcal.notifications", "hcal.mailbox-events", "hcal.mailbox-snapshots"] {
                     cluster.create_topic(topic, 8, 1).unwrap();
                 }
                 Some(KafkaSide::Mock(cluster))
@@ -240,6 +240,7 @@ impl Env {
 listen = "127.0.0.1:{port}"
 data_dir = "{data}"
 max_body_bytes = 65536
+snapshot_every = 3
 {service}
 
 [tenant]

@@ -4,6 +4,7 @@
 //! time (`AtomicResponse`), so a mailbox never races itself.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use actix::prelude::*;
@@ -14,10 +15,11 @@ use super::decide::{DecideConfig, DecideError, decide};
 use super::envelope::{self, CodecError, Envelope};
 use super::events::MailboxEvent;
 use super::input::{MailboxEventFact, MailboxInput, Observation, PatchResult};
+use super::snapshot::{self, Fold, FoldError, Recovered, Snapshot};
 use super::state::{Decoration, MailboxState};
 use crate::ids::{GraphEventId, MailboxId};
 use crate::join::{Marker, insert_block, render_block};
-use crate::log::{EventLog, LogError, MAILBOX_EVENTS, partition_for};
+use crate::log::{EventLog, LogError, MAILBOX_EVENTS, MAILBOX_SNAPSHOTS, NOTIFICATIONS, partition_for};
 use crate::notification::{AdminCommand, ChangeType, LifecycleEvent, NotificationKind, NotificationRecord};
 use crate::ports::{GraphApi, GraphEvent, GraphFailure, MeetingPlatform, PlatformFailure, SubscriptionApi};
 use crate::seal::KeyRing;
@@ -50,6 +52,9 @@ pub struct Deps {
     pub subscriptions: Arc<dyn SubscriptionApi>,
     /// How subscriptions are maintained.
     pub maintenance: Maintenance,
+    /// Records of a partition processed between two checkpoints (snapshots of every mailbox
+    /// of the partition); 0 turns snapshots off.
+    pub snapshot_every: u64,
 }
 
 /// How the actor maintains its mailbox's subscription.
@@ -119,6 +124,8 @@ pub struct Mailbox {
     pub id: MailboxId,
     /// Its state.
     pub state: MailboxState,
+    /// Offset after its last event in its `mailbox-events` partition (0: none seen).
+    pub events_next: u64,
 }
 
 enum Step {
@@ -127,25 +134,12 @@ enum Step {
 }
 
 impl Mailbox {
-    /// Rebuilds a mailbox from its events in the log.
+    /// Rebuilds a mailbox from its latest snapshot and the events after it.
     pub async fn load(deps: &Deps, id: MailboxId) -> Result<Self, ProcessError> {
-        let key = id.to_string();
-        let partition = partition_for(&key, deps.log.partitions(MAILBOX_EVENTS));
-        let mut state = MailboxState::default();
-        let mut from = 0;
-        loop {
-            let records = deps.log.read(MAILBOX_EVENTS, partition, from, 1000).await?;
-            let Some(last) = records.last() else { break };
-            from = last.offset + 1;
-            for record in records.iter().filter(|r| r.key == key) {
-                let env = envelope::decode(&record.payload, &deps.ring)?;
-                if env.seq != state.seq + 1 {
-                    return Err(ProcessError::Gap(state.seq + 1));
-                }
-                state.apply(&env.event);
-            }
-        }
-        Ok(Self { id, state })
+        let partition = partition_for(&id.to_string(), deps.log.partitions(MAILBOX_EVENTS));
+        let mut recovered = recover_partition(deps.log.as_ref(), &deps.ring, partition, Some(id)).await?;
+        let Recovered { state, events_next } = recovered.remove(&id).unwrap_or_default();
+        Ok(Self { id, state, events_next })
     }
 
     /// Decides, persists and applies; returns the persisted envelopes.
@@ -184,7 +178,10 @@ impl Mailbox {
             })
             .collect();
         let payloads = envelopes.iter().map(|e| envelope::encode(e, &deps.ring)).collect::<Result<Vec<_>, _>>()?;
-        deps.log.append(MAILBOX_EVENTS, &self.id.to_string(), payloads).await?;
+        let offsets = deps.log.append(MAILBOX_EVENTS, &self.id.to_string(), payloads).await?;
+        if let Some(last) = offsets.iter().max() {
+            self.events_next = self.events_next.max(last + 1);
+        }
         for env in &envelopes {
             self.state.apply(&env.event);
             tracing::info!(mailbox = %self.id, seq = env.seq, event = env.event.type_name(), "event recorded");
@@ -487,6 +484,90 @@ impl Mailbox {
     }
 }
 
+/// Whether snapshots can describe the mailboxes of an events partition: the snapshot topic
+/// must be partitioned like `mailbox-events` (and `notifications`, whose partitions decide
+/// ownership), so a mailbox's snapshots, events and inputs share one partition number.
+fn snapshots_usable(log: &dyn EventLog) -> bool {
+    let events = log.partitions(MAILBOX_EVENTS);
+    log.partitions(MAILBOX_SNAPSHOTS) == events && log.partitions(NOTIFICATIONS) == events
+}
+
+/// Rebuilds the mailboxes of one `mailbox-events` partition (or only `only`) from their latest
+/// snapshots and the events after them (see [`super::snapshot`]). A snapshot that cannot be
+/// read (a retired key, a newer version) makes recovery ignore every snapshot and fold the
+/// whole partition instead.
+pub async fn recover_partition(
+    log: &dyn EventLog,
+    ring: &KeyRing,
+    partition: u32,
+    only: Option<MailboxId>,
+) -> Result<HashMap<MailboxId, Recovered>, ProcessError> {
+    let only_key = only.map(|m| m.to_string());
+    let mut fold = Fold::new();
+    if snapshots_usable(log) {
+        match read_snapshots(log, ring, partition, only.as_ref()).await {
+            Ok(f) => fold = f,
+            Err(ProcessError::Codec(e)) => {
+                tracing::warn!(partition, error = %e, "a snapshot cannot be read; recovering from the events alone");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let mut from = fold.start();
+    loop {
+        let records = log.read(MAILBOX_EVENTS, partition, from, 1000).await?;
+        let Some(last) = records.last() else { break };
+        from = last.offset + 1;
+        for record in records.iter().filter(|r| only_key.as_ref().is_none_or(|k| *k == r.key)) {
+            let env = envelope::decode(&record.payload, ring)?;
+            fold.event(&env, record.offset).map_err(|FoldError::Gap(seq)| ProcessError::Gap(seq))?;
+        }
+    }
+    Ok(fold.finish())
+}
+
+/// The latest snapshot of every mailbox of a partition (or of `only`, opening no other).
+async fn read_snapshots(
+    log: &dyn EventLog,
+    ring: &KeyRing,
+    partition: u32,
+    only: Option<&MailboxId>,
+) -> Result<Fold, ProcessError> {
+    // Per mailbox: sequence number, position and the stored snapshot, of the newest one.
+    let mut latest: HashMap<MailboxId, (u64, u64, Vec<u8>)> = HashMap::new();
+    let mut from = 0;
+    loop {
+        let records = log.read(MAILBOX_SNAPSHOTS, partition, from, 1000).await?;
+        let Some(last) = records.last() else { break };
+        from = last.offset + 1;
+        for record in records {
+            let (mailbox, seq, events_next) = snapshot::peek(&record.payload)?;
+            if latest.get(&mailbox).is_none_or(|(known, _, _)| seq > *known) {
+                latest.insert(mailbox, (seq, events_next, record.payload));
+            }
+        }
+    }
+    let mut fold = Fold::new();
+    match only {
+        None => {
+            for (_, _, payload) in latest.into_values() {
+                fold.snapshot(snapshot::decode(&payload, ring)?);
+            }
+        }
+        Some(m) => match latest.remove(m) {
+            Some((_, _, payload)) => fold.snapshot(snapshot::decode(&payload, ring)?),
+            // Without a snapshot of its own, the mailbox had no events before the oldest
+            // position any snapshot of the partition starts from.
+            None => {
+                for (_, events_next, _) in latest.values() {
+                    fold.lower_start(*events_next);
+                }
+            }
+        },
+    }
+    Ok(fold)
+}
+
 /// A fresh random client state (32 bytes, URL-safe base64).
 pub fn new_client_state() -> String {
     use base64::Engine as _;
@@ -560,32 +641,73 @@ impl Handler<GetState> for MailboxActor {
     }
 }
 
-/// Finds or starts the actor of each mailbox, loading its state first. Actors are spread over
-/// a fixed set of arbiters (threads) by mailbox.
+/// A mailbox's state and position, for a checkpoint.
+#[derive(Message)]
+#[rtype(result = "Option<(MailboxState, u64)>")]
+pub struct GetSnapshot;
+
+impl Handler<GetSnapshot> for MailboxActor {
+    type Result = Option<(MailboxState, u64)>;
+
+    fn handle(&mut self, _: GetSnapshot, _: &mut Context<Self>) -> Self::Result {
+        self.mailbox.as_ref().map(|m| (m.state.clone(), m.events_next))
+    }
+}
+
+/// What the registry knows of the partitions this process works on.
+#[derive(Default)]
+struct Owned {
+    /// Started actors.
+    actors: HashMap<MailboxId, Addr<MailboxActor>>,
+    /// Recovered partitions: the mailboxes whose actors have not started yet.
+    recovered: HashMap<u32, HashMap<MailboxId, Recovered>>,
+    /// Records processed per partition since its last checkpoint.
+    since_checkpoint: HashMap<u32, u64>,
+}
+
+/// Finds or starts the actor of each mailbox. The first mailbox of a partition recovers the
+/// whole partition at once (its latest snapshots and the events after them), so taking over a
+/// partition reads it once, not once per mailbox. Actors are spread over a fixed set of
+/// arbiters (threads) by mailbox.
 pub struct MailboxRegistry {
     deps: Arc<Deps>,
     arbiters: Vec<ArbiterHandle>,
-    actors: tokio::sync::Mutex<HashMap<MailboxId, Addr<MailboxActor>>>,
+    owned: tokio::sync::Mutex<Owned>,
 }
 
 impl MailboxRegistry {
     /// A registry placing actors on `arbiters` (at least one).
     pub fn new(deps: Arc<Deps>, arbiters: Vec<ArbiterHandle>) -> Self {
-        Self { deps, arbiters, actors: tokio::sync::Mutex::new(HashMap::new()) }
+        Self { deps, arbiters, owned: tokio::sync::Mutex::new(Owned::default()) }
     }
 
-    /// The actor of a mailbox, started (and its state loaded) on first use.
+    fn partition_of(&self, id: &MailboxId) -> u32 {
+        partition_for(&id.to_string(), self.deps.log.partitions(MAILBOX_EVENTS))
+    }
+
+    /// The actor of a mailbox, started (and its state recovered) on first use.
     pub async fn get(&self, id: MailboxId) -> Result<Addr<MailboxActor>, ProcessError> {
-        let mut actors = self.actors.lock().await;
-        if let Some(addr) = actors.get(&id).filter(|a| a.connected()) {
-            return Ok(addr.clone());
-        }
-        let mailbox = Mailbox::load(&self.deps, id).await?;
+        let mut owned = self.owned.lock().await;
+        let mailbox = match owned.actors.get(&id) {
+            Some(addr) if addr.connected() => return Ok(addr.clone()),
+            // Its actor stopped: its events since recovery are in the log only.
+            Some(_) => Mailbox::load(&self.deps, id).await?,
+            None => {
+                let partition = self.partition_of(&id);
+                if let Entry::Vacant(slot) = owned.recovered.entry(partition) {
+                    let recovered = recover_partition(self.deps.log.as_ref(), &self.deps.ring, partition, None).await?;
+                    tracing::info!(partition, mailboxes = recovered.len(), "partition recovered");
+                    slot.insert(recovered);
+                }
+                let found = owned.recovered.get_mut(&partition).and_then(|r| r.remove(&id)).unwrap_or_default();
+                Mailbox { id, state: found.state, events_next: found.events_next }
+            }
+        };
         let deps = self.deps.clone();
         let index = partition_for(&id.to_string(), self.arbiters.len() as u32) as usize;
         let arbiter = self.arbiters.get(index).ok_or(ProcessError::Unavailable)?;
         let addr = MailboxActor::start_in_arbiter(arbiter, move |_| MailboxActor { mailbox: Some(mailbox), deps });
-        actors.insert(id, addr.clone());
+        owned.actors.insert(id, addr.clone());
         Ok(addr)
     }
 
@@ -595,19 +717,65 @@ impl MailboxRegistry {
         addr.send(HandleNotification(record)).await.map_err(|_| ProcessError::Unavailable)?
     }
 
-    /// The state of a mailbox as its events say, read from the log without starting an actor
-    /// (another process may own the mailbox).
+    /// The state of a mailbox as its snapshot and events say, read from the log without
+    /// starting an actor (another process may own the mailbox).
     pub async fn state(&self, id: MailboxId) -> Result<MailboxState, ProcessError> {
         Ok(Mailbox::load(&self.deps, id).await?.state)
     }
 
-    /// Forgets every started actor, so each reloads its state from the log on next use. Called
-    /// when partition ownership changes: another process may have appended meanwhile.
+    /// Counts a processed record of `partition` and writes a checkpoint of the partition when
+    /// `snapshot_every` records have passed since the last one. Call it from the task that
+    /// processes the partition, between records: a checkpoint must not overlap processing.
+    /// A failed checkpoint is only logged; the next one is attempted a full interval later.
+    pub async fn processed(&self, partition: u32) {
+        let every = self.deps.snapshot_every;
+        if every == 0 || !snapshots_usable(self.deps.log.as_ref()) {
+            return;
+        }
+        let mut owned = self.owned.lock().await;
+        let count = owned.since_checkpoint.entry(partition).or_default();
+        *count += 1;
+        if *count < every {
+            return;
+        }
+        *count = 0;
+        match self.checkpoint(&owned, partition).await {
+            Ok(n) => tracing::info!(partition, mailboxes = n, "checkpoint written"),
+            Err(e) => tracing::warn!(partition, error = %e, "checkpoint failed"),
+        }
+    }
+
+    /// Snapshots every known mailbox of a partition at the partition's current end.
+    async fn checkpoint(&self, owned: &Owned, partition: u32) -> Result<usize, ProcessError> {
+        let mut mailboxes: Vec<(MailboxId, MailboxState, u64)> = Vec::new();
+        for (id, addr) in owned.actors.iter().filter(|(id, _)| self.partition_of(id) == partition) {
+            let (state, next) = addr.send(GetSnapshot).await.ok().flatten().ok_or(ProcessError::Unavailable)?;
+            mailboxes.push((*id, state, next));
+        }
+        for (id, r) in owned.recovered.get(&partition).into_iter().flatten() {
+            mailboxes.push((*id, r.state.clone(), r.events_next));
+        }
+        // Every event of the partition belongs to one of these mailboxes, so the largest
+        // position among them is the partition's end.
+        let end = mailboxes.iter().map(|m| m.2).max().unwrap_or(0);
+        let taken_at = (self.deps.now)();
+        let mailboxes: Vec<_> = mailboxes.into_iter().filter(|m| m.1.seq > 0).collect();
+        let written = mailboxes.len();
+        for (mailbox, state, _) in mailboxes {
+            let payload = snapshot::encode(&Snapshot { mailbox, state, events_next: end, taken_at }, &self.deps.ring)?;
+            self.deps.log.append(MAILBOX_SNAPSHOTS, &mailbox.to_string(), vec![payload]).await?;
+        }
+        Ok(written)
+    }
+
+    /// Forgets every started actor and recovered partition, so each mailbox is recovered from
+    /// the log on next use. Called when partition ownership changes: another process may have
+    /// appended meanwhile.
     pub async fn evict_all(&self) {
-        let mut actors = self.actors.lock().await;
-        for addr in actors.values() {
+        let mut owned = self.owned.lock().await;
+        for addr in owned.actors.values() {
             addr.do_send(Stop);
         }
-        actors.clear();
+        *owned = Owned::default();
     }
 }

@@ -6,4 +6,5 @@ pub mod decide;
 pub mod envelope;
 pub mod events;
 pub mod input;
+pub mod snapshot;
 pub mod state;
