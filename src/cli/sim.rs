@@ -1,17 +1,22 @@
 //! `hcal sim …`: the bundled simulators as stand-alone servers.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use hcal_sim::graph::{GraphSim, GraphSimConfig};
+use hcal_sim::graph::script::{DEMO_DOMAIN, DEMO_MAILBOXES};
+use hcal_sim::graph::{DemoIds, GraphSim, GraphSimConfig, MailboxKind};
+use hcal_sim::webex::{WebexSim, WebexSimConfig};
+use serde::de::DeserializeOwned;
 
 /// Simulators.
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
     /// The Microsoft Graph simulator (Entra ID tokens and consent, calendars, subscriptions).
     Graph(GraphArgs),
+    /// The Webex simulator (bearer tokens, personal rooms, meetings, Webex's error bodies).
+    Webex(WebexArgs),
 }
 
 /// Options of `hcal sim graph`.
@@ -29,23 +34,73 @@ pub struct GraphArgs {
     /// Redirect URI registered for the demo application's admin-consent flow.
     #[arg(long, default_value = "http://127.0.0.1:8080/admin/consent/callback")]
     pub redirect_uri: String,
+    /// Tenant id (a GUID) of the demo tenant. Default: generated.
+    #[arg(long, value_parser = parse_guid)]
+    pub tenant_id: Option<String>,
+    /// Application (client) id of the demo application. Default: generated.
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// Client secret of the demo application, the one hcal reads from
+    /// `HCAL_GRAPH_CLIENT_SECRET`. Default: generated.
+    #[arg(long, env = "HCAL_GRAPH_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+}
+
+/// Options of `hcal sim webex`.
+#[derive(Debug, Args)]
+pub struct WebexArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8026")]
+    pub listen: SocketAddr,
+    /// Simulator configuration (TOML, the fields of `WebexSimConfig`). Defaults follow Webex.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Bearer token to accept (the one hcal reads from `HCAL_WEBEX_TOKEN`); repeatable.
+    /// Default: one is generated and printed.
+    #[arg(long = "token", env = "HCAL_WEBEX_TOKEN", hide_env_values = true)]
+    pub tokens: Vec<String>,
+    /// A person with a Webex account and personal room, as `EMAIL=DISPLAY NAME`; repeatable.
+    #[arg(long = "person", value_parser = parse_person)]
+    pub people: Vec<(String, String)>,
+    /// Start without the demo tenant's people (alex, deniz and megan @contoso.example, the
+    /// people of `hcal sim graph`'s demo tenant).
+    #[arg(long)]
+    pub empty: bool,
+}
+
+fn parse_guid(s: &str) -> Result<String, String> {
+    uuid::Uuid::parse_str(s).map(|_| s.to_ascii_lowercase()).map_err(|_| format!("'{s}' is not a GUID"))
+}
+
+fn parse_person(s: &str) -> Result<(String, String), String> {
+    let (email, name) = s.split_once('=').ok_or_else(|| format!("'{s}' is not EMAIL=DISPLAY NAME"))?;
+    let (email, name) = (email.trim(), name.trim());
+    if !email.contains('@') || name.is_empty() {
+        return Err(format!("'{s}' is not EMAIL=DISPLAY NAME"));
+    }
+    Ok((email.to_owned(), name.to_owned()))
 }
 
 /// Runs a simulator until Ctrl-C.
 pub async fn run(cmd: SimCommand) -> anyhow::Result<()> {
     match cmd {
         SimCommand::Graph(args) => graph(args).await,
+        SimCommand::Webex(args) => webex(args).await,
+    }
+}
+
+fn read_config<T: DeserializeOwned + Default>(path: Option<&Path>) -> anyhow::Result<T> {
+    match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str::<T>(&text).with_context(|| format!("parsing {}", path.display()))
+        }
+        None => Ok(T::default()),
     }
 }
 
 async fn graph(args: GraphArgs) -> anyhow::Result<()> {
-    let config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            toml::from_str::<GraphSimConfig>(&text).with_context(|| format!("parsing {}", path.display()))?
-        }
-        None => GraphSimConfig::default(),
-    };
+    let config: GraphSimConfig = read_config(args.config.as_deref())?;
     let sim = GraphSim::start_on(config, args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     println!("Microsoft Graph simulator");
     println!("  Graph API        {}/v1.0", sim.url());
@@ -53,12 +108,56 @@ async fn graph(args: GraphArgs) -> anyhow::Result<()> {
     println!("  admin consent    {}/{{tenant}}/adminconsent", sim.url());
     println!("  control surface  {}/_sim/…", sim.url());
     if !args.empty {
-        let demo = sim.seed_demo(&args.redirect_uri).map_err(anyhow::Error::msg)?;
+        let ids = DemoIds { tenant_id: args.tenant_id, client_id: args.client_id, client_secret: args.client_secret };
+        let demo = sim.seed_demo_with(&args.redirect_uri, &ids).map_err(anyhow::Error::msg)?;
         println!("Demo tenant {} ({})", demo.domain, demo.tenant_id);
         println!("  client id        {}", demo.client_id);
         println!("  client secret    {}", demo.client_secret);
         for (id, name, mail, kind) in &demo.users {
             println!("  {:<5} {id}  {name} <{mail}>", kind.as_str());
+        }
+    }
+    println!("Press Ctrl-C to stop.");
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    sim.stop().await;
+    Ok(())
+}
+
+async fn webex(args: WebexArgs) -> anyhow::Result<()> {
+    let config: WebexSimConfig = read_config(args.config.as_deref())?;
+    let sim = WebexSim::start_on(config, args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let mut tokens: Vec<String> = args.tokens.iter().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
+    let generated = tokens.is_empty();
+    if generated {
+        tokens.push(format!("webex-{}", uuid::Uuid::new_v4().simple()));
+    }
+    for token in &tokens {
+        sim.add_token(token);
+    }
+    let mut people: Vec<(String, String)> = Vec::new();
+    if !args.empty {
+        people.extend(
+            DEMO_MAILBOXES
+                .iter()
+                .filter(|m| m.2 == MailboxKind::User)
+                .map(|(name, local, ..)| (format!("{local}@{DEMO_DOMAIN}"), (*name).to_owned())),
+        );
+    }
+    people.extend(args.people);
+    println!("Webex simulator");
+    println!("  base URL         {}", sim.url());
+    println!("  Webex API        {}/v1", sim.url());
+    println!("  control surface  {}/_sim/…", sim.url());
+    if generated {
+        println!("  bearer token     {}", tokens.join(", "));
+    } else {
+        println!("  bearer tokens    {} given (--token / HCAL_WEBEX_TOKEN)", tokens.len());
+    }
+    if !people.is_empty() {
+        println!("People");
+        for (email, name) in &people {
+            let id = sim.add_person(email, name);
+            println!("  {id}  {name} <{email}>");
         }
     }
     println!("Press Ctrl-C to stop.");

@@ -46,7 +46,7 @@ pub use self::config::{FaultConfig, GraphSimConfig, ResourceCasing, ThrottleConf
 pub use self::core::{Resp, Stats};
 pub use self::model::{MailboxKind, Permission};
 pub use self::notify::LifecycleEvent;
-pub use self::script::{DemoTenant, UserSpec};
+pub use self::script::{DemoIds, DemoTenant, UserSpec};
 
 /// A running simulator. Dropping it leaves the server running until the runtime ends; call
 /// [`GraphSim::stop`] to stop it.
@@ -212,6 +212,12 @@ impl GraphSim {
     /// Creates the demo tenant (see [`script::seed_demo`]).
     pub fn seed_demo(&self, redirect_uri: &str) -> Result<script::DemoTenant, String> {
         script::seed_demo(&self.core, redirect_uri)
+    }
+
+    /// Creates the demo tenant with the given identifiers where they are set (see
+    /// [`script::seed_demo_with`]).
+    pub fn seed_demo_with(&self, redirect_uri: &str, ids: &script::DemoIds) -> Result<script::DemoTenant, String> {
+        script::seed_demo_with(&self.core, redirect_uri, ids)
     }
 
     /// Delivers every change-notification POST delivered so far once more, in order, as

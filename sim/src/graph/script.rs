@@ -189,21 +189,45 @@ pub struct DemoTenant {
     pub users: Vec<(String, String, String, MailboxKind)>,
 }
 
+/// Domain of the demo tenant.
+pub const DEMO_DOMAIN: &str = "contoso.example";
+
+/// Mailboxes of the demo tenant: (display name, local part, kind, locale, time zone). The
+/// Webex simulator's `hcal sim webex` gives the people among them a Webex account.
+pub const DEMO_MAILBOXES: [(&str, &str, MailboxKind, &str, &str); 4] = [
+    ("Alex Wilber", "alex", MailboxKind::User, "en-US", "Pacific Standard Time"),
+    ("Deniz Yılmaz", "deniz", MailboxKind::User, "tr-TR", "Turkey Standard Time"),
+    ("Megan Bowen", "megan", MailboxKind::User, "de-DE", "W. Europe Standard Time"),
+    ("Conf Room Rainier", "rainier", MailboxKind::Room, "en-US", "Pacific Standard Time"),
+];
+
+/// Identifiers of the demo tenant to use instead of generated ones, so a deployment (e.g.
+/// docker compose) can configure hcal before the simulator runs.
+#[derive(Debug, Clone, Default)]
+pub struct DemoIds {
+    /// Tenant id; a GUID is generated when absent.
+    pub tenant_id: Option<String>,
+    /// Application (client) id; a GUID is generated when absent.
+    pub client_id: Option<String>,
+    /// Client secret; a random one is generated when absent.
+    pub client_secret: Option<String>,
+}
+
 /// Creates a tenant with a consented application, three people and a room, as the demo and
 /// `hcal sim graph` use.
 pub fn seed_demo(core: &Core, redirect_uri: &str) -> Result<DemoTenant, String> {
-    let domain = "contoso.example";
-    let tenant_id = add_tenant(core, None, domain);
-    let (client_id, client_secret) = add_app(core, None, None, vec![redirect_uri.to_owned()]);
+    seed_demo_with(core, redirect_uri, &DemoIds::default())
+}
+
+/// [`seed_demo`] with the given identifiers where they are set.
+pub fn seed_demo_with(core: &Core, redirect_uri: &str, ids: &DemoIds) -> Result<DemoTenant, String> {
+    let domain = DEMO_DOMAIN;
+    let tenant_id = add_tenant(core, ids.tenant_id.as_deref(), domain);
+    let (client_id, client_secret) =
+        add_app(core, ids.client_id.as_deref(), ids.client_secret.as_deref(), vec![redirect_uri.to_owned()]);
     consent(core, &client_id, &tenant_id, &Permission::ALL)?;
-    let people = [
-        ("Alex Wilber", "alex", MailboxKind::User, "en-US", "Pacific Standard Time"),
-        ("Deniz Yılmaz", "deniz", MailboxKind::User, "tr-TR", "Turkey Standard Time"),
-        ("Megan Bowen", "megan", MailboxKind::User, "de-DE", "W. Europe Standard Time"),
-        ("Conf Room Rainier", "rainier", MailboxKind::Room, "en-US", "Pacific Standard Time"),
-    ];
     let mut users = Vec::new();
-    for (name, local, kind, locale, zone) in people {
+    for (name, local, kind, locale, zone) in DEMO_MAILBOXES {
         let mail = format!("{local}@{domain}");
         let spec =
             UserSpec { kind, locale: locale.into(), time_zone: zone.into(), ..UserSpec::new(&tenant_id, name, &mail) };
