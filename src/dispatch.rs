@@ -64,31 +64,69 @@ pub async fn run_partition(
     }
 }
 
+/// The outcome of one attempt at a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// The actor recorded what it decided: commit the record.
+    Done,
+    /// Not now (throttling, an outage): try the same record again after this long.
+    RetryIn(Duration),
+}
+
+/// Hands one record to its mailbox's actor once. `failures` is how many attempts at this
+/// record failed before, for the backoff when the failure carries no hint.
+pub async fn attempt(
+    registry: &MailboxRegistry,
+    metrics: &Metrics,
+    notification: &NotificationRecord,
+    partition: u32,
+    failures: u32,
+) -> Attempt {
+    match registry.handle(notification.clone()).await {
+        Ok(()) => {
+            metrics.inc("hcal_notifications_total", "outcome", "processed");
+            registry.processed(partition).await;
+            Attempt::Done
+        }
+        Err(ProcessError::Retry { after_secs, reason }) => {
+            metrics.inc("hcal_notifications_total", "outcome", "retried");
+            let hint = after_secs.and_then(|s| Duration::try_from_secs_f64(s).ok());
+            let wait = hint.unwrap_or_else(|| backoff(failures)).min(MAX_BACKOFF);
+            tracing::warn!(partition, %reason, wait_ms = wait.as_millis() as u64, "notification will be retried");
+            Attempt::RetryIn(wait)
+        }
+        Err(e) => {
+            metrics.inc("hcal_notifications_total", "outcome", "failed");
+            tracing::error!(partition, error = %e, "notification could not be processed; retrying");
+            Attempt::RetryIn(backoff(failures))
+        }
+    }
+}
+
+/// 200 ms doubling per failure, at most [`MAX_BACKOFF`].
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis(200).saturating_mul(2u32.saturating_pow(failures.min(16))).min(MAX_BACKOFF)
+}
+
 /// Hands one record to its mailbox's actor, retrying (with backoff, holding the partition)
 /// until the actor has recorded what it decided.
 pub async fn process(registry: &MailboxRegistry, metrics: &Metrics, notification: NotificationRecord, partition: u32) {
-    let mut backoff = Duration::from_millis(200);
-    loop {
-        match registry.handle(notification.clone()).await {
-            Ok(()) => {
-                metrics.inc("hcal_notifications_total", "outcome", "processed");
-                registry.processed(partition).await;
-                return;
-            }
-            Err(ProcessError::Retry { after_secs, reason }) => {
-                metrics.inc("hcal_notifications_total", "outcome", "retried");
-                let wait =
-                    after_secs.and_then(|s| Duration::try_from_secs_f64(s).ok()).unwrap_or(backoff).min(MAX_BACKOFF);
-                tracing::warn!(partition, %reason, wait_ms = wait.as_millis() as u64, "notification will be retried");
-                tokio::time::sleep(wait).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-            Err(e) => {
-                metrics.inc("hcal_notifications_total", "outcome", "failed");
-                tracing::error!(partition, error = %e, "notification could not be processed; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-        }
+    let mut failures = 0;
+    while let Attempt::RetryIn(wait) = attempt(registry, metrics, &notification, partition, failures).await {
+        tokio::time::sleep(wait).await;
+        failures = failures.saturating_add(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        assert_eq!(backoff(0), Duration::from_millis(200));
+        assert_eq!(backoff(1), Duration::from_millis(400));
+        assert_eq!(backoff(4), Duration::from_millis(3200));
+        assert_eq!(backoff(100), MAX_BACKOFF);
     }
 }

@@ -106,6 +106,20 @@ async fn the_request_budget_resets_with_its_window() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_can_spend_one_mailboxs_budget_as_another_client_would() {
+    let f = Fixture::new().await;
+    f.sim.exhaust_budget(&f.client_id, &f.alice);
+    let resp = f.get(&events(&f.alice)).send().await.unwrap();
+    let after: f64 = retry_after(&resp).expect("Retry-After").parse().unwrap();
+    assert!(after > 590.0 && after <= 600.0, "the rest of the 600 s window: {after}");
+    let body = assert_graph_error(resp, 429, "ApplicationThrottled").await;
+    assert_eq!(body["error"]["message"], "Application is over its MailboxRequestLimit limit.");
+    assert_eq!(f.get(&events(&f.bob)).send().await.unwrap().status(), 200, "other mailboxes keep their budget");
+    f.sim.restore_budget(&f.client_id, &f.alice);
+    assert_eq!(f.get(&events(&f.alice)).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_may_be_fractional() {
     let throttle = ThrottleConfig { retry_after_secs: 0.5, max_concurrent: 1, ..ThrottleConfig::default() };
     let f = Fixture::with(with_throttle(throttle)).await;

@@ -305,6 +305,53 @@ pub async fn every_produced_message_matches_its_schema_and_no_sentinel_leaks(env
     }
 }
 
+/// Graph throttles one mailbox for minutes (its request budget is spent by another client):
+/// the invites of a mailbox on another partition are decorated meanwhile, and the throttled
+/// one is decorated, once, when its budget is back.
+pub async fn a_throttled_mailbox_does_not_hold_up_the_others(env: Env) {
+    let _hcal = env.start("").await;
+    let key = |user: &str| format!("{}/{user}", env.demo.tenant_id);
+    let partition = |user: &str| hcal_actors::log::partition_for(&key(user), 8);
+    let users: Vec<String> = ["alex", "deniz", "megan"].iter().map(|u| env.user(u)).collect();
+    let throttled = users[0].clone();
+    let other = users.iter().find(|u| partition(u) != partition(&throttled)).expect("two partitions").clone();
+    for u in [&throttled, &other] {
+        env.enable(u).await;
+        env.wait_active(u).await;
+        env.wait_resynced(u).await;
+    }
+    env.graph.exhaust_budget(&env.demo.client_id, &throttled);
+    let held = env.graph.create_event(&throttled, invite("Throttled", "@webex", "<p>x</p>")).await.unwrap();
+    let held = held["id"].as_str().unwrap().to_owned();
+    // Let hcal meet the 429 first, so the other mailbox's change comes while it waits.
+    eventually("hcal throttled", WAIT, || async {
+        env.metrics().await.contains("hcal_notifications_total{outcome=\"retried\"}").then_some(())
+    })
+    .await;
+    let free = env.graph.create_event(&other, invite("Not throttled", "@webex", "<p>x</p>")).await.unwrap();
+    let free = free["id"].as_str().unwrap().to_owned();
+    eventually("the other mailbox decorated", WAIT, || async {
+        let ev = env.graph_event(&other, &free).await;
+        (blocks(ev["body"]["content"].as_str().unwrap_or("")) == 1).then_some(())
+    })
+    .await;
+    let ev = env.graph_event(&throttled, &held).await;
+    assert_eq!(blocks(ev["body"]["content"].as_str().unwrap_or("")), 0, "still throttled, so not written yet");
+
+    env.graph.restore_budget(&env.demo.client_id, &throttled);
+    // hcal tries again at most 30 s after the last 429.
+    eventually("the throttled mailbox decorated", WAIT * 2, || async {
+        let ev = env.graph_event(&throttled, &held).await;
+        (blocks(ev["body"]["content"].as_str().unwrap_or("")) == 1).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for (user, id) in [(&throttled, &held), (&other, &free)] {
+        let ev = env.graph_event(user, id).await;
+        assert_eq!(blocks(ev["body"]["content"].as_str().unwrap_or("")), 1, "exactly one block");
+    }
+}
+
 pub async fn replay_rebuilds_identical_meeting_lists(env: Env) {
     let hcal = env.start("").await;
     let (alex, deniz) = (env.user("alex"), env.user("deniz"));
@@ -382,6 +429,12 @@ macro_rules! scenario_tests {
         async fn the_webhook_refuses_bad_input_and_stores_nothing() {
             if let Some(env) = support::Env::on($backend).await {
                 scenarios::the_webhook_refuses_bad_input_and_stores_nothing(env).await;
+            }
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_throttled_mailbox_does_not_hold_up_the_others() {
+            if let Some(env) = support::Env::on($backend).await {
+                scenarios::a_throttled_mailbox_does_not_hold_up_the_others(env).await;
             }
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

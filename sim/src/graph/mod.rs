@@ -231,6 +231,22 @@ impl GraphSim {
         self.core.store.lock().delta.clear();
     }
 
+    /// Spends the request budget of `app_id` on mailbox `user_id` for the current window, as
+    /// another busy client of the same app would: its next requests get 429
+    /// `ApplicationThrottled` ("MailboxRequestLimit") with the rest of the window as
+    /// `Retry-After`, until the window ends (`throttle.window_secs`, simulated clock) or
+    /// [`GraphSim::restore_budget`].
+    pub fn exhaust_budget(&self, app_id: &str, user_id: &str) {
+        let now = self.core.now();
+        let budget = self.core.config.throttle.budget;
+        self.core.throttle.lock().windows.insert((app_id.to_owned(), user_id.to_owned()), (now, budget));
+    }
+
+    /// Gives `app_id` a fresh request budget on mailbox `user_id`.
+    pub fn restore_budget(&self, app_id: &str, user_id: &str) {
+        self.core.throttle.lock().windows.remove(&(app_id.to_owned(), user_id.to_owned()));
+    }
+
     /// Replaces the active faults.
     pub fn set_faults(&self, faults: FaultConfig) {
         *self.core.faults.write() = faults;
