@@ -2,7 +2,8 @@
 //! names exists, hcal waits for a healthy broker, the hcal configuration it mounts loads with
 //! hcal's own loader and is in kafka mode against the compose broker, hcal's endpoints and
 //! secrets match the simulators', and the simulators' command lines are accepted by the real
-//! `hcal sim` (run here with the compose arguments, on a free loopback port).
+//! `hcal sim` (run here with the compose arguments, on a free loopback port), and the whole
+//! stack, run from those command lines against a real Kafka-protocol broker, decorates an invite.
 
 // Helpers of a test crate panic on surprises just as the tests do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -13,6 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use hcal::config::Backend;
+
+mod support;
 use yaml_rust2::{Yaml, YamlLoader};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -242,10 +245,17 @@ impl Drop for Killed {
 /// files at their host paths, `--listen` on a free loopback port. Returns its output up to
 /// "Press Ctrl-C".
 fn run_like_compose(doc: &Yaml, name: &str) -> Vec<String> {
+    start_like_compose(doc, name, "127.0.0.1:0", &|a| a.to_owned()).1
+}
+
+/// Starts a simulator service's command line with `hcal` here, listening on `listen`, each
+/// argument passed through `rewrite` (compose host names to loopback addresses). Returns the
+/// running process and its output up to "Press Ctrl-C".
+fn start_like_compose(doc: &Yaml, name: &str, listen: &str, rewrite: &dyn Fn(&str) -> String) -> (Killed, Vec<String>) {
     let service = service(doc, name);
-    let mut args = command(service);
-    let listen = args.iter().position(|a| a == "--listen").unwrap() + 1;
-    args[listen] = "127.0.0.1:0".into();
+    let mut args: Vec<String> = command(service).iter().map(|a| rewrite(a)).collect();
+    let at = args.iter().position(|a| a == "--listen").unwrap() + 1;
+    args[at] = listen.into();
     for arg in &mut args {
         if let Some((source, _)) = volumes(service).into_iter().find(|(_, t)| t == arg) {
             *arg = Path::new(ROOT).join(source).to_str().unwrap().to_owned();
@@ -262,12 +272,15 @@ fn run_like_compose(doc: &Yaml, name: &str) -> Vec<String> {
         .unwrap();
     let mut child = Killed(child);
     let mut lines = Vec::new();
-    for line in BufReader::new(child.0.stdout.take().unwrap()).lines() {
+    let mut out = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    for line in out.by_ref() {
         let line = line.unwrap();
         let done = line.starts_with("Press Ctrl-C");
         lines.push(line);
         if done {
-            return lines;
+            // Keep draining its output so the process never blocks on a full pipe.
+            std::thread::spawn(move || out.for_each(drop));
+            return (child, lines);
         }
     }
     let mut err = String::new();
@@ -291,4 +304,123 @@ fn the_simulators_accept_their_compose_command_lines() {
     let graph_config = mounted_file(service(&doc, "graph-sim"), flag(&command(service(&doc, "graph-sim")), "--config"));
     let sim: hcal_sim::graph::GraphSimConfig = toml::from_str(&std::fs::read_to_string(graph_config).unwrap()).unwrap();
     assert!(!sim.require_https_except_loopback, "hcal's public_url is http://hcal:…, not loopback");
+}
+
+/// The compose stack without Docker: a real Kafka-protocol broker (tansu, installed by
+/// `.ci/run`) in place of the kafka service, and the other three services run from their
+/// compose command lines, environments and mounted files, with compose's host names mapped to
+/// loopback ports. An `@webex` invite gets its join details: the shipped configuration works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compose_stack_decorates_an_invite_without_docker() {
+    if !support::Broker::available() {
+        println!("skipped: tansu is not on PATH (.ci/run installs it with .ci/install-tansu.sh)");
+        return;
+    }
+    let broker = support::Broker::start();
+    let doc = compose();
+    let (graph_port, webex_port, hcal_port) = (support::port(), support::port(), support::port());
+    let data = tempfile::tempdir().unwrap();
+    // Compose's network names, as this host reaches them.
+    let hosts: Vec<(String, String)> = vec![
+        ("http://hcal:8080".into(), format!("http://127.0.0.1:{hcal_port}")),
+        ("0.0.0.0:8080".into(), format!("127.0.0.1:{hcal_port}")),
+        ("graph-sim:8025".into(), format!("127.0.0.1:{graph_port}")),
+        ("webex-sim:8026".into(), format!("127.0.0.1:{webex_port}")),
+        ("kafka:9092".into(), broker.bootstrap()),
+        ("/var/lib/hcal".into(), data.path().to_str().unwrap().to_owned()),
+    ];
+    let rewrite = |text: &str| hosts.iter().fold(text.to_owned(), |t, (from, to)| t.replace(from, to));
+    let (_graph, graph_out) = start_like_compose(&doc, "graph-sim", &format!("127.0.0.1:{graph_port}"), &rewrite);
+    let (_webex, _) = start_like_compose(&doc, "webex-sim", &format!("127.0.0.1:{webex_port}"), &rewrite);
+
+    let hcal_service = service(&doc, "hcal");
+    let args = command(hcal_service);
+    let mounted = mounted_file(hcal_service, flag(&args, "--config"));
+    let config = data.path().join("hcal.toml");
+    std::fs::write(&config, rewrite(&std::fs::read_to_string(mounted).unwrap())).unwrap();
+    let env = environment(hcal_service);
+    let log = std::fs::File::create(data.path().join("hcal.log")).unwrap();
+    let _hcal = Killed(
+        Command::new(env!("CARGO_BIN_EXE_hcal"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env_remove("HCAL_GRAPH_CLIENT_SECRET")
+            .env_remove("HCAL_WEBEX_TOKEN")
+            .env_remove("HCAL_API_TOKEN")
+            .envs(&env)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let hcal = format!("http://127.0.0.1:{hcal_port}");
+    let graph = format!("http://127.0.0.1:{graph_port}");
+    let http = reqwest::Client::new();
+    let token = env.get("HCAL_API_TOKEN").unwrap().clone();
+    let hcal_log = || std::fs::read_to_string(data.path().join("hcal.log")).unwrap_or_default();
+    let wait = std::time::Duration::from_secs(60);
+    support::eventually("hcal to start", wait, || async {
+        http.get(format!("{hcal}/healthz")).send().await.ok()?.status().is_success().then_some(())
+    })
+    .await;
+
+    // The demo mailbox the Graph simulator printed, enabled as an operator would.
+    let alex = graph_out
+        .iter()
+        .find(|l| l.contains("<alex@contoso.example>"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap_or_else(|| panic!("no alex in {graph_out:#?}"))
+        .to_owned();
+    let enabled = http
+        .post(format!("{hcal}/admin/v1/mailboxes"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"userId": alex}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(enabled.status(), 202, "{}", hcal_log());
+    support::eventually("alex active", wait, || async {
+        let status: serde_json::Value = http
+            .get(format!("{hcal}/admin/v1/mailboxes/{alex}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (status["status"] == "active").then_some(())
+    })
+    .await;
+
+    // Alex types @webex in Outlook (the simulator's act-as-owner surface).
+    let created: serde_json::Value = http
+        .post(format!("{graph}/_sim/as/users/{alex}/events"))
+        .json(&support::invite("Compose check", "@webex", "<p>Agenda</p>"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    support::eventually("join details written", wait, || async {
+        let event: serde_json::Value =
+            http.get(format!("{graph}/_sim/as/users/{alex}/events/{id}")).send().await.ok()?.json().await.ok()?;
+        (support::blocks(event["body"]["content"].as_str()?) == 1).then_some(())
+    })
+    .await;
+    support::eventually("the meeting listed with its join address", wait, || async {
+        let listed: serde_json::Value = http
+            .get(format!("{hcal}/v1/users/{alex}/meetings"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        listed.to_string().contains("hcal.webex.com").then_some(())
+    })
+    .await;
 }
