@@ -71,6 +71,9 @@ pub enum Attempt {
     Done,
     /// Not now (throttling, an outage): try the same record again after this long.
     RetryIn(Duration),
+    /// The mailbox's partition was given to another process meanwhile: leave the record
+    /// uncommitted for its new owner.
+    Abandoned,
 }
 
 /// Hands one record to its mailbox's actor once. `failures` is how many attempts at this
@@ -87,6 +90,11 @@ pub async fn attempt(
             metrics.inc("hcal_notifications_total", "outcome", "processed");
             registry.processed(partition).await;
             Attempt::Done
+        }
+        Err(ProcessError::Revoked) => {
+            metrics.inc("hcal_notifications_total", "outcome", "abandoned");
+            tracing::info!(partition, "partition revoked while processing; the record is left to its new owner");
+            Attempt::Abandoned
         }
         Err(ProcessError::Retry { after_secs, reason }) => {
             metrics.inc("hcal_notifications_total", "outcome", "retried");

@@ -1,14 +1,17 @@
 //! Kafka mode's consumer of the notifications topic. Consumer-group membership decides which
-//! process owns which partitions, and so which mailboxes: records are processed one at a time
-//! in partition order and each offset is committed (synchronously, by this group member) only
-//! after the mailbox actor recorded what it decided. On every rebalance the cached actors are
-//! dropped, so a partition that comes back reloads its mailboxes from the log, where another
-//! process may have appended meanwhile. Because processing happens in the polling task, no
-//! record is in flight when a partition is revoked. A record that must wait (Graph throttles
-//! its mailbox) holds only its own partition: the partition is paused and rewound to it, and
-//! the others go on.
+//! process owns which partitions, and so which mailboxes. Records of a partition are processed
+//! one at a time, in offset order, and each offset is committed (synchronously, by this group
+//! member) only after the mailbox actor recorded what it decided.
+//!
+//! The consumer keeps polling while a record is processed, and received records wait in a
+//! per-partition backlog: a record that must wait (Graph throttles its mailbox) holds only its
+//! own partition, a slow record never keeps the process from serving the group, and a
+//! partition whose backlog is long or waiting is paused. On every rebalance the actors' leases
+//! lapse at once (an actor in the middle of a record records nothing more), the backlog is
+//! dropped and every partition starts afresh from its committed position, reloading its
+//! mailboxes from the log, where another process may have appended meanwhile.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -18,10 +21,10 @@ use hcal_actors::mailbox::actor::MailboxRegistry;
 use hcal_actors::notification::NotificationRecord;
 use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::dispatch;
+use crate::dispatch::{self, Attempt};
 use crate::metrics::Metrics;
 use crate::store::kafka::KafkaLog;
 
@@ -47,6 +50,109 @@ impl ConsumerContext for OwnershipContext {
     }
 }
 
+/// Records received and not yet done, per partition, in offset order. Pure bookkeeping: what
+/// to process next, what is a duplicate, when to wake up, which partitions to pause.
+#[derive(Debug, Default)]
+struct Backlog<T> {
+    lanes: HashMap<i32, Lane<T>>,
+    /// The partition served last, for round-robin between partitions.
+    last: Option<i32>,
+}
+
+#[derive(Debug)]
+struct Lane<T> {
+    /// Offset after the last record accepted.
+    next: i64,
+    pending: VecDeque<(i64, T)>,
+    /// The front record waits until then.
+    not_before: Option<Instant>,
+    /// Failed attempts at the front record.
+    failures: u32,
+}
+
+/// Records a partition may hold in its backlog before it is paused.
+const MAX_PENDING: usize = 64;
+
+impl<T> Backlog<T> {
+    /// Takes a received record; false for one already taken (a partition refetched after a
+    /// pause may deliver records again).
+    fn accept(&mut self, partition: i32, offset: i64, item: T) -> bool {
+        let lane = self.lanes.entry(partition).or_insert(Lane {
+            next: 0,
+            pending: VecDeque::new(),
+            not_before: None,
+            failures: 0,
+        });
+        if offset < lane.next {
+            return false;
+        }
+        lane.next = offset + 1;
+        lane.pending.push_back((offset, item));
+        true
+    }
+
+    /// The next partition whose front record is due, taking partitions in turn.
+    fn next_due(&mut self, now: Instant) -> Option<i32> {
+        let mut due: Vec<i32> = self
+            .lanes
+            .iter()
+            .filter(|(_, l)| !l.pending.is_empty() && l.not_before.is_none_or(|t| t <= now))
+            .map(|(p, _)| *p)
+            .collect();
+        due.sort_unstable();
+        let pick = match self.last {
+            Some(last) => due.iter().find(|p| **p > last).or(due.first()).copied(),
+            None => due.first().copied(),
+        };
+        if pick.is_some() {
+            self.last = pick;
+        }
+        pick
+    }
+
+    /// The front record of a partition and the failed attempts at it.
+    fn front(&self, partition: i32) -> Option<(i64, &T, u32)> {
+        let lane = self.lanes.get(&partition)?;
+        lane.pending.front().map(|(o, t)| (*o, t, lane.failures))
+    }
+
+    /// The front record is done.
+    fn done(&mut self, partition: i32) {
+        if let Some(lane) = self.lanes.get_mut(&partition) {
+            lane.pending.pop_front();
+            lane.not_before = None;
+            lane.failures = 0;
+        }
+    }
+
+    /// The front record must be tried again at `until`.
+    fn retry(&mut self, partition: i32, until: Instant) {
+        if let Some(lane) = self.lanes.get_mut(&partition) {
+            lane.not_before = Some(until);
+            lane.failures = lane.failures.saturating_add(1);
+        }
+    }
+
+    /// When the next waiting record is due.
+    fn wake(&self) -> Option<Instant> {
+        self.lanes.values().filter(|l| !l.pending.is_empty()).filter_map(|l| l.not_before).min()
+    }
+
+    /// Partitions that should not fetch now: waiting, or with a long backlog.
+    fn to_pause(&self, now: Instant) -> HashSet<i32> {
+        self.lanes
+            .iter()
+            .filter(|(_, l)| l.pending.len() >= MAX_PENDING || l.not_before.is_some_and(|t| t > now))
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
+    fn clear(&mut self) {
+        self.lanes.clear();
+        self.last = None;
+    }
+}
+
 /// The group consumer of the notifications topic.
 pub struct GroupDispatcher {
     consumer: StreamConsumer<OwnershipContext>,
@@ -54,22 +160,12 @@ pub struct GroupDispatcher {
     topic: String,
 }
 
-/// A partition whose record must be tried again later. Its consumption is paused and its
-/// position rewound to the record, so the other partitions of the process go on meanwhile.
-#[derive(Debug, Clone, Copy)]
-struct Held {
-    /// The record to try again.
-    offset: i64,
-    /// When to resume the partition.
-    until: Instant,
-    /// Failed attempts at the record so far.
-    failures: u32,
-    /// Still paused (false once resumed, until the record comes back).
-    paused: bool,
-}
+/// A received record: its payload (`None`: empty).
+type Payload = Option<Vec<u8>>;
 
-/// How long a seek may wait for the consumer.
-const SEEK_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an attempt may go on after a rebalance before it is abandoned. Actors stop
+/// recording at once (their leases lapse); this bounds the Graph calls still under way.
+const REVOKE_DEADLINE: Duration = Duration::from_secs(10);
 
 impl GroupDispatcher {
     /// Joins `group` on the notifications topic.
@@ -96,8 +192,8 @@ impl GroupDispatcher {
             .set("session.timeout.ms", session_timeout.as_millis().max(6000).to_string())
             .set("heartbeat.interval.ms", (session_timeout.as_millis().max(6000) / 3).to_string())
             // Also the rebalance timeout: how long a rebalance waits for members that are gone
-            // (some brokers wait this long rather than the session timeout). One attempt at a
-            // record never takes this long: a record to retry holds only its partition.
+            // (some brokers wait this long rather than the session timeout). The consumer is
+            // polled all the time, also while a record is processed.
             .set("max.poll.interval.ms", (session_timeout.as_millis().max(6000) * 3 / 2).to_string())
             .create_with_context(OwnershipContext { changed: changed.clone() })?;
         let topic = kafka.topic(NOTIFICATIONS);
@@ -105,39 +201,37 @@ impl GroupDispatcher {
         Ok(Self { consumer, changed, topic })
     }
 
-    fn one(&self, partition: i32) -> TopicPartitionList {
+    fn list(&self, partitions: impl IntoIterator<Item = i32>) -> TopicPartitionList {
         let mut list = TopicPartitionList::new();
-        list.add_partition(&self.topic, partition);
+        for p in partitions {
+            list.add_partition(&self.topic, p);
+        }
         list
     }
 
-    /// Pauses a partition and rewinds it to `offset`, so the record comes again on resume.
-    fn hold(&self, partition: i32, offset: i64) {
-        if let Err(e) = self.consumer.pause(&self.one(partition)) {
-            tracing::warn!(partition, error = %e, "pausing a partition failed");
+    /// Pauses and resumes partitions so that exactly `wanted` are paused.
+    fn sync_pauses(&self, paused: &mut HashSet<i32>, wanted: HashSet<i32>) {
+        let pause: Vec<i32> = wanted.difference(paused).copied().collect();
+        let resume: Vec<i32> = paused.difference(&wanted).copied().collect();
+        if !pause.is_empty()
+            && let Err(e) = self.consumer.pause(&self.list(pause))
+        {
+            tracing::warn!(error = %e, "pausing partitions failed");
         }
-        self.rewind(partition, offset);
+        if !resume.is_empty()
+            && let Err(e) = self.consumer.resume(&self.list(resume))
+        {
+            tracing::warn!(error = %e, "resuming partitions failed");
+        }
+        *paused = wanted;
     }
 
-    fn rewind(&self, partition: i32, offset: i64) {
-        if let Err(e) = self.consumer.seek(&self.topic, partition, Offset::Offset(offset), SEEK_TIMEOUT) {
-            // Not assigned any more (a rebalance is under way): the next owner starts from the
-            // committed position, which is this record.
-            tracing::warn!(partition, error = %e, "rewinding a partition failed");
-        }
-    }
-
-    fn resume(&self, partition: i32, offset: i64) {
-        // Rewind again in case the first seek raced with a fetch.
-        self.rewind(partition, offset);
-        if let Err(e) = self.consumer.resume(&self.one(partition)) {
-            tracing::warn!(partition, error = %e, "resuming a partition failed");
-        }
-    }
-
-    /// After a rebalance: no partition stays paused, no record stays held.
-    fn reset(&self, held: &mut HashMap<i32, Held>) {
-        held.clear();
+    /// After a rebalance: every lease lapses, nothing is pending, nothing is paused; the
+    /// partitions start afresh from their committed positions.
+    async fn reset(&self, registry: &MailboxRegistry, backlog: &mut Backlog<Payload>, paused: &mut HashSet<i32>) {
+        registry.evict_all().await;
+        backlog.clear();
+        paused.clear();
         if let Ok(assigned) = self.consumer.assignment()
             && let Err(e) = self.consumer.resume(&assigned)
         {
@@ -145,74 +239,201 @@ impl GroupDispatcher {
         }
     }
 
-    /// Consumes forever. Records of a partition are processed one at a time, in order; a
-    /// record that must be retried holds its partition (paused and rewound to it) without
-    /// holding the others, and the consumer keeps polling, so the process stays in the group.
-    pub async fn run(self, registry: Arc<MailboxRegistry>, metrics: Arc<Metrics>) {
-        let mut held: HashMap<i32, Held> = HashMap::new();
+    fn take(backlog: &mut Backlog<Payload>, received: Result<BorrowedMessage<'_>, rdkafka::error::KafkaError>) {
+        match received {
+            Ok(m) => {
+                backlog.accept(m.partition(), m.offset(), m.payload().map(<[u8]>::to_vec));
+            }
+            Err(e) => tracing::error!(error = %e, "receiving notifications failed"),
+        }
+    }
+
+    /// Awaits one attempt while serving the group: the consumer keeps polling (a long attempt
+    /// never drops the process from the group) and records received meanwhile join the
+    /// backlog. A rebalance meanwhile lapses the leases of every actor at once, and the attempt
+    /// is given [`REVOKE_DEADLINE`] to end; after that it is abandoned. Returns whether a
+    /// rebalance happened (the backlog was then started afresh).
+    async fn while_polling<F>(
+        &self,
+        attempt: F,
+        registry: &MailboxRegistry,
+        backlog: &mut Backlog<Payload>,
+        paused: &mut HashSet<i32>,
+    ) -> (Attempt, bool)
+    where
+        F: std::future::Future<Output = Attempt>,
+    {
+        tokio::pin!(attempt);
+        let mut deadline: Option<Instant> = None;
         loop {
-            let now = Instant::now();
-            for (partition, h) in held.iter_mut().filter(|(_, h)| h.paused && h.until <= now) {
-                self.resume(*partition, h.offset);
-                h.paused = false;
-            }
-            let wake = held.values().filter(|h| h.paused).map(|h| h.until).min();
-            let received = match wake {
-                // `recv` is cancellation safe: nothing is lost when the timer wins.
-                Some(at) => tokio::select! {
-                    m = self.consumer.recv() => Some(m),
-                    () = tokio::time::sleep_until(at.into()) => None,
-                },
-                None => Some(self.consumer.recv().await),
-            };
-            let message = match received {
-                None => continue,
-                Some(Ok(m)) => m,
-                Some(Err(e)) => {
-                    tracing::error!(error = %e, "receiving notifications failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    continue;
+            let revoked = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
                 }
             };
-            if self.changed.swap(false, Ordering::SeqCst) {
-                registry.evict_all().await;
-                self.reset(&mut held);
-            }
-            let kafka_partition = message.partition();
-            let failures = match held.get(&kafka_partition) {
-                // Fetched before the partition was paused and rewound: it comes again.
-                Some(h) if h.paused || message.offset() != h.offset => continue,
-                Some(h) => h.failures,
-                None => 0,
-            };
-            let partition = u32::try_from(kafka_partition).unwrap_or(0);
-            match message.payload().map(serde_json::from_slice::<NotificationRecord>) {
-                Some(Ok(record)) => match dispatch::attempt(&registry, &metrics, &record, partition, failures).await {
-                    dispatch::Attempt::Done => {
-                        held.remove(&kafka_partition);
+            tokio::select! {
+                outcome = &mut attempt => return (outcome, deadline.is_some()),
+                () = revoked => {
+                    tracing::warn!("an attempt outlived the revocation deadline; abandoned");
+                    return (Attempt::Abandoned, true);
+                }
+                // `recv` is cancellation safe: nothing is lost when another branch wins.
+                received = self.consumer.recv() => {
+                    // A rebalance is noticed inside `recv`, before the new assignment's records.
+                    if self.changed.swap(false, Ordering::SeqCst) {
+                        self.reset(registry, backlog, paused).await;
+                        deadline.get_or_insert(Instant::now() + REVOKE_DEADLINE);
                     }
-                    dispatch::Attempt::RetryIn(wait) => {
-                        self.hold(kafka_partition, message.offset());
-                        let until = Instant::now() + wait;
-                        let failures = failures.saturating_add(1);
-                        held.insert(kafka_partition, Held { offset: message.offset(), until, failures, paused: true });
-                        continue;
-                    }
-                },
-                _ => {
-                    tracing::error!(partition, offset = message.offset(), "unreadable notification record skipped");
-                    metrics.inc("hcal_notifications_total", "outcome", "unreadable");
-                    held.remove(&kafka_partition);
+                    Self::take(backlog, received);
                 }
-            }
-            while let Err(e) = self.consumer.commit_message(&message, CommitMode::Sync) {
-                tracing::error!(error = %e, "committing the position failed; retrying");
-                if self.changed.load(Ordering::SeqCst) {
-                    // The partition moved on; its new owner resumes from the last commit.
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
+    }
+
+    fn owns(&self, partition: i32) -> bool {
+        self.consumer.assignment().is_ok_and(|a| a.find_partition(&self.topic, partition).is_some())
+    }
+
+    /// Commits the position after `offset`, while the partition is this member's: brokers
+    /// accept commits by generation, not ownership, so a commit for a partition that went to
+    /// another member could move its position back.
+    async fn commit(&self, partition: i32, offset: i64) {
+        let mut list = TopicPartitionList::new();
+        if list.add_partition_offset(&self.topic, partition, Offset::Offset(offset + 1)).is_err() {
+            return;
+        }
+        while self.owns(partition) {
+            match self.consumer.commit(&list, CommitMode::Sync) {
+                Ok(()) => return,
+                Err(e) if self.changed.load(Ordering::SeqCst) => {
+                    tracing::info!(partition, error = %e, "position not committed: a rebalance is under way");
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "committing the position failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+
+    /// Consumes forever.
+    pub async fn run(self, registry: Arc<MailboxRegistry>, metrics: Arc<Metrics>) {
+        let mut backlog: Backlog<Payload> = Backlog::default();
+        let mut paused: HashSet<i32> = HashSet::new();
+        loop {
+            let now = Instant::now();
+            self.sync_pauses(&mut paused, backlog.to_pause(now));
+            let Some(kafka_partition) = backlog.next_due(now) else {
+                // Nothing due: wait for a record or for the next waiting one to be due.
+                let received = match backlog.wake() {
+                    Some(at) => tokio::select! {
+                        m = self.consumer.recv() => Some(m),
+                        () = tokio::time::sleep_until(at.into()) => None,
+                    },
+                    None => Some(self.consumer.recv().await),
+                };
+                // A rebalance is noticed inside `recv`, before the new assignment's records.
+                if self.changed.swap(false, Ordering::SeqCst) {
+                    self.reset(&registry, &mut backlog, &mut paused).await;
+                }
+                if let Some(received) = received {
+                    Self::take(&mut backlog, received);
+                }
+                continue;
+            };
+            let Some((offset, payload, failures)) = backlog.front(kafka_partition) else { continue };
+            let partition = u32::try_from(kafka_partition).unwrap_or(0);
+            let (outcome, rebalanced) = match payload.as_deref().map(serde_json::from_slice::<NotificationRecord>) {
+                Some(Ok(record)) => {
+                    let attempt = dispatch::attempt(&registry, &metrics, &record, partition, failures);
+                    self.while_polling(attempt, &registry, &mut backlog, &mut paused).await
+                }
+                _ => {
+                    tracing::error!(partition, offset, "unreadable notification record skipped");
+                    metrics.inc("hcal_notifications_total", "outcome", "unreadable");
+                    (Attempt::Done, false)
+                }
+            };
+            match outcome {
+                Attempt::Done => {
+                    if !rebalanced {
+                        backlog.done(kafka_partition);
+                    }
+                    // Durable, so committing is right; it fails if the partition went away.
+                    self.commit(kafka_partition, offset).await;
+                }
+                Attempt::RetryIn(wait) if !rebalanced => backlog.retry(kafka_partition, Instant::now() + wait),
+                // After a rebalance every partition starts afresh from its committed
+                // position: this record included, if the partition came back.
+                Attempt::RetryIn(_) | Attempt::Abandoned => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_taken_once_in_offset_order_per_partition() {
+        let mut b: Backlog<&str> = Backlog::default();
+        assert!(b.accept(0, 5, "a"));
+        assert!(b.accept(0, 6, "b"));
+        assert!(!b.accept(0, 5, "a again"), "a refetched record is a duplicate");
+        assert!(b.accept(0, 9, "c"), "gaps (transaction markers, compaction) are fine");
+        let now = Instant::now();
+        assert_eq!(b.next_due(now), Some(0));
+        assert_eq!(b.front(0), Some((5, &"a", 0)));
+        b.done(0);
+        assert_eq!(b.front(0), Some((6, &"b", 0)));
+    }
+
+    #[test]
+    fn a_waiting_partition_holds_only_itself_and_partitions_take_turns() {
+        let mut b: Backlog<u8> = Backlog::default();
+        for p in 0..3 {
+            b.accept(p, 0, 0);
+            b.accept(p, 1, 1);
+        }
+        let now = Instant::now();
+        let later = now + Duration::from_secs(30);
+        assert_eq!(b.next_due(now), Some(0));
+        b.retry(0, later);
+        assert_eq!(b.front(0), Some((0, &0, 1)));
+        // The others go on, in turn.
+        assert_eq!(b.next_due(now), Some(1));
+        b.done(1);
+        assert_eq!(b.next_due(now), Some(2));
+        b.done(2);
+        assert_eq!(b.next_due(now), Some(1));
+        assert_eq!(b.wake(), Some(later));
+        assert_eq!(b.to_pause(now), HashSet::from([0]));
+        // Once due, the waiting record is served again, with its failure count.
+        let mut served = Vec::new();
+        while let Some(p) = b.next_due(later) {
+            let (offset, _, failures) = b.front(p).unwrap();
+            served.push((p, offset, failures));
+            b.done(p);
+        }
+        assert_eq!(served.len(), 4, "{served:?}");
+        assert!(served.contains(&(0, 0, 1)), "{served:?}");
+        assert!(served.contains(&(0, 1, 0)), "failures reset for the next record: {served:?}");
+        assert!(b.to_pause(later).is_empty());
+    }
+
+    #[test]
+    fn a_long_backlog_pauses_its_partition() {
+        let mut b: Backlog<()> = Backlog::default();
+        for o in 0..MAX_PENDING as i64 {
+            b.accept(3, o, ());
+        }
+        assert_eq!(b.to_pause(Instant::now()), HashSet::from([3]));
+        b.done(3);
+        assert!(b.to_pause(Instant::now()).is_empty());
+        b.clear();
+        assert_eq!(b.next_due(Instant::now()), None);
     }
 }

@@ -2,6 +2,8 @@
 //! - two hcal processes of one installation share the mailboxes through the consumer group;
 //!   one is killed, and the other takes over its mailboxes and finishes its work (librdkafka's
 //!   mock cluster, which expires dead group members);
+//! - a second process joining while the first is in the middle of a record takes its share,
+//!   and nothing is written twice (the first stops recording as soon as the rebalance starts);
 //! - a broker restart in the middle of a run (tansu, installed by `.ci/run`) loses nothing and
 //!   decorates nothing twice.
 
@@ -12,7 +14,7 @@ mod support;
 
 use std::time::Duration;
 
-use hcal_sim::graph::UserSpec;
+use hcal_sim::graph::{FaultConfig, UserSpec};
 use support::{Backend, Balancer, Env, blocks, eventually, invite};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -98,6 +100,54 @@ async fn the_survivor_of_two_processes_takes_over_the_dead_ones_mailboxes() {
         let rows = env.meetings(user).await;
         assert_eq!(rows.len(), 3, "{user}: {rows:?}");
     }
+}
+
+/// Counter `hcal_notifications_total{outcome=…}` of a member.
+async fn outcome(env: &Env, url: &str, outcome: &str) -> u64 {
+    let text = env.http.get(format!("{url}/metrics")).send().await.unwrap().text().await.unwrap();
+    let prefix = format!("hcal_notifications_total{{outcome=\"{outcome}\"}} ");
+    text.lines().find_map(|l| l.strip_prefix(&prefix)?.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_joining_mid_record_takes_its_share_without_a_double_write() {
+    let Some(env) = Env::on(Backend::KafkaMock).await else { return };
+    let users: Vec<String> = (0..12)
+        .map(|i| {
+            let mail = format!("joiner{i:02}@contoso.example");
+            env.webex.add_person(&mail, &format!("Joiner {i}"));
+            env.graph.add_user(&UserSpec::new(&env.demo.tenant_id, &format!("Joiner {i}"), &mail)).unwrap()
+        })
+        .collect();
+    let (port_a, port_b) = (env.port, support::port());
+    let (url_a, url_b) = (format!("http://127.0.0.1:{port_a}"), format!("http://127.0.0.1:{port_b}"));
+    let balancer = Balancer::start(vec![url_a.clone(), url_b.clone()]).await;
+    let _a = env.start_member("a", port_a, &balancer.url).await;
+    for user in &users {
+        env.enable(user).await;
+    }
+    for user in &users {
+        env.wait_resynced(user).await;
+    }
+    // Graph turns slow, so every record takes seconds: the second member joins while the
+    // first is in the middle of one. The rebalance lapses the first member's leases; what it
+    // abandons is redone by whoever owns the mailbox next.
+    env.graph.set_faults(FaultConfig { latency: Duration::from_millis(700), ..Default::default() });
+    let round = invites(&env, &users, "During the join").await;
+    eventually("a at work", WAIT, || async { (outcome(&env, &url_a, "processed").await > 0).then_some(()) }).await;
+    let _b = env.start_member("b", port_b, &balancer.url).await;
+    let long = Duration::from_secs(180);
+    for (user, id) in &round {
+        eventually("decoration", long, || async { (decorated(&env, user, id).await >= 1).then_some(()) }).await;
+    }
+    env.graph.set_faults(FaultConfig::default());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for (user, id) in &round {
+        assert_eq!(decorated(&env, user, id).await, 1, "exactly one block");
+    }
+    let (abandoned, done_b) = (outcome(&env, &url_a, "abandoned").await, processed(&env, &url_b).await);
+    println!("a abandoned {abandoned} records at the rebalance; b processed {done_b}");
+    assert!(done_b > 0, "the joining member took a share of the work");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
@@ -107,6 +108,27 @@ pub enum ProcessError {
     /// The actor is gone.
     #[error("mailbox actor unavailable")]
     Unavailable,
+    /// This process no longer owns the mailbox (its partition was given to another process):
+    /// the work was abandoned before anything more was recorded; the new owner redoes it.
+    #[error("the mailbox's partition was revoked")]
+    Revoked,
+}
+
+/// The right to record events for a mailbox, valid while the registry's epoch has not moved
+/// (the registry moves it when partition ownership changes). An actor whose lease lapsed
+/// records nothing more, so a process that lost a partition stops writing to its mailboxes as
+/// soon as it learns of the loss, even in the middle of a record.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    epoch: u64,
+    current: Arc<AtomicU64>,
+}
+
+impl Lease {
+    /// Whether the lease is still valid.
+    pub fn held(&self) -> bool {
+        self.current.load(Ordering::SeqCst) == self.epoch
+    }
 }
 
 fn retry(failure: &GraphFailure) -> ProcessError {
@@ -126,6 +148,8 @@ pub struct Mailbox {
     pub state: MailboxState,
     /// Offset after its last event in its `mailbox-events` partition (0: none seen).
     pub events_next: u64,
+    /// Whose events it may record; `None` for a mailbox loaded only to be read.
+    pub lease: Option<Lease>,
 }
 
 enum Step {
@@ -139,7 +163,7 @@ impl Mailbox {
         let partition = partition_for(&id.to_string(), deps.log.partitions(MAILBOX_EVENTS));
         let mut recovered = recover_partition(deps.log.as_ref(), &deps.ring, partition, Some(id)).await?;
         let Recovered { state, events_next } = recovered.remove(&id).unwrap_or_default();
-        Ok(Self { id, state, events_next })
+        Ok(Self { id, state, events_next, lease: None })
     }
 
     /// Decides, persists and applies; returns the persisted envelopes.
@@ -164,6 +188,7 @@ impl Mailbox {
         if events.is_empty() {
             return Ok(Vec::new());
         }
+        self.check_lease()?;
         let now = (deps.now)();
         let envelopes: Vec<Envelope> = events
             .into_iter()
@@ -194,8 +219,17 @@ impl Mailbox {
         self.step(deps, MailboxInput::EnableMailbox { locale }, causation).await.map(|_| ())
     }
 
+    /// Fails with `Revoked` once the mailbox's lease lapsed.
+    fn check_lease(&self) -> Result<(), ProcessError> {
+        match &self.lease {
+            Some(lease) if !lease.held() => Err(ProcessError::Revoked),
+            _ => Ok(()),
+        }
+    }
+
     /// Handles one notification: fetch, decide, persist, write join details when due.
     pub async fn handle(&mut self, deps: &Deps, record: &NotificationRecord) -> Result<(), ProcessError> {
+        self.check_lease()?;
         let causation = record.id.to_string();
         let (change_type, event_id) = match &record.kind {
             NotificationKind::Change { change_type, event_id } => (change_type, event_id),
@@ -459,6 +493,8 @@ impl Mailbox {
         let locale = self.state.locale.clone().unwrap_or_else(|| "en-US".to_owned());
         let body = insert_block(&event.body_html, &render_block(&room, &locale));
         let marker = Marker::new(&room, &mode).encode();
+        // The last moment to notice that the mailbox went to another process before writing.
+        self.check_lease()?;
         match deps.graph.patch_join_info(&self.id, &event.id, &event.change_key, &body, &marker).await {
             Ok(patched) => {
                 if deps.crash_at == Some(CrashPoint::AfterJoinPatch) {
@@ -673,12 +709,18 @@ pub struct MailboxRegistry {
     deps: Arc<Deps>,
     arbiters: Vec<ArbiterHandle>,
     owned: tokio::sync::Mutex<Owned>,
+    /// Moves on every ownership change, lapsing the leases of the actors started before.
+    epoch: Arc<AtomicU64>,
 }
 
 impl MailboxRegistry {
     /// A registry placing actors on `arbiters` (at least one).
     pub fn new(deps: Arc<Deps>, arbiters: Vec<ArbiterHandle>) -> Self {
-        Self { deps, arbiters, owned: tokio::sync::Mutex::new(Owned::default()) }
+        Self { deps, arbiters, owned: tokio::sync::Mutex::new(Owned::default()), epoch: Arc::default() }
+    }
+
+    fn lease(&self) -> Lease {
+        Lease { epoch: self.epoch.load(Ordering::SeqCst), current: self.epoch.clone() }
     }
 
     fn partition_of(&self, id: &MailboxId) -> u32 {
@@ -691,7 +733,7 @@ impl MailboxRegistry {
         let mailbox = match owned.actors.get(&id) {
             Some(addr) if addr.connected() => return Ok(addr.clone()),
             // Its actor stopped: its events since recovery are in the log only.
-            Some(_) => Mailbox::load(&self.deps, id).await?,
+            Some(_) => Mailbox { lease: Some(self.lease()), ..Mailbox::load(&self.deps, id).await? },
             None => {
                 let partition = self.partition_of(&id);
                 if let Entry::Vacant(slot) = owned.recovered.entry(partition) {
@@ -700,7 +742,7 @@ impl MailboxRegistry {
                     slot.insert(recovered);
                 }
                 let found = owned.recovered.get_mut(&partition).and_then(|r| r.remove(&id)).unwrap_or_default();
-                Mailbox { id, state: found.state, events_next: found.events_next }
+                Mailbox { id, state: found.state, events_next: found.events_next, lease: Some(self.lease()) }
             }
         };
         let deps = self.deps.clone();
@@ -772,6 +814,8 @@ impl MailboxRegistry {
     /// the log on next use. Called when partition ownership changes: another process may have
     /// appended meanwhile.
     pub async fn evict_all(&self) {
+        // First lapse every lease: an actor in the middle of a record records nothing more.
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         let mut owned = self.owned.lock().await;
         for addr in owned.actors.values() {
             addr.do_send(Stop);
