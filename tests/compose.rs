@@ -379,17 +379,13 @@ async fn the_compose_stack_decorates_an_invite_without_docker() {
         .await
         .unwrap();
     assert_eq!(enabled.status(), 202, "{}", hcal_log());
+    // A GET of hcal's API with the operator's token.
+    let api = |path: String| {
+        let request = http.get(format!("{hcal}{path}")).bearer_auth(&token);
+        async move { request.send().await.ok()?.json::<serde_json::Value>().await.ok() }
+    };
     support::eventually("alex active", wait, || async {
-        let status: serde_json::Value = http
-            .get(format!("{hcal}/admin/v1/mailboxes/{alex}"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (status["status"] == "active").then_some(())
+        (api(format!("/admin/v1/mailboxes/{alex}")).await?["status"] == "active").then_some(())
     })
     .await;
 
@@ -411,16 +407,7 @@ async fn the_compose_stack_decorates_an_invite_without_docker() {
     })
     .await;
     support::eventually("the meeting listed with its join address", wait, || async {
-        let listed: serde_json::Value = http
-            .get(format!("{hcal}/v1/users/{alex}/meetings"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        listed.to_string().contains("hcal.webex.com").then_some(())
+        api(format!("/v1/users/{alex}/meetings")).await?.to_string().contains("hcal.webex.com").then_some(())
     })
     .await;
 }

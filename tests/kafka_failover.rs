@@ -23,6 +23,17 @@ async fn decorated(env: &Env, user: &str, id: &str) -> usize {
     blocks(env.graph_event(user, id).await["body"]["content"].as_str().unwrap_or(""))
 }
 
+/// `n` more mailboxes with Webex accounts, `{prefix}NN@contoso.example`.
+fn mailboxes(env: &Env, prefix: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let (mail, name) = (format!("{prefix}{i:02}@contoso.example"), format!("{prefix} {i}"));
+            env.webex.add_person(&mail, &name);
+            env.graph.add_user(&UserSpec::new(&env.demo.tenant_id, &name, &mail)).unwrap()
+        })
+        .collect()
+}
+
 /// Creates one `@webex` invite per user; returns `(user, event id)` pairs.
 async fn invites(env: &Env, users: &[String], round: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -46,13 +57,7 @@ async fn processed(env: &Env, url: &str) -> u64 {
 async fn the_survivor_of_two_processes_takes_over_the_dead_ones_mailboxes() {
     let Some(mut env) = Env::on(Backend::KafkaMock).await else { return };
     // Enough mailboxes that both members own some of them (8 partitions, range assignment).
-    let users: Vec<String> = (0..12)
-        .map(|i| {
-            let mail = format!("member{i:02}@contoso.example");
-            env.webex.add_person(&mail, &format!("Member {i}"));
-            env.graph.add_user(&UserSpec::new(&env.demo.tenant_id, &format!("Member {i}"), &mail)).unwrap()
-        })
-        .collect();
+    let users = mailboxes(&env, "member", 12);
     let (port_a, port_b) = (env.port, support::port());
     let (url_a, url_b) = (format!("http://127.0.0.1:{port_a}"), format!("http://127.0.0.1:{port_b}"));
     // Graph reaches the installation through a balancer that forwards to the first live member.
@@ -112,13 +117,7 @@ async fn outcome(env: &Env, url: &str, outcome: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_joining_mid_record_takes_its_share_without_a_double_write() {
     let Some(env) = Env::on(Backend::KafkaMock).await else { return };
-    let users: Vec<String> = (0..12)
-        .map(|i| {
-            let mail = format!("joiner{i:02}@contoso.example");
-            env.webex.add_person(&mail, &format!("Joiner {i}"));
-            env.graph.add_user(&UserSpec::new(&env.demo.tenant_id, &format!("Joiner {i}"), &mail)).unwrap()
-        })
-        .collect();
+    let users = mailboxes(&env, "joiner", 12);
     let (port_a, port_b) = (env.port, support::port());
     let (url_a, url_b) = (format!("http://127.0.0.1:{port_a}"), format!("http://127.0.0.1:{port_b}"));
     let balancer = Balancer::start(vec![url_a.clone(), url_b.clone()]).await;
