@@ -1,6 +1,8 @@
 //! A thousand mailboxes under Outlook throttling and a 20 % fault rate: every mailbox becomes
 //! active, every change is processed exactly once, and no mailbox ever sees more than four
-//! concurrent Graph requests. `HCAL_SCALE_MAILBOXES` changes the count (default 1,000).
+//! concurrent Graph requests. `HCAL_SCALE_MAILBOXES` changes the count (default 1,000);
+//! `HCAL_SCALE_BACKEND=kafka_mock` (or `kafka_broker`) runs it in kafka mode. It prints how long
+//! each phase took, for BENCHMARKS.md; nothing about time is asserted.
 
 // Test helpers: a failed set-up call must fail the test loudly.
 #![allow(clippy::unwrap_used)]
@@ -11,7 +13,7 @@ use std::time::Duration;
 
 use hcal_sim::graph::{FaultConfig, GraphSimConfig, ThrottleConfig, UserSpec};
 use serde_json::Value;
-use support::{Env, blocks, eventually, invite};
+use support::{Backend, Env, blocks, eventually, invite};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_mailboxes_with_throttling_and_faults() {
@@ -21,7 +23,12 @@ async fn a_thousand_mailboxes_with_throttling_and_faults() {
         workers: 2,
         ..Default::default()
     };
-    let env = Env::with_graph(config).await;
+    let backend = match std::env::var("HCAL_SCALE_BACKEND").as_deref() {
+        Ok("kafka_mock") => Backend::KafkaMock,
+        Ok("kafka_broker") => Backend::KafkaBroker,
+        _ => Backend::Embedded,
+    };
+    let Some(env) = Env::on_with_graph(backend, config).await else { return };
     let users: Vec<String> = (0..n)
         .map(|i| {
             let mail = format!("user{i:04}@contoso.example");
@@ -30,9 +37,12 @@ async fn a_thousand_mailboxes_with_throttling_and_faults() {
         })
         .collect();
     // Retries are what carries hcal through a 20 % fault rate; give it room.
-    let _hcal = env.start_full("", "max_retries = 12\nretry_base = 0.05\nretry_cap = 2", "").await;
+    // Checkpoints as often as a busy installation would take them (every 100 records of a
+    // partition), not every few records as the other tests do.
+    let _hcal = env.start_full("snapshot_every = 100", "max_retries = 12\nretry_base = 0.05\nretry_cap = 2", "").await;
     env.graph.set_faults(FaultConfig { rate_429: 0.1, rate_503: 0.1, ..Default::default() });
 
+    let started = std::time::Instant::now();
     for chunk in users.chunks(50) {
         let requests = chunk.iter().map(|u| env.enable(u));
         futures::future::join_all(requests).await;
@@ -54,6 +64,8 @@ async fn a_thousand_mailboxes_with_throttling_and_faults() {
     })
     .await;
 
+    let enabled_in = started.elapsed();
+    let started = std::time::Instant::now();
     let mut ids = Vec::with_capacity(n);
     for (i, user) in users.iter().enumerate() {
         let created = loop {
@@ -72,6 +84,12 @@ async fn a_thousand_mailboxes_with_throttling_and_faults() {
         })
         .await;
     }
+    let decorated_in = started.elapsed();
+    println!(
+        "{backend:?}: {n} mailboxes enabled and active in {:.1} s; {n} invites created and decorated in {:.1} s",
+        enabled_in.as_secs_f64(),
+        decorated_in.as_secs_f64()
+    );
     env.graph.set_faults(FaultConfig::default());
     tokio::time::sleep(Duration::from_secs(2)).await;
     for (user, id) in users.iter().zip(&ids) {

@@ -148,7 +148,12 @@ impl Env {
 
     /// An environment on `backend`; `None` (after saying so) when its broker is not installed.
     pub async fn on(backend: Backend) -> Option<Self> {
-        let mut env = Self::new().await;
+        Self::on_with_graph(backend, GraphSimConfig::default()).await
+    }
+
+    /// [`Env::on`] with a Graph simulator configured as given.
+    pub async fn on_with_graph(backend: Backend, config: GraphSimConfig) -> Option<Self> {
+        let mut env = Self::with_graph(config).await;
         env.backend = backend;
         env.kafka = match backend {
             Backend::Embedded => None,
@@ -240,8 +245,7 @@ impl Env {
 listen = "127.0.0.1:{port}"
 data_dir = "{data}"
 max_body_bytes = 65536
-snapshot_every = 3
-{service}
+{snapshots}{service}
 
 [tenant]
 id = "{tenant}"
@@ -260,6 +264,9 @@ base_url = "{webex}"
 {testing}
 "#,
             data = data.display(),
+            // Checkpoints every few records, so every test recovers through snapshots, unless
+            // the test sets its own.
+            snapshots = if service.contains("snapshot_every") { "" } else { "snapshot_every = 3\n" },
             tenant = self.demo.tenant_id,
             client = self.demo.client_id,
             login = self.graph.url(),

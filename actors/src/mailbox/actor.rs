@@ -690,6 +690,9 @@ impl Handler<GetSnapshot> for MailboxActor {
     }
 }
 
+/// Snapshot appends a checkpoint keeps in flight.
+const CHECKPOINT_APPENDS_IN_FLIGHT: usize = 64;
+
 /// What the registry knows of the partitions this process works on.
 #[derive(Default)]
 struct Owned {
@@ -803,9 +806,24 @@ impl MailboxRegistry {
         let taken_at = (self.deps.now)();
         let mailboxes: Vec<_> = mailboxes.into_iter().filter(|m| m.1.seq > 0).collect();
         let written = mailboxes.len();
+        // Many appends in flight at once (a broker pipelines them); each mailbox once.
+        let mut appends = tokio::task::JoinSet::new();
+        let joined = |r: Result<Result<Vec<u64>, LogError>, tokio::task::JoinError>| match r {
+            Ok(appended) => appended.map(|_| ()).map_err(ProcessError::from),
+            Err(_) => Err(ProcessError::Unavailable),
+        };
         for (mailbox, state, _) in mailboxes {
             let payload = snapshot::encode(&Snapshot { mailbox, state, events_next: end, taken_at }, &self.deps.ring)?;
-            self.deps.log.append(MAILBOX_SNAPSHOTS, &mailbox.to_string(), vec![payload]).await?;
+            let log = self.deps.log.clone();
+            appends.spawn(async move { log.append(MAILBOX_SNAPSHOTS, &mailbox.to_string(), vec![payload]).await });
+            if appends.len() >= CHECKPOINT_APPENDS_IN_FLIGHT
+                && let Some(r) = appends.join_next().await
+            {
+                joined(r)?;
+            }
+        }
+        while let Some(r) = appends.join_next().await {
+            joined(r)?;
         }
         Ok(written)
     }
