@@ -1,15 +1,16 @@
 //! Kafka mode's consumer of the notifications topic. Consumer-group membership decides which
 //! process owns which partitions, and so which mailboxes. Records of a partition are processed
-//! one at a time, in offset order, and each offset is committed (synchronously, by this group
-//! member) only after the mailbox actor recorded what it decided.
+//! one at a time, in offset order, up to [`LANES`] partitions at once; each offset is committed
+//! (synchronously, by this group member, while the partition is still its own) only after the
+//! mailbox actor recorded what it decided.
 //!
-//! The consumer keeps polling while a record is processed, and received records wait in a
-//! per-partition backlog: a record that must wait (Graph throttles its mailbox) holds only its
-//! own partition, a slow record never keeps the process from serving the group, and a
-//! partition whose backlog is long or waiting is paused. On every rebalance the actors' leases
-//! lapse at once (an actor in the middle of a record records nothing more), the backlog is
-//! dropped and every partition starts afresh from its committed position, reloading its
-//! mailboxes from the log, where another process may have appended meanwhile.
+//! The consumer is polled all the time and received records wait in a per-partition backlog:
+//! a record that must wait (Graph throttles its mailbox) holds only its own partition, a slow
+//! record never keeps the process from serving the group, and a partition whose backlog is
+//! long or waiting is paused. On every rebalance the actors' leases lapse at once (an actor in
+//! the middle of a record records nothing more), the backlog is dropped and every partition
+//! starts afresh from its committed position, reloading its mailboxes from the log, where
+//! another process may have appended meanwhile.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -91,12 +92,13 @@ impl<T> Backlog<T> {
         true
     }
 
-    /// The next partition whose front record is due, taking partitions in turn.
-    fn next_due(&mut self, now: Instant) -> Option<i32> {
+    /// The next partition whose front record is due, taking partitions in turn; `busy`
+    /// partitions (a record of theirs is in flight) are passed over.
+    fn next_due(&mut self, now: Instant, busy: &HashSet<i32>) -> Option<i32> {
         let mut due: Vec<i32> = self
             .lanes
             .iter()
-            .filter(|(_, l)| !l.pending.is_empty() && l.not_before.is_none_or(|t| t <= now))
+            .filter(|(p, l)| !busy.contains(p) && !l.pending.is_empty() && l.not_before.is_none_or(|t| t <= now))
             .map(|(p, _)| *p)
             .collect();
         due.sort_unstable();
@@ -162,6 +164,9 @@ pub struct GroupDispatcher {
 
 /// A received record: its payload (`None`: empty).
 type Payload = Option<Vec<u8>>;
+
+/// Partitions worked on at once (one record of each at a time).
+const LANES: usize = 8;
 
 /// How long an attempt may go on after a rebalance before it is abandoned. Actors stop
 /// recording at once (their leases lapse); this bounds the Graph calls still under way.
@@ -248,49 +253,6 @@ impl GroupDispatcher {
         }
     }
 
-    /// Awaits one attempt while serving the group: the consumer keeps polling (a long attempt
-    /// never drops the process from the group) and records received meanwhile join the
-    /// backlog. A rebalance meanwhile lapses the leases of every actor at once, and the attempt
-    /// is given [`REVOKE_DEADLINE`] to end; after that it is abandoned. Returns whether a
-    /// rebalance happened (the backlog was then started afresh).
-    async fn while_polling<F>(
-        &self,
-        attempt: F,
-        registry: &MailboxRegistry,
-        backlog: &mut Backlog<Payload>,
-        paused: &mut HashSet<i32>,
-    ) -> (Attempt, bool)
-    where
-        F: std::future::Future<Output = Attempt>,
-    {
-        tokio::pin!(attempt);
-        let mut deadline: Option<Instant> = None;
-        loop {
-            let revoked = async {
-                match deadline {
-                    Some(at) => tokio::time::sleep_until(at.into()).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                outcome = &mut attempt => return (outcome, deadline.is_some()),
-                () = revoked => {
-                    tracing::warn!("an attempt outlived the revocation deadline; abandoned");
-                    return (Attempt::Abandoned, true);
-                }
-                // `recv` is cancellation safe: nothing is lost when another branch wins.
-                received = self.consumer.recv() => {
-                    // A rebalance is noticed inside `recv`, before the new assignment's records.
-                    if self.changed.swap(false, Ordering::SeqCst) {
-                        self.reset(registry, backlog, paused).await;
-                        deadline.get_or_insert(Instant::now() + REVOKE_DEADLINE);
-                    }
-                    Self::take(backlog, received);
-                }
-            }
-        }
-    }
-
     fn owns(&self, partition: i32) -> bool {
         self.consumer.assignment().is_ok_and(|a| a.find_partition(&self.topic, partition).is_some())
     }
@@ -318,58 +280,98 @@ impl GroupDispatcher {
         }
     }
 
-    /// Consumes forever.
+    /// Consumes forever. Up to [`LANES`] partitions are worked on at once, one record of each
+    /// at a time; the consumer is polled all the time, so a long record never drops the
+    /// process from the group. On a rebalance every actor's lease lapses at once (an actor in
+    /// the middle of a record records nothing more), records in flight get [`REVOKE_DEADLINE`]
+    /// to end and are abandoned after it, and a partition is not worked on again until its
+    /// previous record has ended.
     pub async fn run(self, registry: Arc<MailboxRegistry>, metrics: Arc<Metrics>) {
         let mut backlog: Backlog<Payload> = Backlog::default();
         let mut paused: HashSet<i32> = HashSet::new();
+        // Records in flight: partition, offset, outcome, and the generation they started in.
+        let mut in_flight: tokio::task::JoinSet<(i32, i64, Attempt, u64)> = tokio::task::JoinSet::new();
+        let mut busy: HashSet<i32> = HashSet::new();
+        let mut generation: u64 = 0;
+        let mut abandon_at: Option<Instant> = None;
         loop {
             let now = Instant::now();
             self.sync_pauses(&mut paused, backlog.to_pause(now));
-            let Some(kafka_partition) = backlog.next_due(now) else {
-                // Nothing due: wait for a record or for the next waiting one to be due.
-                let received = match backlog.wake() {
-                    Some(at) => tokio::select! {
-                        m = self.consumer.recv() => Some(m),
-                        () = tokio::time::sleep_until(at.into()) => None,
-                    },
-                    None => Some(self.consumer.recv().await),
-                };
-                // A rebalance is noticed inside `recv`, before the new assignment's records.
-                if self.changed.swap(false, Ordering::SeqCst) {
-                    self.reset(&registry, &mut backlog, &mut paused).await;
+            while busy.len() < LANES
+                && let Some(kafka_partition) = backlog.next_due(now, &busy)
+            {
+                let Some((offset, payload, failures)) = backlog.front(kafka_partition) else { break };
+                let partition = u32::try_from(kafka_partition).unwrap_or(0);
+                let record = payload.as_deref().map(serde_json::from_slice::<NotificationRecord>);
+                let (registry, metrics) = (registry.clone(), metrics.clone());
+                busy.insert(kafka_partition);
+                in_flight.spawn(async move {
+                    let outcome = match record {
+                        Some(Ok(record)) => dispatch::attempt(&registry, &metrics, &record, partition, failures).await,
+                        _ => {
+                            tracing::error!(partition, offset, "unreadable notification record skipped");
+                            metrics.inc("hcal_notifications_total", "outcome", "unreadable");
+                            Attempt::Done
+                        }
+                    };
+                    (kafka_partition, offset, outcome, generation)
+                });
+            }
+            let wake = backlog.wake();
+            tokio::select! {
+                Some(ended) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    let Ok((kafka_partition, offset, outcome, started)) = ended else {
+                        // Aborted after the revocation deadline; `busy` was cleared then.
+                        continue;
+                    };
+                    busy.remove(&kafka_partition);
+                    let current = started == generation;
+                    match outcome {
+                        Attempt::Done => {
+                            if current {
+                                backlog.done(kafka_partition);
+                            }
+                            // Durable, so committing is right while the partition is ours.
+                            self.commit(kafka_partition, offset).await;
+                        }
+                        Attempt::RetryIn(wait) if current => backlog.retry(kafka_partition, Instant::now() + wait),
+                        // After a rebalance every partition starts afresh from its committed
+                        // position: this record included, if the partition came back.
+                        Attempt::RetryIn(_) | Attempt::Abandoned => {}
+                    }
+                    if in_flight.is_empty() {
+                        abandon_at = None;
+                    }
                 }
-                if let Some(received) = received {
+                // `recv` is cancellation safe: nothing is lost when another branch wins.
+                received = self.consumer.recv() => {
+                    // A rebalance is noticed inside `recv`, before the new assignment's records.
+                    if self.changed.swap(false, Ordering::SeqCst) {
+                        self.reset(&registry, &mut backlog, &mut paused).await;
+                        generation += 1;
+                        if !in_flight.is_empty() {
+                            abandon_at.get_or_insert(Instant::now() + REVOKE_DEADLINE);
+                        }
+                    }
                     Self::take(&mut backlog, received);
                 }
-                continue;
-            };
-            let Some((offset, payload, failures)) = backlog.front(kafka_partition) else { continue };
-            let partition = u32::try_from(kafka_partition).unwrap_or(0);
-            let (outcome, rebalanced) = match payload.as_deref().map(serde_json::from_slice::<NotificationRecord>) {
-                Some(Ok(record)) => {
-                    let attempt = dispatch::attempt(&registry, &metrics, &record, partition, failures);
-                    self.while_polling(attempt, &registry, &mut backlog, &mut paused).await
+                () = sleep_until(wake), if wake.is_some() => {}
+                () = sleep_until(abandon_at), if abandon_at.is_some() => {
+                    tracing::warn!(records = in_flight.len(), "records outlived the revocation deadline; abandoned");
+                    in_flight.abort_all();
+                    busy.clear();
+                    abandon_at = None;
                 }
-                _ => {
-                    tracing::error!(partition, offset, "unreadable notification record skipped");
-                    metrics.inc("hcal_notifications_total", "outcome", "unreadable");
-                    (Attempt::Done, false)
-                }
-            };
-            match outcome {
-                Attempt::Done => {
-                    if !rebalanced {
-                        backlog.done(kafka_partition);
-                    }
-                    // Durable, so committing is right; it fails if the partition went away.
-                    self.commit(kafka_partition, offset).await;
-                }
-                Attempt::RetryIn(wait) if !rebalanced => backlog.retry(kafka_partition, Instant::now() + wait),
-                // After a rebalance every partition starts afresh from its committed
-                // position: this record included, if the partition came back.
-                Attempt::RetryIn(_) | Attempt::Abandoned => {}
             }
         }
+    }
+}
+
+/// Sleeps until `at` (never returns for `None`).
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -385,7 +387,7 @@ mod tests {
         assert!(!b.accept(0, 5, "a again"), "a refetched record is a duplicate");
         assert!(b.accept(0, 9, "c"), "gaps (transaction markers, compaction) are fine");
         let now = Instant::now();
-        assert_eq!(b.next_due(now), Some(0));
+        assert_eq!(b.next_due(now, &HashSet::new()), Some(0));
         assert_eq!(b.front(0), Some((5, &"a", 0)));
         b.done(0);
         assert_eq!(b.front(0), Some((6, &"b", 0)));
@@ -400,20 +402,23 @@ mod tests {
         }
         let now = Instant::now();
         let later = now + Duration::from_secs(30);
-        assert_eq!(b.next_due(now), Some(0));
+        assert_eq!(b.next_due(now, &HashSet::new()), Some(0));
         b.retry(0, later);
         assert_eq!(b.front(0), Some((0, &0, 1)));
+        // A partition with a record in flight is passed over.
+        assert_eq!(b.next_due(now, &HashSet::from([1])), Some(2));
+        b.last = Some(0);
         // The others go on, in turn.
-        assert_eq!(b.next_due(now), Some(1));
+        assert_eq!(b.next_due(now, &HashSet::new()), Some(1));
         b.done(1);
-        assert_eq!(b.next_due(now), Some(2));
+        assert_eq!(b.next_due(now, &HashSet::new()), Some(2));
         b.done(2);
-        assert_eq!(b.next_due(now), Some(1));
+        assert_eq!(b.next_due(now, &HashSet::new()), Some(1));
         assert_eq!(b.wake(), Some(later));
         assert_eq!(b.to_pause(now), HashSet::from([0]));
         // Once due, the waiting record is served again, with its failure count.
         let mut served = Vec::new();
-        while let Some(p) = b.next_due(later) {
+        while let Some(p) = b.next_due(later, &HashSet::new()) {
             let (offset, _, failures) = b.front(p).unwrap();
             served.push((p, offset, failures));
             b.done(p);
@@ -434,6 +439,6 @@ mod tests {
         b.done(3);
         assert!(b.to_pause(Instant::now()).is_empty());
         b.clear();
-        assert_eq!(b.next_due(Instant::now()), None);
+        assert_eq!(b.next_due(Instant::now(), &HashSet::new()), None);
     }
 }

@@ -997,6 +997,12 @@ fn producer(
         .set("partitioner", "murmur2_random")
         .set("message.timeout.ms", config.request_timeout.as_millis().clamp(1, i32::MAX as u128).to_string())
         .set("request.timeout.ms", config.request_timeout.as_millis().clamp(1, i32::MAX as u128).to_string());
+    // Every append waits for its acknowledgement before hcal goes on, so waiting to fill a
+    // batch (librdkafka's default 5 ms) only adds latency; concurrent appends still share
+    // batches. `extra` may set it.
+    if !config.extra.contains_key("linger.ms") && !config.extra.contains_key("queue.buffering.max.ms") {
+        client.set("linger.ms", "0");
+    }
     if let Some(id) = transactional_id {
         client.set("transactional.id", id);
     }
