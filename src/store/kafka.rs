@@ -126,7 +126,7 @@ pub struct KafkaConfig {
     /// `ssl.ca.location`, `client.id`. Default empty. The settings hcal's correctness relies on
     /// (bootstrap, group, transactional id, idempotence, acks, partitioner, commit and isolation
     /// settings) cannot be overridden here; connecting with one of them is refused. hcal's
-    /// other choices (`reconnect.backoff.max.ms=1000`) can. Do not put secrets here:
+    /// other choices (`reconnect.backoff.max.ms=1000`, the producer's `linger.ms=0`) can. Do not put secrets here:
     /// configuration files are shared and printed.
     #[serde(default)]
     pub extra: BTreeMap<String, String>,
