@@ -292,6 +292,8 @@ impl GroupDispatcher {
         // Records in flight: partition, offset, outcome, and the generation they started in.
         let mut in_flight: tokio::task::JoinSet<(i32, i64, Attempt, u64)> = tokio::task::JoinSet::new();
         let mut busy: HashSet<i32> = HashSet::new();
+        // To abandon the records of an earlier generation: partition, generation, handle.
+        let mut handles: Vec<(i32, u64, tokio::task::AbortHandle)> = Vec::new();
         let mut generation: u64 = 0;
         let mut abandon_at: Option<Instant> = None;
         loop {
@@ -305,7 +307,7 @@ impl GroupDispatcher {
                 let record = payload.as_deref().map(serde_json::from_slice::<NotificationRecord>);
                 let (registry, metrics) = (registry.clone(), metrics.clone());
                 busy.insert(kafka_partition);
-                in_flight.spawn(async move {
+                let handle = in_flight.spawn(async move {
                     let outcome = match record {
                         Some(Ok(record)) => dispatch::attempt(&registry, &metrics, &record, partition, failures).await,
                         _ => {
@@ -316,15 +318,17 @@ impl GroupDispatcher {
                     };
                     (kafka_partition, offset, outcome, generation)
                 });
+                handles.push((kafka_partition, generation, handle));
             }
             let wake = backlog.wake();
             tokio::select! {
                 Some(ended) = in_flight.join_next(), if !in_flight.is_empty() => {
                     let Ok((kafka_partition, offset, outcome, started)) = ended else {
-                        // Aborted after the revocation deadline; `busy` was cleared then.
+                        // Aborted after the revocation deadline; its partition was freed then.
                         continue;
                     };
                     busy.remove(&kafka_partition);
+                    handles.retain(|(p, g, _)| !(*p == kafka_partition && *g == started));
                     let current = started == generation;
                     match outcome {
                         Attempt::Done => {
@@ -339,7 +343,7 @@ impl GroupDispatcher {
                         // position: this record included, if the partition came back.
                         Attempt::RetryIn(_) | Attempt::Abandoned => {}
                     }
-                    if in_flight.is_empty() {
+                    if handles.iter().all(|(_, g, _)| *g == generation) {
                         abandon_at = None;
                     }
                 }
@@ -349,7 +353,7 @@ impl GroupDispatcher {
                     if self.changed.swap(false, Ordering::SeqCst) {
                         self.reset(&registry, &mut backlog, &mut paused).await;
                         generation += 1;
-                        if !in_flight.is_empty() {
+                        if !handles.is_empty() {
                             abandon_at.get_or_insert(Instant::now() + REVOKE_DEADLINE);
                         }
                     }
@@ -357,9 +361,14 @@ impl GroupDispatcher {
                 }
                 () = sleep_until(wake), if wake.is_some() => {}
                 () = sleep_until(abandon_at), if abandon_at.is_some() => {
-                    tracing::warn!(records = in_flight.len(), "records outlived the revocation deadline; abandoned");
-                    in_flight.abort_all();
-                    busy.clear();
+                    // Only records started before the rebalance; their partitions are free again.
+                    let (old, current): (Vec<_>, Vec<_>) = handles.drain(..).partition(|(_, g, _)| *g < generation);
+                    tracing::warn!(records = old.len(), "records outlived the revocation deadline; abandoned");
+                    for (partition, _, handle) in old {
+                        handle.abort();
+                        busy.remove(&partition);
+                    }
+                    handles = current;
                     abandon_at = None;
                 }
             }
