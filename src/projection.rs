@@ -132,6 +132,36 @@ pub(crate) fn decode(ring: &KeyRing, key: &str, bytes: &[u8]) -> Result<MeetingR
     })
 }
 
+/// Row changes gathered for one write: each key's row after the events so far (`None`:
+/// deleted). Rows a fold may change must be loaded first.
+pub type Rows = BTreeMap<String, Option<MeetingRow>>;
+
+/// Folds one event into the row at `key`.
+pub fn fold_into(rows: &mut Rows, key: String, event: &MailboxEvent) {
+    match fold(rows.get(&key).and_then(Option::as_ref), event) {
+        RowChange::Upsert(row) => {
+            rows.insert(key, Some(row));
+        }
+        RowChange::Delete => {
+            rows.insert(key, None);
+        }
+        RowChange::Keep => {}
+    }
+}
+
+/// The store batch that writes `rows` (sealed) and deletes those set to `None`, with the
+/// positions to record in the same transaction.
+pub fn batch_of(ring: &KeyRing, rows: Rows, positions: Vec<(String, u32, u64)>) -> Result<ProjectionBatch, LogError> {
+    let mut batch = ProjectionBatch { upserts: Vec::new(), deletes: Vec::new(), positions };
+    for (key, row) in rows {
+        match row {
+            Some(row) => batch.upserts.push((key.clone(), encode(ring, &key, &row)?)),
+            None => batch.deletes.push(key),
+        }
+    }
+    Ok(batch)
+}
+
 /// Applies the events of `log` after the projection's committed position in each partition;
 /// returns how many events were folded. Rows and position are committed in one transaction of
 /// the local store `store` (which is also the log in embedded mode). New subscriptions are
@@ -148,7 +178,7 @@ pub async fn catch_up(
             let from = store.committed(MEETING_LIST, MAILBOX_EVENTS, partition).await?;
             let records = log.read(MAILBOX_EVENTS, partition, from, 500).await?;
             let Some(last) = records.last().map(|r| r.offset) else { break };
-            let mut rows: BTreeMap<String, Option<MeetingRow>> = BTreeMap::new();
+            let mut rows = Rows::new();
             for record in &records {
                 let env = envelope::decode(&record.payload, ring).map_err(|e| LogError::Invalid(e.to_string()))?;
                 subscriptions.observe(env.mailbox, &env.event);
@@ -161,29 +191,11 @@ pub async fn catch_up(
                     };
                     rows.insert(key.clone(), current);
                 }
-                let current = rows.get(&key).cloned().flatten();
-                match fold(current.as_ref(), &env.event) {
-                    RowChange::Upsert(row) => {
-                        rows.insert(key, Some(row));
-                    }
-                    RowChange::Delete => {
-                        rows.insert(key, None);
-                    }
-                    RowChange::Keep => {}
-                }
+                fold_into(&mut rows, key, &env.event);
                 folded += 1;
             }
-            let mut batch = ProjectionBatch {
-                upserts: Vec::new(),
-                deletes: Vec::new(),
-                positions: vec![(MAILBOX_EVENTS.to_owned(), partition, last + 1)],
-            };
-            for (key, row) in rows {
-                match row {
-                    Some(row) => batch.upserts.push((key.clone(), encode(ring, &key, &row)?)),
-                    None => batch.deletes.push(key),
-                }
-            }
+            let positions = vec![(MAILBOX_EVENTS.to_owned(), partition, last + 1)];
+            let batch = batch_of(ring, rows, positions)?;
             store.projection_apply(MEETING_LIST, batch).await?;
         }
     }

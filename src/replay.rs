@@ -12,8 +12,8 @@ use hcal_actors::log::{EventLog, MAILBOX_EVENTS};
 use hcal_actors::mailbox::envelope;
 
 use crate::config::{Backend, Config};
-use crate::projection::{self, MEETING_LIST, RowChange};
-use crate::store::embedded::{EmbeddedStore, ProjectionBatch};
+use crate::projection::{self, MEETING_LIST};
+use crate::store::embedded::EmbeddedStore;
 use crate::store::kafka::KafkaLog;
 use crate::subscriptions::SubscriptionIndex;
 
@@ -126,8 +126,7 @@ async fn redrive(
     let until = store.committed(MEETING_LIST, MAILBOX_EVENTS, partition).await.map_err(err)?;
     let prefix = format!("{key}/");
     let existing = store.projection_scan(MEETING_LIST, &prefix).await.map_err(err)?;
-    let mut rows: std::collections::BTreeMap<String, Option<projection::MeetingRow>> =
-        existing.into_iter().map(|(k, _)| (k, None)).collect();
+    let mut rows: projection::Rows = existing.into_iter().map(|(k, _)| (k, None)).collect();
     let progress = bar(until);
     let mut folded = 0;
     let mut offset = 0;
@@ -137,30 +136,14 @@ async fn redrive(
         for record in records.iter().filter(|r| r.offset < until && r.key == key) {
             let env = envelope::decode(&record.payload, ring).map_err(|e| anyhow::anyhow!("{e}"))?;
             let Some(event_id) = env.event.event_id() else { continue };
-            let row_key = projection::row_key(&mailbox, event_id.as_str());
-            let current = rows.get(&row_key).cloned().flatten();
-            match projection::fold(current.as_ref(), &env.event) {
-                RowChange::Upsert(row) => {
-                    rows.insert(row_key, Some(row));
-                }
-                RowChange::Delete => {
-                    rows.insert(row_key, None);
-                }
-                RowChange::Keep => {}
-            }
+            projection::fold_into(&mut rows, projection::row_key(&mailbox, event_id.as_str()), &env.event);
             folded += 1;
         }
         offset = last + 1;
         progress.set_position(offset.min(until));
     }
     progress.finish_and_clear();
-    let mut batch = ProjectionBatch::default();
-    for (k, row) in rows {
-        match row {
-            Some(row) => batch.upserts.push((k.clone(), projection::encode(ring, &k, &row).map_err(err)?)),
-            None => batch.deletes.push(k),
-        }
-    }
+    let batch = projection::batch_of(ring, rows, Vec::new()).map_err(err)?;
     store.projection_apply(MEETING_LIST, batch).await.map_err(err)?;
     Ok(folded)
 }

@@ -714,12 +714,16 @@ pub struct MailboxRegistry {
     owned: tokio::sync::Mutex<Owned>,
     /// Moves on every ownership change, lapsing the leases of the actors started before.
     epoch: Arc<AtomicU64>,
+    /// Records between checkpoints; 0 when snapshots are off or cannot be used with this log.
+    snapshot_every: u64,
 }
 
 impl MailboxRegistry {
     /// A registry placing actors on `arbiters` (at least one).
     pub fn new(deps: Arc<Deps>, arbiters: Vec<ArbiterHandle>) -> Self {
-        Self { deps, arbiters, owned: tokio::sync::Mutex::new(Owned::default()), epoch: Arc::default() }
+        // The log's partition counts are known once it is connected; they do not change.
+        let snapshot_every = if snapshots_usable(deps.log.as_ref()) { deps.snapshot_every } else { 0 };
+        Self { deps, arbiters, owned: tokio::sync::Mutex::new(Owned::default()), epoch: Arc::default(), snapshot_every }
     }
 
     fn lease(&self) -> Lease {
@@ -773,8 +777,8 @@ impl MailboxRegistry {
     /// processes the partition, between records: a checkpoint must not overlap processing.
     /// A failed checkpoint is only logged; the next one is attempted a full interval later.
     pub async fn processed(&self, partition: u32) {
-        let every = self.deps.snapshot_every;
-        if every == 0 || !snapshots_usable(self.deps.log.as_ref()) {
+        let every = self.snapshot_every;
+        if every == 0 {
             return;
         }
         let mut owned = self.owned.lock().await;

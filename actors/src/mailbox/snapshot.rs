@@ -18,7 +18,7 @@ use std::collections::hash_map::Entry;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::envelope::{self, CodecError, Envelope};
+use super::envelope::{CodecError, Envelope};
 use super::state::MailboxState;
 use crate::ids::{MailboxId, TenantId, UserObjectId};
 use crate::seal::{self, KeyRing, Sealed};
@@ -173,11 +173,6 @@ impl Fold {
     pub fn finish(self) -> HashMap<MailboxId, Recovered> {
         self.mailboxes
     }
-}
-
-/// Decodes an event record for a fold.
-pub fn decode_event(bytes: &[u8], ring: &KeyRing) -> Result<Envelope, CodecError> {
-    envelope::decode(bytes, ring)
 }
 
 #[cfg(test)]
