@@ -1,7 +1,8 @@
 //! Mailbox recovery from snapshots over a real store (the embedded SQLite log on disk): the
 //! state recovered from the latest snapshots plus the events after them equals the fold of
-//! every event, also after a checkpoint cut short and with a duplicated event; and recovery
-//! reads only the tail of the events partition.
+//! every event, also after a checkpoint cut short (even the first one, leaving a mailbox with
+//! no snapshot at all) and with a duplicated event; and recovery reads only the tail of the
+//! events partition.
 
 // Test helpers: a failed set-up call must fail the test loudly.
 #![allow(clippy::unwrap_used)]
@@ -208,4 +209,31 @@ async fn an_unreadable_snapshot_falls_back_to_the_full_fold() {
     for (m, r) in &expected {
         assert_eq!(recovered[m].state, r.state);
     }
+}
+
+#[tokio::test]
+async fn a_mailbox_missing_from_the_only_checkpoint_is_recovered_from_its_whole_history() {
+    // The first checkpoint of a partition was cut short (a crash, or the mailbox's snapshot
+    // was refused): one mailbox with events before it has no snapshot at all.
+    let mut w = World::new();
+    let p = 0;
+    let ms = mailboxes_on(p, 3);
+    for m in &ms {
+        w.event(*m, enabled("en-US")).await;
+        w.event(*m, renewed(1)).await;
+    }
+    w.checkpoint(p, &ms[..2]).await;
+    w.event(ms[2], renewed(2)).await;
+    w.event(ms[0], renewed(2)).await;
+    let expected = reference(&w.log.store, &w.ring, p).await;
+
+    let recovered = recover_partition(w.log.as_ref(), &w.ring, p, None).await.unwrap();
+    assert_eq!(recovered.len(), 3);
+    for (m, r) in &expected {
+        assert_eq!(recovered[m].state, r.state, "{m}");
+        assert!(recovered[m].events_next >= r.events_next, "{m}");
+    }
+    assert_eq!(recovered[&ms[2]].events_next, expected[&ms[2]].events_next);
+    let one = recover_partition(w.log.as_ref(), &w.ring, p, Some(ms[2])).await.unwrap();
+    assert_eq!(one[&ms[2]].state, expected[&ms[2]].state);
 }

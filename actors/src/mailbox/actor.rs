@@ -3,8 +3,8 @@
 //! join details), feeding their outcome back as inputs. One actor per mailbox, one message at a
 //! time (`AtomicResponse`), so a mailbox never races itself.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -549,17 +549,43 @@ pub async fn recover_partition(
             Err(e) => return Err(e),
         }
     }
-    let mut from = fold.start();
+    let start = fold.start();
+    fold_events(log, ring, partition, start, |key| only_key.as_ref().is_none_or(|k| k == key), &mut fold).await?;
+    // A checkpoint cut short can leave a mailbox without any snapshot: its history is read
+    // whole (rare, and only for those mailboxes).
+    let incomplete: HashSet<String> = fold.incomplete().iter().map(ToString::to_string).collect();
+    let mut recovered = fold.finish();
+    if !incomplete.is_empty() {
+        tracing::info!(
+            partition,
+            mailboxes = incomplete.len(),
+            "mailboxes without a snapshot: folding their whole history"
+        );
+        let mut whole = Fold::new();
+        fold_events(log, ring, partition, 0, |key| incomplete.contains(key), &mut whole).await?;
+        recovered.extend(whole.finish());
+    }
+    Ok(recovered)
+}
+
+/// Folds the events of `partition` from offset `from` on whose key `keep` accepts.
+async fn fold_events(
+    log: &dyn EventLog,
+    ring: &KeyRing,
+    partition: u32,
+    mut from: u64,
+    keep: impl Fn(&str) -> bool,
+    fold: &mut Fold,
+) -> Result<(), ProcessError> {
     loop {
         let records = log.read(MAILBOX_EVENTS, partition, from, 1000).await?;
-        let Some(last) = records.last() else { break };
+        let Some(last) = records.last() else { return Ok(()) };
         from = last.offset + 1;
-        for record in records.iter().filter(|r| only_key.as_ref().is_none_or(|k| *k == r.key)) {
+        for record in records.iter().filter(|r| keep(&r.key)) {
             let env = envelope::decode(&record.payload, ring)?;
             fold.event(&env, record.offset).map_err(|FoldError::Gap(seq)| ProcessError::Gap(seq))?;
         }
     }
-    Ok(fold.finish())
 }
 
 /// The latest snapshot of every mailbox of a partition (or of `only`, opening no other).

@@ -7,13 +7,14 @@
 //! of the partition is being appended meanwhile, because its records are processed one at a
 //! time). Recovery reads the latest snapshot of each mailbox and folds the events from the
 //! smallest `eventsNext` among them on, skipping events a snapshot already contains (by
-//! sequence number). That is correct even after a checkpoint cut short by a crash and after
-//! compaction removed superseded snapshots: a mailbox without a snapshot had no events before
-//! the checkpoint it is missing from, and a snapshot newer than the start only makes the fold
-//! skip more.
+//! sequence number). That is correct after compaction removed superseded snapshots (a snapshot
+//! newer than the start only makes the fold skip more) and after a checkpoint cut short (by a
+//! crash, or a snapshot the log refused): a mailbox left without any snapshot whose history
+//! began before the start shows up as a first event after sequence number 1; the fold sets it
+//! aside ([`Fold::incomplete`]) and recovery reads that mailbox's whole history instead.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -118,6 +119,8 @@ pub enum FoldError {
 pub struct Fold {
     mailboxes: HashMap<MailboxId, Recovered>,
     start: Option<u64>,
+    /// Mailboxes without a snapshot whose history began before `start`.
+    incomplete: HashSet<MailboxId>,
 }
 
 impl Fold {
@@ -156,12 +159,23 @@ impl Fold {
 
     /// Applies one event read at `offset`: skipped when a snapshot (or an earlier duplicate)
     /// already contains it.
+    /// A mailbox that has no snapshot and whose first event here is not its first one began
+    /// before the fold's start: it is set aside (see [`Fold::incomplete`]), not a gap.
     pub fn event(&mut self, env: &Envelope, offset: u64) -> Result<(), FoldError> {
+        if self.incomplete.contains(&env.mailbox) {
+            return Ok(());
+        }
+        let began_before_start = self.start() > 0;
         let entry = self.mailboxes.entry(env.mailbox).or_default();
         if env.seq <= entry.state.seq {
             return Ok(());
         }
         if env.seq != entry.state.seq + 1 {
+            if entry.state.seq == 0 && began_before_start {
+                self.mailboxes.remove(&env.mailbox);
+                self.incomplete.insert(env.mailbox);
+                return Ok(());
+            }
             return Err(FoldError::Gap(entry.state.seq + 1));
         }
         entry.state.apply(&env.event);
@@ -169,7 +183,13 @@ impl Fold {
         Ok(())
     }
 
-    /// The recovered mailboxes.
+    /// Mailboxes this fold could not rebuild because their history began before its start
+    /// and they have no snapshot (a checkpoint that missed them): fold their whole history.
+    pub fn incomplete(&self) -> &HashSet<MailboxId> {
+        &self.incomplete
+    }
+
+    /// The recovered mailboxes (without the [`Fold::incomplete`] ones).
     pub fn finish(self) -> HashMap<MailboxId, Recovered> {
         self.mailboxes
     }
@@ -267,6 +287,28 @@ mod tests {
         });
         assert_eq!(fold.start(), 4);
         assert_eq!(fold.finish()[&a].state, two);
+    }
+
+    #[test]
+    fn a_mailbox_without_a_snapshot_that_began_before_the_start_is_set_aside() {
+        let (a, b) = (mailbox(1), mailbox(2));
+        let mut fold = Fold::new();
+        fold.snapshot(Snapshot {
+            mailbox: a,
+            state: state_after(&[enabled("en-US")]),
+            events_next: 10,
+            taken_at: Utc::now(),
+        });
+        // b's events 1..=3 lie before offset 10; the checkpoint at 10 missed b.
+        fold.event(&env(b, 4, MailboxEvent::MailboxDisabled {}), 11).unwrap();
+        fold.event(&env(b, 5, enabled("de-DE")), 12).unwrap();
+        fold.event(&env(a, 2, MailboxEvent::MailboxDisabled {}), 13).unwrap();
+        assert_eq!(fold.incomplete().iter().collect::<Vec<_>>(), vec![&b]);
+        let out = fold.finish();
+        assert_eq!(out.keys().collect::<Vec<_>>(), vec![&a]);
+        // Folded from offset 0 there is nothing before the start: a gap stays a gap.
+        let mut whole = Fold::new();
+        assert_eq!(whole.event(&env(b, 4, MailboxEvent::MailboxDisabled {}), 11), Err(FoldError::Gap(1)));
     }
 
     #[test]
