@@ -95,11 +95,21 @@ pub struct ServiceConfig {
     /// 1,000; 0 turns snapshots off (recovery then folds each partition from its start).
     #[serde(default = "default_snapshot_every")]
     pub snapshot_every: u64,
+    /// Days after its end a meeting is still kept in its mailbox's state (and snapshots); at
+    /// each subscription renewal the mailbox forgets older ones with a `MeetingForgotten`
+    /// event. Meeting lists keep them. Default 30; at least 8, since a resync reads a week back.
+    #[serde(default = "default_forget_meetings_after_days")]
+    pub forget_meetings_after_days: i64,
 }
 
 fn default_snapshot_every() -> u64 {
     1000
 }
+fn default_forget_meetings_after_days() -> i64 {
+    30
+}
+/// Smallest `service.forget_meetings_after_days`: longer than a resync looks back.
+pub const MIN_FORGET_MEETINGS_AFTER_DAYS: i64 = 8;
 
 fn default_subscription_writes() -> usize {
     400
@@ -143,6 +153,17 @@ impl ServiceConfig {
     /// The public base URL.
     pub fn public_url(&self) -> String {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_owned()
+    }
+
+    /// How long after its end a mailbox keeps a meeting; refuses values a resync would undo.
+    pub fn forget_after(&self) -> anyhow::Result<chrono::Duration> {
+        let days = self.forget_meetings_after_days;
+        anyhow::ensure!(
+            days >= MIN_FORGET_MEETINGS_AFTER_DAYS,
+            "service.forget_meetings_after_days is {days}; it must be at least {MIN_FORGET_MEETINGS_AFTER_DAYS} \
+             (a resync reads a week back and would bring younger meetings back)"
+        );
+        Ok(chrono::Duration::days(days))
     }
 }
 
@@ -210,4 +231,22 @@ pub fn load(path: &std::path::Path) -> anyhow::Result<Config> {
     use anyhow::Context as _;
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(extra: &str) -> ServiceConfig {
+        let text = format!("data_dir = \"data\"\n{extra}");
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn meetings_are_kept_thirty_days_after_their_end_unless_configured_and_never_under_a_resync_window() {
+        assert_eq!(service("").forget_after().ok(), Some(chrono::Duration::days(30)));
+        assert_eq!(service("forget_meetings_after_days = 90").forget_after().ok(), Some(chrono::Duration::days(90)));
+        let refused = service("forget_meetings_after_days = 3").forget_after().map_err(|e| e.to_string());
+        assert!(refused.as_ref().is_err_and(|e| e.contains("at least 8")), "{refused:?}");
+    }
 }

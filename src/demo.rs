@@ -131,6 +131,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<bool> {
             retry_first_minutes: 60,
             retry_later_minutes: 1440,
             snapshot_every: 1000,
+            forget_meetings_after_days: 30,
         },
         tenant: TenantConfig {
             id: hcal_actors::ids::TenantId::parse(&demo.tenant_id)?,

@@ -115,6 +115,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
     let clock = Arc::new(Clock::default());
     let base = config.service.public_url();
     let lifetime = chrono::Duration::minutes(config.service.subscription_minutes);
+    let forget_after = config.service.forget_after()?;
     let deps = Arc::new(Deps {
         graph: graph.clone(),
         platform: webex,
@@ -138,6 +139,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
             resync_ahead: chrono::Duration::days(config.service.resync_ahead_days),
             retry_first: chrono::Duration::minutes(config.service.retry_first_minutes),
             retry_later: chrono::Duration::minutes(config.service.retry_later_minutes),
+            forget_after,
         },
         snapshot_every: config.service.snapshot_every,
     });

@@ -156,3 +156,58 @@ async fn subscription_removed_is_recreated_and_reauthorization_renews() {
     let id = created["id"].as_str().unwrap().to_owned();
     eventually("decoration", WAIT, || async { (decorated(&env, &alex, &id).await == 1).then_some(()) }).await;
 }
+
+async fn known_meetings(env: &Env, user: &str) -> Option<u64> {
+    let resp = env
+        .http
+        .get(format!("{}/admin/v1/mailboxes/{user}", env.url()))
+        .bearer_auth(&env.api_token)
+        .send()
+        .await
+        .ok()?;
+    resp.json::<Value>().await.ok()?["meetings"].as_u64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meeting_over_for_a_month_is_forgotten_by_its_mailbox_but_stays_listed_and_decorated_once() {
+    let env = Env::new().await;
+    let _hcal = env.start("controllable_clock = true").await;
+    let alex = env.user("alex");
+    env.enable(&alex).await;
+    env.wait_resynced(&alex).await;
+    let created = env.graph.create_event(&alex, invite("Soon over", "@webex", "<p>x</p>")).await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    eventually("decoration", WAIT, || async { (decorated(&env, &alex, &id).await == 1).then_some(()) }).await;
+    assert_eq!(known_meetings(&env, &alex).await, Some(1));
+
+    // The invite is a week ahead; 39 simulated days later it ended more than 30 days ago.
+    // Renewals come due on the way, and each forgets what has been over long enough.
+    for _ in 0..13 {
+        advance(&env, Duration::from_secs(3 * 24 * 3600)).await;
+        admin(&env, "/admin/v1/testing/tick", json!({})).await;
+    }
+    eventually("the meeting forgotten", WAIT, || async {
+        (known_meetings(&env, &alex).await == Some(0)).then_some(())
+    })
+    .await;
+    let forgotten: Vec<Value> =
+        env.records("mailbox-events").await.into_iter().filter(|r| r["value"]["type"] == "MeetingForgotten").collect();
+    assert_eq!(forgotten.len(), 1, "{forgotten:?}");
+    assert_eq!(forgotten[0]["value"]["data"]["eventId"], id.as_str());
+    assert!(env.meetings(&alex).await.iter().any(|m| m["eventId"] == id.as_str()), "still listed");
+
+    // A late edit of the forgotten meeting makes it known again; the marker in the invite
+    // keeps it from being decorated a second time.
+    env.graph.update_event(&alex, &id, json!({"subject": "Soon over (notes added)"})).await.unwrap();
+    eventually("the edit seen", WAIT, || async { (known_meetings(&env, &alex).await == Some(1)).then_some(()) }).await;
+    assert_eq!(decorated(&env, &alex, &id).await, 1);
+    let patches = env
+        .records("mailbox-events")
+        .await
+        .into_iter()
+        .filter(|r| r["value"]["type"] == "JoinInfoPatched" && r["value"]["data"]["eventId"] == id.as_str())
+        .map(|r| r["value"]["data"]["recovered"].as_bool())
+        .collect::<Vec<_>>();
+    // Written once; after the edit only recorded from the marker.
+    assert_eq!(patches, vec![Some(false), Some(true)]);
+}

@@ -51,3 +51,26 @@ fn a_message_with_a_clear_text_private_part_is_refused() {
     let schema = load(&root().join("events").join("MeetingScheduled.v1.json"));
     assert!(!errors(&schema, &example["data"]).is_empty());
 }
+
+#[test]
+fn every_event_type_of_the_envelope_has_a_data_schema_and_an_example() {
+    let envelope = load(&root().join("mailbox-event.envelope.v1.json"));
+    let mut listed: Vec<String> = envelope["properties"]["type"]["enum"]
+        .as_array()
+        .expect("the envelope lists its event types")
+        .iter()
+        .map(|t| t.as_str().expect("a name").to_owned())
+        .collect();
+    listed.sort();
+    let names_in = |dir: &str| {
+        let mut names: Vec<String> = std::fs::read_dir(root().join(dir))
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter_map(|n| n.strip_suffix(".v1.json").map(str::to_owned))
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names_in("events"), listed);
+    assert_eq!(names_in("examples"), listed);
+}

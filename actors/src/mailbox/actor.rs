@@ -71,6 +71,8 @@ pub struct Maintenance {
     pub retry_first: chrono::Duration,
     /// Later retries.
     pub retry_later: chrono::Duration,
+    /// Meetings that ended longer ago than this are forgotten at the next renewal.
+    pub forget_after: chrono::Duration,
 }
 
 impl Default for Maintenance {
@@ -81,6 +83,7 @@ impl Default for Maintenance {
             resync_ahead: chrono::Duration::days(183),
             retry_first: chrono::Duration::minutes(60),
             retry_later: chrono::Duration::days(1),
+            forget_after: chrono::Duration::days(30),
         }
     }
 }
@@ -356,13 +359,16 @@ impl Mailbox {
     }
 
     /// Renews the subscription, or recreates it (then resyncs) when Graph no longer has it.
+    /// Meetings that ended long ago are forgotten first, so the state stays bounded.
     pub async fn renew(&mut self, deps: &Deps, causation: &str) -> Result<(), ProcessError> {
         if !self.state.enabled {
             return Ok(());
         }
+        let now = (deps.now)();
+        let forget = MailboxInput::ForgetMeetings { ended_before: now - deps.maintenance.forget_after };
+        self.step(deps, forget, causation).await?;
         // After a failed set-up, wait for its retry time; a state an admin must fix waits for
         // the admin (enabling again clears it).
-        let now = (deps.now)();
         if self.state.subscription.is_none()
             && let Some((_, retry_at)) = &self.state.setup_error
             && retry_at.is_none_or(|at| at > now)

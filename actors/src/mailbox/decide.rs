@@ -8,7 +8,7 @@ use super::input::{MailboxEventFact, MailboxInput, Observation, PatchResult};
 use super::state::{Decoration, MailboxState};
 use crate::detect::{self, AddressKind};
 use crate::join::Marker;
-use crate::ports::GraphEvent;
+use crate::ports::{EventType, GraphEvent};
 
 /// A keyword and what it books.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +124,12 @@ pub fn decide(
                 Ok(vec![MailboxEvent::MailboxEnabled { locale: locale.clone() }])
             }
         }
+        MailboxInput::ForgetMeetings { ended_before } => Ok(state
+            .meetings
+            .values()
+            .filter(|m| m.details.end < *ended_before && m.details.event_type != EventType::SeriesMaster)
+            .map(|m| MailboxEvent::MeetingForgotten { event_id: m.details.event_id.clone(), ended_at: m.details.end })
+            .collect()),
         _ if !state.enabled => Err(DecideError::NotEnabled),
         MailboxInput::RecordSubscription { subscription_id, expires_at, client_state } => {
             Ok(vec![MailboxEvent::SubscriptionCreated {
@@ -408,6 +414,50 @@ mod tests {
         let mut echo = invite("@webex", "<p>Join</p>", "ck2");
         echo.marker = Some(Marker::new(&room(), "myroom").encode());
         assert_eq!(when(&state, observe(echo)), vec![]);
+    }
+
+    #[test]
+    fn meetings_that_ended_before_the_horizon_are_forgotten_but_series_masters_are_kept() {
+        let at = |day: u32| Utc.with_ymd_and_hms(2026, 12, day, 9, 0, 0).unwrap();
+        let meeting = |id: &str, day: u32, event_type: EventType| GraphEvent {
+            id: GraphEventId::new(id),
+            start: at(day),
+            end: at(day) + chrono::Duration::hours(1),
+            event_type,
+            ..invite("@webex", "", "ck1")
+        };
+        let mut history = enabled();
+        for m in [
+            meeting("old", 1, EventType::SingleInstance),
+            meeting("old-occurrence", 2, EventType::Occurrence),
+            meeting("series", 1, EventType::SeriesMaster),
+            meeting("recent", 20, EventType::SingleInstance),
+        ] {
+            let state = given(&history);
+            history.extend(when(&state, observe(m)));
+        }
+        let state = given(&history);
+        let forget = MailboxInput::ForgetMeetings { ended_before: at(10) };
+        let mut forgotten = when(&state, forget.clone());
+        forgotten.sort_by_key(|e| e.event_id().map(|id| id.as_str().to_owned()));
+        assert_eq!(
+            forgotten,
+            vec![
+                MailboxEvent::MeetingForgotten {
+                    event_id: GraphEventId::new("old"),
+                    ended_at: at(1) + chrono::Duration::hours(1)
+                },
+                MailboxEvent::MeetingForgotten {
+                    event_id: GraphEventId::new("old-occurrence"),
+                    ended_at: at(2) + chrono::Duration::hours(1)
+                },
+            ]
+        );
+        let after = given(&[history, forgotten].concat());
+        let kept: Vec<_> = after.meetings.keys().map(GraphEventId::as_str).collect();
+        assert_eq!(kept, vec!["recent", "series"]);
+        // Nothing left to forget: nothing to record.
+        assert_eq!(when(&after, forget), vec![]);
     }
 
     #[test]

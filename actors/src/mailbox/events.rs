@@ -207,6 +207,17 @@ pub enum MailboxEvent {
         #[serde(default)]
         explain: String,
     },
+    /// The mailbox no longer keeps a meeting that ended long ago (see
+    /// [`super::input::MailboxInput::ForgetMeetings`]): its state, and so its snapshots, stay
+    /// bounded. Not a cancellation: meeting lists keep showing it.
+    MeetingForgotten {
+        /// Graph event id.
+        #[serde(rename = "eventId")]
+        event_id: GraphEventId,
+        /// When the meeting ended.
+        #[serde(rename = "endedAt")]
+        ended_at: DateTime<Utc>,
+    },
 }
 
 impl MailboxEvent {
@@ -226,6 +237,7 @@ impl MailboxEvent {
             Self::JoinInfoPatched { .. } => "JoinInfoPatched",
             Self::JoinInfoPatchFailed { .. } => "JoinInfoPatchFailed",
             Self::MeetingSkipped { .. } => "MeetingSkipped",
+            Self::MeetingForgotten { .. } => "MeetingForgotten",
         }
     }
 
@@ -248,7 +260,8 @@ impl MailboxEvent {
             Self::MeetingCancelled { event_id }
             | Self::JoinInfoPatched { event_id, .. }
             | Self::JoinInfoPatchFailed { event_id, .. }
-            | Self::MeetingSkipped { event_id, .. } => Some(event_id),
+            | Self::MeetingSkipped { event_id, .. }
+            | Self::MeetingForgotten { event_id, .. } => Some(event_id),
         }
     }
 }

@@ -98,6 +98,13 @@ pub enum MailboxInput {
     RecordMaintenance(MailboxEventFact),
     /// Take in what Graph says about an event.
     HandleObservation(Observation),
+    /// Stop keeping meetings that ended before `ended_before` (series masters excepted: their
+    /// recurrence may go on). A later change to such a meeting is seen as a new one; the
+    /// marker in the invite keeps it from being decorated twice.
+    ForgetMeetings {
+        /// Meetings that ended before this are forgotten.
+        ended_before: chrono::DateTime<chrono::Utc>,
+    },
     /// Record the outcome of writing join details.
     RecordPatch {
         /// Event.

@@ -116,7 +116,7 @@ impl MailboxState {
                 };
                 self.meetings.insert(d.event_id.clone(), Meeting { details: d.clone(), decoration });
             }
-            MailboxEvent::MeetingCancelled { event_id } => {
+            MailboxEvent::MeetingCancelled { event_id } | MailboxEvent::MeetingForgotten { event_id, .. } => {
                 self.meetings.remove(event_id);
             }
             MailboxEvent::JoinInfoPatched { event_id, change_key, join, private, .. } => {
