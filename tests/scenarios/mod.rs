@@ -397,6 +397,80 @@ pub async fn replay_rebuilds_identical_meeting_lists(env: Env) {
     }
 }
 
+/// A mailbox whose state outgrows a log record (two dozen invites of 500 attendees each) is
+/// left out of checkpoints; after a restart its state comes back whole from its history, an
+/// edit is taken in and nothing is decorated twice.
+pub async fn a_mailbox_too_large_to_snapshot_recovers_from_its_history(env: Env) {
+    let first = env.start("").await;
+    let alex = env.user("alex");
+    env.enable(&alex).await;
+    env.wait_resynced(&alex).await;
+    let attendees: Vec<Value> = (0..500)
+        .map(|i| {
+            json!({"type": "required", "emailAddress": {
+                "name": format!("Attendee number {i}"),
+                "address": format!("attendee.number.{i}@fabrikam.example"),
+            }})
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for n in 0..24 {
+        let mut all_hands = invite(&format!("All hands {n}"), "@webex", "<p>x</p>");
+        all_hands["attendees"] = Value::Array(attendees.clone());
+        ids.push(env.graph.create_event(&alex, all_hands).await.unwrap()["id"].as_str().unwrap().to_owned());
+    }
+    let count_blocks = |id: String| {
+        let env = &env;
+        let alex = alex.clone();
+        async move { blocks(env.graph_event(&alex, &id).await["body"]["content"].as_str().unwrap_or("")) }
+    };
+    for id in &ids {
+        eventually("every invite decorated", WAIT, || async { (count_blocks(id.clone()).await == 1).then_some(()) })
+            .await;
+    }
+    let patched = || async {
+        let records = env.records("mailbox-events").await;
+        records
+            .iter()
+            .filter(|r| r["value"]["type"] == "JoinInfoPatched")
+            .map(|r| r["value"].clone())
+            .collect::<Vec<_>>()
+    };
+    // The invites carry their join details before the events saying so are in the log.
+    eventually("every decoration recorded", WAIT, || async { (patched().await.len() == 24).then_some(()) }).await;
+    eventually("a checkpoint leaving the mailbox out", WAIT, || async {
+        env.logs().contains("snapshot too large for the log").then_some(())
+    })
+    .await;
+    first.kill();
+
+    let _hcal = env.start("").await;
+    env.graph.update_event(&alex, &ids[0], json!({"subject": "All hands 0 (moved)"})).await.unwrap();
+    eventually("the edit in the list", WAIT, || async {
+        env.meetings(&alex).await.into_iter().find(|m| m["subject"] == "All hands 0 (moved)")
+    })
+    .await;
+    assert!(env.graph.redeliver().await > 0);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let status: Value = env
+        .http
+        .get(format!("{}/admin/v1/mailboxes/{alex}", env.url()))
+        .bearer_auth(&env.api_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["meetings"], 24, "the state came back whole");
+    for id in &ids {
+        assert_eq!(count_blocks(id.clone()).await, 1, "decorated once");
+    }
+    let after = patched().await;
+    assert_eq!(after.len(), 24, "nothing decorated or recorded again");
+    assert!(after.iter().all(|e| e["data"]["recovered"] == false));
+}
+
 /// Instantiates every scenario as a test on one backend.
 #[macro_export]
 macro_rules! scenario_tests {
@@ -441,6 +515,12 @@ macro_rules! scenario_tests {
         async fn replay_rebuilds_identical_meeting_lists() {
             if let Some(env) = support::Env::on($backend).await {
                 scenarios::replay_rebuilds_identical_meeting_lists(env).await;
+            }
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_mailbox_too_large_to_snapshot_recovers_from_its_history() {
+            if let Some(env) = support::Env::on($backend).await {
+                scenarios::a_mailbox_too_large_to_snapshot_recovers_from_its_history(env).await;
             }
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -725,6 +725,11 @@ impl Handler<GetSnapshot> for MailboxActor {
 /// Snapshot appends a checkpoint keeps in flight.
 const CHECKPOINT_APPENDS_IN_FLIGHT: usize = 64;
 
+/// Largest snapshot a checkpoint writes, under Kafka's default record limit (1,000,000 bytes
+/// with the batch overhead). A larger one is left out: recovery then reads that mailbox's
+/// history instead (see [`super::snapshot`]), and the rest of the checkpoint goes on.
+pub const MAX_SNAPSHOT_BYTES: usize = 900_000;
+
 /// What the registry knows of the partitions this process works on.
 #[derive(Default)]
 struct Owned {
@@ -841,7 +846,7 @@ impl MailboxRegistry {
         let end = mailboxes.iter().map(|m| m.2).max().unwrap_or(0);
         let taken_at = (self.deps.now)();
         let mailboxes: Vec<_> = mailboxes.into_iter().filter(|m| m.1.seq > 0).collect();
-        let written = mailboxes.len();
+        let mut written = 0;
         // Many appends in flight at once (a broker pipelines them); each mailbox once.
         let mut appends = tokio::task::JoinSet::new();
         let joined = |r: Result<Result<Vec<u64>, LogError>, tokio::task::JoinError>| match r {
@@ -850,6 +855,11 @@ impl MailboxRegistry {
         };
         for (mailbox, state, _) in mailboxes {
             let payload = snapshot::encode(&Snapshot { mailbox, state, events_next: end, taken_at }, &self.deps.ring)?;
+            if payload.len() > MAX_SNAPSHOT_BYTES {
+                tracing::warn!(%mailbox, bytes = payload.len(), "snapshot too large for the log; left out of the checkpoint");
+                continue;
+            }
+            written += 1;
             let log = self.deps.log.clone();
             appends.spawn(async move { log.append(MAILBOX_SNAPSHOTS, &mailbox.to_string(), vec![payload]).await });
             if appends.len() >= CHECKPOINT_APPENDS_IN_FLIGHT
