@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hcal_actors::log::{EventLog, NOTIFICATIONS};
-use hcal_actors::mailbox::actor::{MailboxRegistry, ProcessError};
+use hcal_actors::mailbox::actor::{Checkpoint, MailboxRegistry, ProcessError};
 use hcal_actors::notification::NotificationRecord;
 
 use crate::metrics::Metrics;
@@ -88,7 +88,15 @@ pub async fn attempt(
     match registry.handle(notification.clone()).await {
         Ok(()) => {
             metrics.inc("hcal_notifications_total", "outcome", "processed");
-            registry.processed(partition).await;
+            match registry.processed(partition).await {
+                Checkpoint::NotDue => {}
+                Checkpoint::Written { snapshots, too_large } => {
+                    metrics.inc("hcal_checkpoints_total", "outcome", "written");
+                    metrics.add("hcal_snapshots_total", "outcome", "written", snapshots as u64);
+                    metrics.add("hcal_snapshots_total", "outcome", "too_large", too_large as u64);
+                }
+                Checkpoint::Failed => metrics.inc("hcal_checkpoints_total", "outcome", "failed"),
+            }
             Attempt::Done
         }
         Err(ProcessError::Revoked) => {

@@ -29,23 +29,28 @@ use crate::dispatch::{self, Attempt};
 use crate::metrics::Metrics;
 use crate::store::kafka::KafkaLog;
 
-/// Notes rebalances for the polling task.
+/// Notes rebalances for the polling task and in the metrics.
 pub struct OwnershipContext {
     changed: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
 }
 
 impl ClientContext for OwnershipContext {}
 
 impl ConsumerContext for OwnershipContext {
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(partitions) => {
                 tracing::info!(partitions = partitions.count(), "notification partitions assigned");
+                self.metrics.inc("hcal_rebalances_total", "", "");
             }
             Rebalance::Revoke(partitions) => {
                 tracing::info!(partitions = partitions.count(), "notification partitions revoked");
             }
             Rebalance::Error(e) => tracing::error!(error = %e, "rebalance failed"),
+        }
+        if let Ok(owned) = consumer.assignment() {
+            self.metrics.set("hcal_partitions_owned", owned.count() as i64);
         }
         self.changed.store(true, Ordering::SeqCst);
     }
@@ -182,6 +187,7 @@ impl GroupDispatcher {
         group: &str,
         instance: Option<&str>,
         session_timeout: Duration,
+        metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
         let changed = Arc::new(AtomicBool::new(true));
         let mut config = kafka.client_config();
@@ -200,7 +206,7 @@ impl GroupDispatcher {
             // (some brokers wait this long rather than the session timeout). The consumer is
             // polled all the time, also while a record is processed.
             .set("max.poll.interval.ms", (session_timeout.as_millis().max(6000) * 3 / 2).to_string())
-            .create_with_context(OwnershipContext { changed: changed.clone() })?;
+            .create_with_context(OwnershipContext { changed: changed.clone(), metrics })?;
         let topic = kafka.topic(NOTIFICATIONS);
         consumer.subscribe(&[&topic])?;
         Ok(Self { consumer, changed, topic })
@@ -364,6 +370,7 @@ impl GroupDispatcher {
                     // Only records started before the rebalance; their partitions are free again.
                     let (old, current): (Vec<_>, Vec<_>) = handles.drain(..).partition(|(_, g, _)| *g < generation);
                     tracing::warn!(records = old.len(), "records outlived the revocation deadline; abandoned");
+                    metrics.add("hcal_notifications_total", "outcome", "abandoned", old.len() as u64);
                     for (partition, _, handle) in old {
                         handle.abort();
                         busy.remove(&partition);

@@ -198,10 +198,12 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
                     format!("hcal-{}", short_hash(&format!("{}|{}", data_dir.display(), config.service.listen)));
                 let static_member = config.kafka.as_ref().is_none_or(|c| c.static_membership);
                 let instance = static_member.then_some(instance.as_str());
-                let dispatcher = GroupDispatcher::new(k, &format!("{prefix}mailbox-actors"), instance, timeout)?;
+                let group = format!("{prefix}mailbox-actors");
+                let dispatcher = GroupDispatcher::new(k, &group, instance, timeout, metrics.clone())?;
                 tasks.push(tokio::spawn(dispatcher.run(registry.clone(), metrics.clone())));
             }
             None => {
+                metrics.set("hcal_partitions_owned", i64::from(log.partitions(NOTIFICATIONS)));
                 for partition in 0..log.partitions(NOTIFICATIONS) {
                     let task = dispatch::run_partition(log.clone(), registry.clone(), metrics.clone(), partition);
                     tasks.push(tokio::spawn(task));

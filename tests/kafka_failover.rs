@@ -53,6 +53,12 @@ async fn processed(env: &Env, url: &str) -> u64 {
         .sum()
 }
 
+/// A metric without labels of a member (a gauge or a plain counter).
+async fn plain_metric(env: &Env, url: &str, name: &str) -> Option<i64> {
+    let text = env.http.get(format!("{url}/metrics")).send().await.ok()?.text().await.ok()?;
+    text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_survivor_of_two_processes_takes_over_the_dead_ones_mailboxes() {
     let Some(mut env) = Env::on(Backend::KafkaMock).await else { return };
@@ -81,6 +87,11 @@ async fn the_survivor_of_two_processes_takes_over_the_dead_ones_mailboxes() {
     // Both members did part of the work: the group split the partitions between them.
     let (done_a, done_b) = (processed(&env, &url_a).await, processed(&env, &url_b).await);
     assert!(done_a > 0 && done_b > 0, "work shared: a processed {done_a}, b processed {done_b}");
+    let owned = (
+        plain_metric(&env, &url_a, "hcal_partitions_owned").await,
+        plain_metric(&env, &url_b, "hcal_partitions_owned").await,
+    );
+    assert!(matches!(owned, (Some(a), Some(b)) if a > 0 && b > 0 && a + b == 8), "partitions owned: {owned:?}");
 
     // A accepts a round of changes and dies before (all of) them are processed; then Graph
     // keeps delivering to the survivor.
@@ -100,6 +111,8 @@ async fn the_survivor_of_two_processes_takes_over_the_dead_ones_mailboxes() {
     for (user, id) in shared.iter().chain(&accepted).chain(&after) {
         assert_eq!(decorated(&env, user, id).await, 1, "exactly one block");
     }
+    assert_eq!(plain_metric(&env, &url_b, "hcal_partitions_owned").await, Some(8), "the survivor owns them all");
+    assert!(plain_metric(&env, &url_b, "hcal_rebalances_total").await >= Some(2));
     // The survivor lists every meeting of every mailbox.
     for user in &users {
         let rows = env.meetings(user).await;

@@ -442,6 +442,9 @@ pub async fn a_mailbox_too_large_to_snapshot_recovers_from_its_history(env: Env)
         env.logs().contains("snapshot too large for the log").then_some(())
     })
     .await;
+    let metrics = env.metrics().await;
+    assert!(!metrics.contains("hcal_snapshots_total{outcome=\"too_large\"} 0\n"), "{metrics}");
+    assert!(metrics.contains("hcal_snapshots_total{outcome=\"too_large\"} "), "{metrics}");
     first.kill();
 
     let _hcal = env.start("").await;

@@ -730,6 +730,22 @@ const CHECKPOINT_APPENDS_IN_FLIGHT: usize = 64;
 /// history instead (see [`super::snapshot`]), and the rest of the checkpoint goes on.
 pub const MAX_SNAPSHOT_BYTES: usize = 900_000;
 
+/// What [`MailboxRegistry::processed`] did about checkpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpoint {
+    /// None was due.
+    NotDue,
+    /// Written: `snapshots` appended, `too_large` left out (see [`MAX_SNAPSHOT_BYTES`]).
+    Written {
+        /// Snapshots appended.
+        snapshots: usize,
+        /// Snapshots left out for their size.
+        too_large: usize,
+    },
+    /// It failed (logged); the next one is a full interval later.
+    Failed,
+}
+
 /// What the registry knows of the partitions this process works on.
 #[derive(Default)]
 struct Owned {
@@ -813,26 +829,33 @@ impl MailboxRegistry {
     /// `snapshot_every` records have passed since the last one. Call it from the task that
     /// processes the partition, between records: a checkpoint must not overlap processing.
     /// A failed checkpoint is only logged; the next one is attempted a full interval later.
-    pub async fn processed(&self, partition: u32) {
+    pub async fn processed(&self, partition: u32) -> Checkpoint {
         let every = self.snapshot_every;
         if every == 0 {
-            return;
+            return Checkpoint::NotDue;
         }
         let mut owned = self.owned.lock().await;
         let count = owned.since_checkpoint.entry(partition).or_default();
         *count += 1;
         if *count < every {
-            return;
+            return Checkpoint::NotDue;
         }
         *count = 0;
         match self.checkpoint(&owned, partition).await {
-            Ok(n) => tracing::info!(partition, mailboxes = n, "checkpoint written"),
-            Err(e) => tracing::warn!(partition, error = %e, "checkpoint failed"),
+            Ok(done @ Checkpoint::Written { snapshots, too_large }) => {
+                tracing::info!(partition, snapshots, too_large, "checkpoint written");
+                done
+            }
+            Ok(other) => other,
+            Err(e) => {
+                tracing::warn!(partition, error = %e, "checkpoint failed");
+                Checkpoint::Failed
+            }
         }
     }
 
     /// Snapshots every known mailbox of a partition at the partition's current end.
-    async fn checkpoint(&self, owned: &Owned, partition: u32) -> Result<usize, ProcessError> {
+    async fn checkpoint(&self, owned: &Owned, partition: u32) -> Result<Checkpoint, ProcessError> {
         let mut mailboxes: Vec<(MailboxId, MailboxState, u64)> = Vec::new();
         for (id, addr) in owned.actors.iter().filter(|(id, _)| self.partition_of(id) == partition) {
             let (state, next) = addr.send(GetSnapshot).await.ok().flatten().ok_or(ProcessError::Unavailable)?;
@@ -846,7 +869,7 @@ impl MailboxRegistry {
         let end = mailboxes.iter().map(|m| m.2).max().unwrap_or(0);
         let taken_at = (self.deps.now)();
         let mailboxes: Vec<_> = mailboxes.into_iter().filter(|m| m.1.seq > 0).collect();
-        let mut written = 0;
+        let (mut snapshots, mut too_large) = (0, 0);
         // Many appends in flight at once (a broker pipelines them); each mailbox once.
         let mut appends = tokio::task::JoinSet::new();
         let joined = |r: Result<Result<Vec<u64>, LogError>, tokio::task::JoinError>| match r {
@@ -857,9 +880,10 @@ impl MailboxRegistry {
             let payload = snapshot::encode(&Snapshot { mailbox, state, events_next: end, taken_at }, &self.deps.ring)?;
             if payload.len() > MAX_SNAPSHOT_BYTES {
                 tracing::warn!(%mailbox, bytes = payload.len(), "snapshot too large for the log; left out of the checkpoint");
+                too_large += 1;
                 continue;
             }
-            written += 1;
+            snapshots += 1;
             let log = self.deps.log.clone();
             appends.spawn(async move { log.append(MAILBOX_SNAPSHOTS, &mailbox.to_string(), vec![payload]).await });
             if appends.len() >= CHECKPOINT_APPENDS_IN_FLIGHT
@@ -871,7 +895,7 @@ impl MailboxRegistry {
         while let Some(r) = appends.join_next().await {
             joined(r)?;
         }
-        Ok(written)
+        Ok(Checkpoint::Written { snapshots, too_large })
     }
 
     /// Forgets every started actor and recovered partition, so each mailbox is recovered from
