@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hcal_actors::log::{EventLog, NOTIFICATIONS};
-use hcal_actors::mailbox::actor::{Checkpoint, MailboxRegistry, ProcessError};
+use hcal_actors::mailbox::actor::{Checkpoint, Lease, MailboxRegistry, ProcessError};
 use hcal_actors::notification::NotificationRecord;
 
 use crate::metrics::Metrics;
@@ -84,11 +84,12 @@ pub async fn attempt(
     notification: &NotificationRecord,
     partition: u32,
     failures: u32,
+    lease: Lease,
 ) -> Attempt {
-    match registry.handle(notification.clone()).await {
+    match registry.handle(notification.clone(), lease.clone()).await {
         Ok(()) => {
             metrics.inc("hcal_notifications_total", "outcome", "processed");
-            match registry.processed(partition).await {
+            match registry.processed(partition, &lease).await {
                 Checkpoint::NotDue => {}
                 Checkpoint::Written { snapshots, too_large } => {
                     metrics.inc("hcal_checkpoints_total", "outcome", "written");
@@ -106,8 +107,11 @@ pub async fn attempt(
         }
         Err(ProcessError::Retry { after_secs, reason }) => {
             metrics.inc("hcal_notifications_total", "outcome", "retried");
+            // Graph's Retry-After, never taken as "at once"; a longer one than MAX_BACKOFF is
+            // probed every MAX_BACKOFF instead (a mailbox budget often frees up earlier than
+            // announced, and one request per 30 s costs it nothing).
             let hint = after_secs.and_then(|s| Duration::try_from_secs_f64(s).ok());
-            let wait = hint.unwrap_or_else(|| backoff(failures)).min(MAX_BACKOFF);
+            let wait = hint.map_or_else(|| backoff(failures), |h| h.clamp(backoff(0), MAX_BACKOFF));
             tracing::warn!(partition, %reason, wait_ms = wait.as_millis() as u64, "notification will be retried");
             Attempt::RetryIn(wait)
         }
@@ -128,7 +132,9 @@ fn backoff(failures: u32) -> Duration {
 /// until the actor has recorded what it decided.
 pub async fn process(registry: &MailboxRegistry, metrics: &Metrics, notification: NotificationRecord, partition: u32) {
     let mut failures = 0;
-    while let Attempt::RetryIn(wait) = attempt(registry, metrics, &notification, partition, failures).await {
+    while let Attempt::RetryIn(wait) =
+        attempt(registry, metrics, &notification, partition, failures, registry.lease()).await
+    {
         tokio::time::sleep(wait).await;
         failures = failures.saturating_add(1);
     }

@@ -312,10 +312,14 @@ impl GroupDispatcher {
                 let partition = u32::try_from(kafka_partition).unwrap_or(0);
                 let record = payload.as_deref().map(serde_json::from_slice::<NotificationRecord>);
                 let (registry, metrics) = (registry.clone(), metrics.clone());
+                // Taken now: a rebalance from here on lapses it.
+                let lease = registry.lease();
                 busy.insert(kafka_partition);
                 let handle = in_flight.spawn(async move {
                     let outcome = match record {
-                        Some(Ok(record)) => dispatch::attempt(&registry, &metrics, &record, partition, failures).await,
+                        Some(Ok(record)) => {
+                            dispatch::attempt(&registry, &metrics, &record, partition, failures, lease).await
+                        }
                         _ => {
                             tracing::error!(partition, offset, "unreadable notification record skipped");
                             metrics.inc("hcal_notifications_total", "outcome", "unreadable");

@@ -655,10 +655,11 @@ impl Actor for MailboxActor {
     type Context = Context<Self>;
 }
 
-/// Handle a notification.
+/// Handle a notification under a lease: taken when the record was handed out, so a record
+/// handed out before an ownership change records nothing, whichever actor runs it.
 #[derive(Message)]
 #[rtype(result = "Result<(), ProcessError>")]
-pub struct HandleNotification(pub NotificationRecord);
+pub struct HandleNotification(pub NotificationRecord, pub Lease);
 
 /// Read the state (for admin views and tests).
 #[derive(Message)]
@@ -674,7 +675,10 @@ impl Handler<HandleNotification> for MailboxActor {
         AtomicResponse::new(Box::pin(
             async move {
                 let result = match mailbox.as_mut() {
-                    Some(m) => m.handle(&deps, &msg.0).await,
+                    Some(m) => {
+                        m.lease = Some(msg.1);
+                        m.handle(&deps, &msg.0).await
+                    }
                     None => Err(ProcessError::Unavailable),
                 };
                 (mailbox, result)
@@ -779,8 +783,15 @@ impl MailboxRegistry {
         Self { deps, arbiters, owned: tokio::sync::Mutex::new(Owned::default()), epoch: Arc::default(), snapshot_every }
     }
 
-    fn lease(&self) -> Lease {
+    /// A lease valid until the next ownership change. Take it when a record is handed out.
+    pub fn lease(&self) -> Lease {
         Lease { epoch: self.epoch.load(Ordering::SeqCst), current: self.epoch.clone() }
+    }
+
+    /// Lapses every lease at once, without waiting for anything: call it the moment an
+    /// ownership change is known (from a rebalance callback), before [`Self::evict_all`].
+    pub fn lapse_leases(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
     }
 
     fn partition_of(&self, id: &MailboxId) -> u32 {
@@ -793,7 +804,7 @@ impl MailboxRegistry {
         let mailbox = match owned.actors.get(&id) {
             Some(addr) if addr.connected() => return Ok(addr.clone()),
             // Its actor stopped: its events since recovery are in the log only.
-            Some(_) => Mailbox { lease: Some(self.lease()), ..Mailbox::load(&self.deps, id).await? },
+            Some(_) => Mailbox::load(&self.deps, id).await?,
             None => {
                 let partition = self.partition_of(&id);
                 if let Entry::Vacant(slot) = owned.recovered.entry(partition) {
@@ -802,7 +813,7 @@ impl MailboxRegistry {
                     slot.insert(recovered);
                 }
                 let found = owned.recovered.get_mut(&partition).and_then(|r| r.remove(&id)).unwrap_or_default();
-                Mailbox { id, state: found.state, events_next: found.events_next, lease: Some(self.lease()) }
+                Mailbox { id, state: found.state, events_next: found.events_next, lease: None }
             }
         };
         let deps = self.deps.clone();
@@ -813,10 +824,14 @@ impl MailboxRegistry {
         Ok(addr)
     }
 
-    /// Sends a notification to its mailbox's actor and waits for the outcome.
-    pub async fn handle(&self, record: NotificationRecord) -> Result<(), ProcessError> {
+    /// Sends a notification to its mailbox's actor and waits for the outcome. `lease` is the
+    /// one taken when the record was handed out ([`Self::lease`]).
+    pub async fn handle(&self, record: NotificationRecord, lease: Lease) -> Result<(), ProcessError> {
+        if !lease.held() {
+            return Err(ProcessError::Revoked);
+        }
         let addr = self.get(record.mailbox()).await?;
-        addr.send(HandleNotification(record)).await.map_err(|_| ProcessError::Unavailable)?
+        addr.send(HandleNotification(record, lease)).await.map_err(|_| ProcessError::Unavailable)?
     }
 
     /// The state of a mailbox as its snapshot and events say, read from the log without
@@ -829,12 +844,16 @@ impl MailboxRegistry {
     /// `snapshot_every` records have passed since the last one. Call it from the task that
     /// processes the partition, between records: a checkpoint must not overlap processing.
     /// A failed checkpoint is only logged; the next one is attempted a full interval later.
-    pub async fn processed(&self, partition: u32) -> Checkpoint {
+    /// No checkpoint is written under a lapsed `lease`: the partition may be another's now.
+    pub async fn processed(&self, partition: u32, lease: &Lease) -> Checkpoint {
         let every = self.snapshot_every;
-        if every == 0 {
+        if every == 0 || !lease.held() {
             return Checkpoint::NotDue;
         }
         let mut owned = self.owned.lock().await;
+        if !lease.held() {
+            return Checkpoint::NotDue;
+        }
         let count = owned.since_checkpoint.entry(partition).or_default();
         *count += 1;
         if *count < every {
