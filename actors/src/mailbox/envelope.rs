@@ -102,15 +102,25 @@ pub fn decode(bytes: &[u8], ring: &KeyRing) -> Result<Envelope, CodecError> {
     let stored: Stored = serde_json::from_slice(bytes).map_err(|e| CodecError::Malformed(e.to_string()))?;
     let mailbox = MailboxId { tenant: stored.tenant_id, user: stored.user_id };
     let mut data = upcast(&stored.event_type, stored.version, stored.data)?;
+    let mut opened = false;
     if let Some(obj) = data.as_object_mut()
         && let Some(sealed) = obj.remove("sealed")
     {
         let sealed: Sealed = serde_json::from_value(sealed).map_err(|e| CodecError::Malformed(e.to_string()))?;
         let private: Value = seal::open(ring, &aad(&stored.event_id, &mailbox, &stored.event_type), &sealed)?;
         obj.insert("private".into(), private);
+        opened = true;
     }
-    let event: MailboxEvent = serde_json::from_value(serde_json::json!({"type": stored.event_type, "data": data}))
-        .map_err(|e| CodecError::Malformed(e.to_string()))?;
+    let event: MailboxEvent = serde_json::from_value(serde_json::json!({"type": &stored.event_type, "data": data}))
+        .map_err(|e| {
+            // Serde quotes the values it refuses; once the private part is in, those may be
+            // subjects or addresses, which never go into an error (errors are logged).
+            if opened {
+                CodecError::Malformed(format!("{} data does not match its type", stored.event_type))
+            } else {
+                CodecError::Malformed(e.to_string())
+            }
+        })?;
     Ok(Envelope {
         event_id: stored.event_id,
         mailbox,
@@ -171,6 +181,38 @@ mod tests {
         // Moving the sealed part to another envelope breaks it.
         let moved = text.replace(&env.event_id.to_string(), &Uuid::new_v4().to_string());
         assert!(matches!(decode(moved.as_bytes(), &ring), Err(CodecError::Seal(SealError::Corrupt))));
+    }
+
+    #[test]
+    fn an_opened_private_part_that_does_not_fit_is_refused_without_quoting_it() {
+        let ring = KeyRing::new(DataKey::generate("k1"));
+        let env = Envelope {
+            event_id: Uuid::new_v4(),
+            mailbox: mailbox(),
+            seq: 1,
+            occurred_at: Utc::now(),
+            causation_id: "n1".into(),
+            event: MailboxEvent::MeetingScheduled(MeetingDetails {
+                event_id: GraphEventId::new("AAMk1"),
+                change_key: "ck".into(),
+                start: Utc::now(),
+                end: Utc::now(),
+                is_all_day: false,
+                event_type: EventType::SingleInstance,
+                is_organizer: true,
+                keyword: None,
+                join: None,
+                private: MeetingPrivate::default(),
+            }),
+        };
+        let mut stored: Value = serde_json::from_slice(&encode(&env, &ring).unwrap()).unwrap();
+        // Attendees as a string: serde would quote it in its message.
+        let private = serde_json::json!({"subject": "s", "attendees": "SENTINEL-ATTENDEE"});
+        let sealed = seal::seal(&ring, &aad(&env.event_id, &mailbox(), "MeetingScheduled"), &private).unwrap();
+        stored["data"]["sealed"] = serde_json::to_value(sealed).unwrap();
+        let err = decode(&serde_json::to_vec(&stored).unwrap(), &ring).unwrap_err().to_string();
+        assert!(!err.contains("SENTINEL"), "{err}");
+        assert!(err.contains("MeetingScheduled data does not match its type"), "{err}");
     }
 
     #[test]
