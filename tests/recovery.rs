@@ -97,16 +97,30 @@ impl World {
         self.log.append(MAILBOX_EVENTS, &env.mailbox.to_string(), vec![payload]).await.unwrap();
     }
 
-    /// A checkpoint of `mailboxes` (their states as a full fold says) at the partition's end.
-    async fn checkpoint(&self, partition: u32, mailboxes: &[MailboxId]) {
+    /// A checkpoint of `mailboxes` (their states as a full fold says) at the partition's end,
+    /// which it returns; `left_out` get a record without their state.
+    async fn checkpoint(&self, partition: u32, mailboxes: &[MailboxId], left_out: &[MailboxId], complete: u64) -> u64 {
         let now = reference(&self.log.store, &self.ring, partition).await;
         let end = now.values().map(|r| r.events_next).max().unwrap_or(0);
         for m in mailboxes {
             let state = now[m].state.clone();
-            let snap = Snapshot { mailbox: *m, state, events_next: end, taken_at: Utc::now() };
+            let snap = if left_out.contains(m) {
+                let seq = state.seq;
+                Snapshot {
+                    mailbox: *m,
+                    seq,
+                    state: None,
+                    events_next: end,
+                    complete_before: complete,
+                    taken_at: Utc::now(),
+                }
+            } else {
+                Snapshot::of(*m, state, end, complete, Utc::now())
+            };
             let payload = snapshot::encode(&snap, &self.ring).unwrap();
             self.log.append(MAILBOX_SNAPSHOTS, &m.to_string(), vec![payload]).await.unwrap();
         }
+        end
     }
 }
 
@@ -149,12 +163,13 @@ async fn recovery_from_snapshots_equals_the_full_fold_and_reads_only_the_tail() 
             w.event(*m, renewed(round)).await;
         }
     }
-    // A complete checkpoint, then a cut-short one (only the first mailbox got its snapshot).
-    w.checkpoint(p, &ms).await;
+    // A complete checkpoint, then a cut-short one (only the first mailbox got its snapshot);
+    // its writer knew the first was complete.
+    let first = w.checkpoint(p, &ms, &[], 0).await;
     for m in &ms {
         w.event(*m, renewed(100)).await;
     }
-    w.checkpoint(p, &ms[..1]).await;
+    w.checkpoint(p, &ms[..1], &[], first).await;
     // After it: more events, a duplicated record (an append retried), a mailbox never
     // snapshotted before and one disabled.
     let last = w.event(ms[1], renewed(200)).await;
@@ -194,7 +209,7 @@ async fn an_unreadable_snapshot_falls_back_to_the_full_fold() {
         w.event(*m, enabled("en-US")).await;
         w.event(*m, renewed(1)).await;
     }
-    w.checkpoint(p, &ms).await;
+    w.checkpoint(p, &ms, &[], 0).await;
     w.event(ms[0], renewed(2)).await;
     let expected = reference(&w.log.store, &w.ring, p).await;
     // A snapshot sealed with a key this installation no longer has (and wrong, so using it
@@ -202,7 +217,7 @@ async fn an_unreadable_snapshot_falls_back_to_the_full_fold() {
     let mut stale = expected[&ms[1]].state.clone();
     stale.enabled = false;
     stale.seq = 9;
-    let foreign = Snapshot { mailbox: ms[1], state: stale, events_next: 1000, taken_at: Utc::now() };
+    let foreign = Snapshot::of(ms[1], stale, 1000, 0, Utc::now());
     let payload = snapshot::encode(&foreign, &KeyRing::new(DataKey::generate("retired"))).unwrap();
     w.log.append(MAILBOX_SNAPSHOTS, &ms[1].to_string(), vec![payload]).await.unwrap();
     let recovered = recover_partition(w.log.as_ref(), &w.ring, p, None).await.unwrap();
@@ -222,7 +237,7 @@ async fn a_mailbox_missing_from_the_only_checkpoint_is_recovered_from_its_whole_
         w.event(*m, enabled("en-US")).await;
         w.event(*m, renewed(1)).await;
     }
-    w.checkpoint(p, &ms[..2]).await;
+    w.checkpoint(p, &ms[..2], &[], 0).await;
     w.event(ms[2], renewed(2)).await;
     w.event(ms[0], renewed(2)).await;
     let expected = reference(&w.log.store, &w.ring, p).await;
@@ -236,4 +251,40 @@ async fn a_mailbox_missing_from_the_only_checkpoint_is_recovered_from_its_whole_
     assert_eq!(recovered[&ms[2]].events_next, expected[&ms[2]].events_next);
     let one = recover_partition(w.log.as_ref(), &w.ring, p, Some(ms[2])).await.unwrap();
     assert_eq!(one[&ms[2]].state, expected[&ms[2]].state);
+}
+
+#[tokio::test]
+async fn mailboxes_a_later_checkpoint_missed_or_left_out_come_back_whole_even_when_idle_since() {
+    let mut w = World::new();
+    let p = 1;
+    let ms = mailboxes_on(p, 4);
+    for m in &ms[..2] {
+        w.event(*m, enabled("en-US")).await;
+    }
+    let first = w.checkpoint(p, &ms[..2], &[], 0).await;
+    // After the first (complete) checkpoint: two newcomers, and more for the first two.
+    for m in &ms[2..] {
+        w.event(*m, enabled("tr-TR")).await;
+        w.event(*m, renewed(1)).await;
+    }
+    for m in &ms[..2] {
+        w.event(*m, renewed(2)).await;
+    }
+    // The second checkpoint is cut short before ms[3]'s record, and leaves ms[1] out (too
+    // large). Neither has an event after it: their state must still come back.
+    w.checkpoint(p, &ms[..3], &ms[1..2], first).await;
+    w.event(ms[0], renewed(3)).await;
+    w.event(ms[2], renewed(3)).await;
+    let expected = reference(&w.log.store, &w.ring, p).await;
+
+    let recovered = recover_partition(w.log.as_ref(), &w.ring, p, None).await.unwrap();
+    assert_eq!(recovered.len(), 4);
+    for (m, r) in &expected {
+        assert_eq!(recovered[m].state, r.state, "{m}");
+    }
+    // One mailbox alone: without a record (ms[3]) and left out (ms[1]).
+    for m in [ms[3], ms[1]] {
+        let one = recover_partition(w.log.as_ref(), &w.ring, p, Some(m)).await.unwrap();
+        assert_eq!(one[&m].state, expected[&m].state, "{m}");
+    }
 }

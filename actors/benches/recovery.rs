@@ -107,8 +107,7 @@ fn logs() -> (MemoryLog, MemoryLog, KeyRing, Vec<MailboxId>) {
             let states = std::mem::take(&mut fold).finish();
             let end = states.values().map(|r| r.events_next).max().unwrap_or(0);
             for (mailbox, r) in &states {
-                let snap =
-                    Snapshot { mailbox: *mailbox, state: r.state.clone(), events_next: end, taken_at: Utc::now() };
+                let snap = Snapshot::of(*mailbox, r.state.clone(), end, 0, Utc::now());
                 let payload = snapshot::encode(&snap, &ring).unwrap_or_else(|_| unreachable!());
                 log.push(MAILBOX_SNAPSHOTS, mailbox.to_string(), payload);
             }

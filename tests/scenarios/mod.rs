@@ -442,6 +442,20 @@ pub async fn a_mailbox_too_large_to_snapshot_recovers_from_its_history(env: Env)
         env.logs().contains("snapshot too large for the log").then_some(())
     })
     .await;
+    // In its place a record without the state, matching the schema.
+    let schema = validator("mailbox-snapshot.v1.json");
+    let left_out: Vec<Value> = env
+        .records("mailbox-snapshots")
+        .await
+        .into_iter()
+        .map(|r| r["value"].clone())
+        .filter(|v| v["leftOut"] == "too_large" && v["userId"] == alex.as_str())
+        .collect();
+    assert!(!left_out.is_empty(), "no left-out record");
+    for value in &left_out {
+        assert_valid(&schema, value, "left-out snapshot");
+        assert!(value.get("sealed").is_none());
+    }
     let metrics = env.metrics().await;
     assert!(!metrics.contains("hcal_snapshots_total{outcome=\"too_large\"} 0\n"), "{metrics}");
     assert!(metrics.contains("hcal_snapshots_total{outcome=\"too_large\"} "), "{metrics}");

@@ -534,16 +534,37 @@ fn snapshots_usable(log: &dyn EventLog) -> bool {
     log.partitions(MAILBOX_SNAPSHOTS) == events && log.partitions(NOTIFICATIONS) == events
 }
 
+/// A partition as recovery rebuilt it.
+#[derive(Debug, Default)]
+pub struct PartitionRecovery {
+    /// Its mailboxes.
+    pub mailboxes: HashMap<MailboxId, Recovered>,
+    /// A position of the events partition known to be covered by a complete checkpoint (0:
+    /// none): the next checkpoint's `completeBefore`.
+    pub complete: u64,
+}
+
 /// Rebuilds the mailboxes of one `mailbox-events` partition (or only `only`) from their latest
-/// snapshots and the events after them (see [`super::snapshot`]). A snapshot that cannot be
-/// read (a retired key, a newer version) makes recovery ignore every snapshot and fold the
-/// whole partition instead.
+/// snapshots and the events after them (see [`super::snapshot`]).
 pub async fn recover_partition(
     log: &dyn EventLog,
     ring: &KeyRing,
     partition: u32,
     only: Option<MailboxId>,
 ) -> Result<HashMap<MailboxId, Recovered>, ProcessError> {
+    Ok(recover(log, ring, partition, only).await?.mailboxes)
+}
+
+/// [`recover_partition`], with the position known complete. A snapshot that cannot be read (a
+/// retired key, a newer version) makes recovery ignore every snapshot and fold the whole
+/// partition instead; mailboxes the snapshots cannot account for have their whole history
+/// folded.
+pub async fn recover(
+    log: &dyn EventLog,
+    ring: &KeyRing,
+    partition: u32,
+    only: Option<MailboxId>,
+) -> Result<PartitionRecovery, ProcessError> {
     let only_key = only.map(|m| m.to_string());
     let mut fold = Fold::new();
     if snapshots_usable(log) {
@@ -557,21 +578,22 @@ pub async fn recover_partition(
     }
     let start = fold.start();
     fold_events(log, ring, partition, start, |key| only_key.as_ref().is_none_or(|k| k == key), &mut fold).await?;
-    // A checkpoint cut short can leave a mailbox without any snapshot: its history is read
-    // whole (rare, and only for those mailboxes).
+    // Mailboxes left out of their last checkpoint (too large), or whose events do not
+    // continue their snapshot: their whole history is read (rare, and only theirs).
     let incomplete: HashSet<String> = fold.incomplete().iter().map(ToString::to_string).collect();
-    let mut recovered = fold.finish();
+    let complete = fold.complete();
+    let mut mailboxes = fold.finish();
     if !incomplete.is_empty() {
         tracing::info!(
             partition,
             mailboxes = incomplete.len(),
-            "mailboxes without a snapshot: folding their whole history"
+            "folding the whole history of mailboxes without a usable snapshot"
         );
         let mut whole = Fold::new();
         fold_events(log, ring, partition, 0, |key| incomplete.contains(key), &mut whole).await?;
-        recovered.extend(whole.finish());
+        mailboxes.extend(whole.finish());
     }
-    Ok(recovered)
+    Ok(PartitionRecovery { mailboxes, complete })
 }
 
 /// Folds the events of `partition` from offset `from` on whose key `keep` accepts.
@@ -594,43 +616,47 @@ async fn fold_events(
     }
 }
 
-/// The latest snapshot of every mailbox of a partition (or of `only`, opening no other).
+/// The latest snapshot of every mailbox of a partition (or of `only`, opening no other), and
+/// the positions their writers knew complete.
 async fn read_snapshots(
     log: &dyn EventLog,
     ring: &KeyRing,
     partition: u32,
     only: Option<&MailboxId>,
 ) -> Result<Fold, ProcessError> {
-    // Per mailbox: sequence number, position and the stored snapshot, of the newest one.
-    let mut latest: HashMap<MailboxId, (u64, u64, Vec<u8>)> = HashMap::new();
+    // Per mailbox: sequence number and the stored record, of the newest one.
+    let mut latest: HashMap<MailboxId, (u64, Vec<u8>)> = HashMap::new();
+    let mut complete = 0;
     let mut from = 0;
     loop {
         let records = log.read(MAILBOX_SNAPSHOTS, partition, from, 1000).await?;
         let Some(last) = records.last() else { break };
         from = last.offset + 1;
         for record in records {
-            let (mailbox, seq, events_next) = snapshot::peek(&record.payload)?;
-            if latest.get(&mailbox).is_none_or(|(known, _, _)| seq > *known) {
-                latest.insert(mailbox, (seq, events_next, record.payload));
+            let peeked = snapshot::peek(&record.payload)?;
+            complete = complete.max(peeked.complete_before);
+            if latest.get(&peeked.mailbox).is_none_or(|(known, _)| peeked.seq > *known) {
+                latest.insert(peeked.mailbox, (peeked.seq, record.payload));
             }
         }
     }
     let mut fold = Fold::new();
+    let any = !latest.is_empty();
     match only {
         None => {
-            for (_, _, payload) in latest.into_values() {
+            for (_, payload) in latest.into_values() {
                 fold.snapshot(snapshot::decode(&payload, ring)?);
+            }
+            if any {
+                fold.known_complete(complete);
             }
         }
         Some(m) => match latest.remove(m) {
-            Some((_, _, payload)) => fold.snapshot(snapshot::decode(&payload, ring)?),
-            // Without a snapshot of its own, the mailbox had no events before the oldest
-            // position any snapshot of the partition starts from.
-            None => {
-                for (_, events_next, _) in latest.values() {
-                    fold.lower_start(*events_next);
-                }
-            }
+            // Its own record says where its events after it start.
+            Some((_, payload)) => fold.snapshot(snapshot::decode(&payload, ring)?),
+            // Without a record of its own, it had no events before the last complete checkpoint.
+            None if any => fold.known_complete(complete),
+            None => {}
         },
     }
     Ok(fold)
@@ -759,6 +785,8 @@ struct Owned {
     recovered: HashMap<u32, HashMap<MailboxId, Recovered>>,
     /// Records processed per partition since its last checkpoint.
     since_checkpoint: HashMap<u32, u64>,
+    /// Per partition, a position known covered by a complete checkpoint.
+    complete: HashMap<u32, u64>,
 }
 
 /// Finds or starts the actor of each mailbox. The first mailbox of a partition recovers the
@@ -808,9 +836,10 @@ impl MailboxRegistry {
             None => {
                 let partition = self.partition_of(&id);
                 if let Entry::Vacant(slot) = owned.recovered.entry(partition) {
-                    let recovered = recover_partition(self.deps.log.as_ref(), &self.deps.ring, partition, None).await?;
-                    tracing::info!(partition, mailboxes = recovered.len(), "partition recovered");
-                    slot.insert(recovered);
+                    let recovery = recover(self.deps.log.as_ref(), &self.deps.ring, partition, None).await?;
+                    tracing::info!(partition, mailboxes = recovery.mailboxes.len(), "partition recovered");
+                    slot.insert(recovery.mailboxes);
+                    owned.complete.insert(partition, recovery.complete);
                 }
                 let found = owned.recovered.get_mut(&partition).and_then(|r| r.remove(&id)).unwrap_or_default();
                 Mailbox { id, state: found.state, events_next: found.events_next, lease: None }
@@ -861,11 +890,13 @@ impl MailboxRegistry {
         }
         *count = 0;
         match self.checkpoint(&owned, partition).await {
-            Ok(done @ Checkpoint::Written { snapshots, too_large }) => {
+            Ok((done @ Checkpoint::Written { snapshots, too_large }, end)) => {
                 tracing::info!(partition, snapshots, too_large, "checkpoint written");
+                // Every mailbox with events before `end` now has a record at `end`.
+                owned.complete.insert(partition, end);
                 done
             }
-            Ok(other) => other,
+            Ok((other, _)) => other,
             Err(e) => {
                 tracing::warn!(partition, error = %e, "checkpoint failed");
                 Checkpoint::Failed
@@ -873,8 +904,9 @@ impl MailboxRegistry {
         }
     }
 
-    /// Snapshots every known mailbox of a partition at the partition's current end.
-    async fn checkpoint(&self, owned: &Owned, partition: u32) -> Result<Checkpoint, ProcessError> {
+    /// Snapshots every known mailbox of a partition at the partition's current end, which it
+    /// returns; a mailbox too large for a log record gets a left-out record instead.
+    async fn checkpoint(&self, owned: &Owned, partition: u32) -> Result<(Checkpoint, u64), ProcessError> {
         let mut mailboxes: Vec<(MailboxId, MailboxState, u64)> = Vec::new();
         for (id, addr) in owned.actors.iter().filter(|(id, _)| self.partition_of(id) == partition) {
             let (state, next) = addr.send(GetSnapshot).await.ok().flatten().ok_or(ProcessError::Unavailable)?;
@@ -886,6 +918,7 @@ impl MailboxRegistry {
         // Every event of the partition belongs to one of these mailboxes, so the largest
         // position among them is the partition's end.
         let end = mailboxes.iter().map(|m| m.2).max().unwrap_or(0);
+        let complete_before = owned.complete.get(&partition).copied().unwrap_or(0);
         let taken_at = (self.deps.now)();
         let mailboxes: Vec<_> = mailboxes.into_iter().filter(|m| m.1.seq > 0).collect();
         let (mut snapshots, mut too_large) = (0, 0);
@@ -896,13 +929,17 @@ impl MailboxRegistry {
             Err(_) => Err(ProcessError::Unavailable),
         };
         for (mailbox, state, _) in mailboxes {
-            let payload = snapshot::encode(&Snapshot { mailbox, state, events_next: end, taken_at }, &self.deps.ring)?;
+            let seq = state.seq;
+            let mut payload =
+                snapshot::encode(&Snapshot::of(mailbox, state, end, complete_before, taken_at), &self.deps.ring)?;
             if payload.len() > MAX_SNAPSHOT_BYTES {
                 tracing::warn!(%mailbox, bytes = payload.len(), "snapshot too large for the log; left out of the checkpoint");
                 too_large += 1;
-                continue;
+                let left_out = Snapshot { mailbox, seq, state: None, events_next: end, complete_before, taken_at };
+                payload = snapshot::encode(&left_out, &self.deps.ring)?;
+            } else {
+                snapshots += 1;
             }
-            snapshots += 1;
             let log = self.deps.log.clone();
             appends.spawn(async move { log.append(MAILBOX_SNAPSHOTS, &mailbox.to_string(), vec![payload]).await });
             if appends.len() >= CHECKPOINT_APPENDS_IN_FLIGHT
@@ -914,7 +951,7 @@ impl MailboxRegistry {
         while let Some(r) = appends.join_next().await {
             joined(r)?;
         }
-        Ok(Checkpoint::Written { snapshots, too_large })
+        Ok((Checkpoint::Written { snapshots, too_large }, end))
     }
 
     /// Forgets every started actor and recovered partition, so each mailbox is recovered from

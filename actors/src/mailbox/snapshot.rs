@@ -5,15 +5,21 @@
 //! The owner of a partition writes a checkpoint now and then: a snapshot of every mailbox of
 //! the partition, all with the same `eventsNext` (the partition's end at that moment; no event
 //! of the partition is being appended meanwhile, because its records are processed one at a
-//! time). Recovery reads the latest snapshot of each mailbox and folds the events from the
-//! smallest `eventsNext` among them on, skipping events a snapshot already contains (by
-//! sequence number). That is correct after compaction removed superseded snapshots (a snapshot
-//! newer than the start only makes the fold skip more) and after a checkpoint cut short (by a
-//! crash, or a snapshot the log refused): a mailbox left without any snapshot whose history
-//! began before the start shows up as a first event after sequence number 1; the fold sets it
-//! aside ([`Fold::incomplete`]) and recovery reads that mailbox's whole history instead.
+//! time). A mailbox whose state is too large for a log record gets a *left-out* record instead
+//! (no state): recovery folds that mailbox's whole history. A checkpoint is complete once every
+//! one of its records is acknowledged; each record carries `completeBefore`, the position of
+//! the last checkpoint its writer knew to be complete (0: none). Every mailbox with events
+//! before that position has a record at or after it, so it is a safe place to start folding.
+//!
+//! Recovery reads the latest record of each mailbox and folds the events from the smaller of
+//! the smallest `eventsNext` and the largest `completeBefore` on, skipping events a snapshot
+//! already contains (by sequence number). That is correct after compaction removed superseded
+//! snapshots (a newer snapshot only makes the fold skip more) and after a checkpoint cut short
+//! by a crash or a refused append: a mailbox the checkpoint missed either has an older record
+//! or had no events before the last complete checkpoint. Should a mailbox's events still not
+//! continue its snapshot (a snapshot written by a process that had already lost the partition,
+//! say), the fold sets it aside ([`Fold::incomplete`]) and recovery reads its whole history.
 
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
@@ -27,18 +33,36 @@ use crate::seal::{self, KeyRing, Sealed};
 /// Version of the stored form.
 const VERSION: u32 = 1;
 
-/// A mailbox's state and where in its partition the events after it start.
+/// A mailbox's state (or the note that it was left out) and where in its partition the events
+/// after it start.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     /// Which mailbox.
     pub mailbox: MailboxId,
-    /// Its state (including `seq`).
-    pub state: MailboxState,
+    /// Sequence number of the mailbox's last event when it was taken.
+    pub seq: u64,
+    /// Its state at `seq`; `None` when it was left out (too large for a log record).
+    pub state: Option<MailboxState>,
     /// Offset in the mailbox's `mailbox-events` partition before which every event of the
     /// mailbox is contained in `state`.
     pub events_next: u64,
+    /// Offset of the last checkpoint of the partition its writer knew to be complete (0: none).
+    pub complete_before: u64,
     /// When it was taken.
     pub taken_at: DateTime<Utc>,
+}
+
+impl Snapshot {
+    /// A snapshot of `state`.
+    pub fn of(
+        mailbox: MailboxId,
+        state: MailboxState,
+        events_next: u64,
+        complete_before: u64,
+        taken_at: DateTime<Utc>,
+    ) -> Self {
+        Self { mailbox, seq: state.seq, state: Some(state), events_next, complete_before, taken_at }
+    }
 }
 
 /// The wire form (JSON) of the `mailbox-snapshots` topic; `schemas/mailbox-snapshot.v1.json`.
@@ -49,10 +73,18 @@ struct Stored {
     user_id: UserObjectId,
     seq: u64,
     events_next: u64,
+    /// Absent in records written before it existed: nothing known complete.
+    #[serde(default)]
+    complete_before: u64,
     version: u32,
     taken_at: DateTime<Utc>,
-    key_id: String,
-    sealed: Sealed,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sealed: Option<Sealed>,
+    /// Why the state is not here (`too_large`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    left_out: Option<String>,
 }
 
 fn aad(mailbox: &MailboxId, seq: u64, events_next: u64) -> Vec<u8> {
@@ -61,16 +93,26 @@ fn aad(mailbox: &MailboxId, seq: u64, events_next: u64) -> Vec<u8> {
 
 /// Serialises a snapshot, sealing the state with the ring's current key.
 pub fn encode(snapshot: &Snapshot, ring: &KeyRing) -> Result<Vec<u8>, CodecError> {
-    let seq = snapshot.state.seq;
-    let sealed = seal::seal(ring, &aad(&snapshot.mailbox, seq, snapshot.events_next), &snapshot.state)?;
+    let seq = snapshot.seq;
+    let sealed = match &snapshot.state {
+        Some(state) => {
+            if state.seq != seq {
+                return Err(CodecError::Malformed("snapshot sequence number does not match its state".into()));
+            }
+            Some(seal::seal(ring, &aad(&snapshot.mailbox, seq, snapshot.events_next), state)?)
+        }
+        None => None,
+    };
     let stored = Stored {
         tenant_id: snapshot.mailbox.tenant,
         user_id: snapshot.mailbox.user,
         seq,
         events_next: snapshot.events_next,
+        complete_before: snapshot.complete_before,
         version: VERSION,
         taken_at: snapshot.taken_at,
-        key_id: sealed.kid.clone(),
+        key_id: sealed.as_ref().map(|s| s.kid.clone()),
+        left_out: sealed.is_none().then(|| "too_large".to_owned()),
         sealed,
     };
     serde_json::to_vec(&stored).map_err(|e| CodecError::Malformed(e.to_string()))
@@ -83,18 +125,49 @@ pub fn decode(bytes: &[u8], ring: &KeyRing) -> Result<Snapshot, CodecError> {
         return Err(CodecError::Malformed(format!("snapshot version {} is not {VERSION}", stored.version)));
     }
     let mailbox = MailboxId { tenant: stored.tenant_id, user: stored.user_id };
-    let state: MailboxState = seal::open(ring, &aad(&mailbox, stored.seq, stored.events_next), &stored.sealed)?;
-    if state.seq != stored.seq {
-        return Err(CodecError::Malformed("snapshot sequence number does not match its state".into()));
-    }
-    Ok(Snapshot { mailbox, state, events_next: stored.events_next, taken_at: stored.taken_at })
+    let state = match (&stored.sealed, &stored.left_out) {
+        (Some(sealed), None) => {
+            let state: MailboxState = seal::open(ring, &aad(&mailbox, stored.seq, stored.events_next), sealed)?;
+            if state.seq != stored.seq {
+                return Err(CodecError::Malformed("snapshot sequence number does not match its state".into()));
+            }
+            Some(state)
+        }
+        (None, Some(_)) => None,
+        _ => return Err(CodecError::Malformed("a snapshot has either a sealed state or leftOut".into())),
+    };
+    Ok(Snapshot {
+        mailbox,
+        seq: stored.seq,
+        state,
+        events_next: stored.events_next,
+        complete_before: stored.complete_before,
+        taken_at: stored.taken_at,
+    })
 }
 
-/// The clear fields of a stored snapshot (mailbox, sequence number, `eventsNext`), without
-/// opening its state.
-pub fn peek(bytes: &[u8]) -> Result<(MailboxId, u64, u64), CodecError> {
+/// The clear fields of a stored snapshot, without opening its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peeked {
+    /// Which mailbox.
+    pub mailbox: MailboxId,
+    /// Sequence number.
+    pub seq: u64,
+    /// `eventsNext`.
+    pub events_next: u64,
+    /// `completeBefore`.
+    pub complete_before: u64,
+}
+
+/// Reads the clear fields of a stored snapshot.
+pub fn peek(bytes: &[u8]) -> Result<Peeked, CodecError> {
     let stored: Stored = serde_json::from_slice(bytes).map_err(|e| CodecError::Malformed(e.to_string()))?;
-    Ok((MailboxId { tenant: stored.tenant_id, user: stored.user_id }, stored.seq, stored.events_next))
+    Ok(Peeked {
+        mailbox: MailboxId { tenant: stored.tenant_id, user: stored.user_id },
+        seq: stored.seq,
+        events_next: stored.events_next,
+        complete_before: stored.complete_before,
+    })
 }
 
 /// A mailbox as recovery rebuilt it.
@@ -118,8 +191,13 @@ pub enum FoldError {
 #[derive(Debug, Default)]
 pub struct Fold {
     mailboxes: HashMap<MailboxId, Recovered>,
-    start: Option<u64>,
-    /// Mailboxes without a snapshot whose history began before `start`.
+    /// Mailboxes whose latest record left their state out, with its sequence number.
+    left_out: HashMap<MailboxId, u64>,
+    /// The smallest `eventsNext` of the records taken in.
+    lowest: Option<u64>,
+    /// The largest position known complete.
+    complete: Option<u64>,
+    /// Mailboxes whose events here do not continue what the fold knew of them.
     incomplete: HashSet<MailboxId>,
 }
 
@@ -130,48 +208,61 @@ impl Fold {
     }
 
     /// Takes a snapshot into account (call for every snapshot, in any order; the one with the
-    /// highest sequence number of a mailbox wins).
+    /// highest sequence number of a mailbox wins). Its `completeBefore` is not used: call
+    /// [`Fold::known_complete`] for the records whose positions should bound the start.
     pub fn snapshot(&mut self, snapshot: Snapshot) {
-        self.lower_start(snapshot.events_next);
-        let recovered = Recovered { state: snapshot.state, events_next: snapshot.events_next };
-        match self.mailboxes.entry(snapshot.mailbox) {
-            Entry::Vacant(v) => {
-                v.insert(recovered);
+        self.lowest = Some(self.lowest.map_or(snapshot.events_next, |l| l.min(snapshot.events_next)));
+        let known = self
+            .mailboxes
+            .get(&snapshot.mailbox)
+            .map(|r| r.state.seq)
+            .or_else(|| self.left_out.get(&snapshot.mailbox).copied());
+        if known.is_some_and(|seq| seq >= snapshot.seq) {
+            return;
+        }
+        match snapshot.state {
+            Some(state) => {
+                self.left_out.remove(&snapshot.mailbox);
+                self.mailboxes.insert(snapshot.mailbox, Recovered { state, events_next: snapshot.events_next });
             }
-            Entry::Occupied(mut o) if recovered.state.seq > o.get().state.seq => {
-                o.insert(recovered);
+            None => {
+                self.mailboxes.remove(&snapshot.mailbox);
+                self.left_out.insert(snapshot.mailbox, snapshot.seq);
             }
-            Entry::Occupied(_) => {}
         }
     }
 
-    /// Makes the fold start at `offset` or earlier: for a recovery of one mailbox that has no
-    /// snapshot, the smallest position among the other mailboxes' snapshots.
-    pub fn lower_start(&mut self, offset: u64) {
-        self.start = Some(self.start.map_or(offset, |s| s.min(offset)));
+    /// Makes the fold start at `offset` or earlier: every mailbox with events before `offset`
+    /// has a record at or after it (a checkpoint there was complete).
+    pub fn known_complete(&mut self, offset: u64) {
+        self.complete = Some(self.complete.map_or(offset, |c| c.max(offset)));
     }
 
-    /// The offset of the events partition to fold from: the smallest `eventsNext` of the
-    /// snapshots seen (0 without any).
+    /// The offset of the events partition to fold from: the smaller of the smallest
+    /// `eventsNext` taken in and the position known complete (0 with neither).
     pub fn start(&self) -> u64 {
-        self.start.unwrap_or(0)
+        match (self.lowest, self.complete) {
+            (Some(l), Some(c)) => l.min(c),
+            (Some(x), None) | (None, Some(x)) => x,
+            (None, None) => 0,
+        }
     }
 
     /// Applies one event read at `offset`: skipped when a snapshot (or an earlier duplicate)
-    /// already contains it.
-    /// A mailbox that has no snapshot and whose first event here is not its first one began
-    /// before the fold's start: it is set aside (see [`Fold::incomplete`]), not a gap.
+    /// already contains it. In a fold that started from records, an event that does not
+    /// continue its mailbox sets the mailbox aside (see [`Fold::incomplete`]); folding from
+    /// the very start, that is a gap.
     pub fn event(&mut self, env: &Envelope, offset: u64) -> Result<(), FoldError> {
-        if self.incomplete.contains(&env.mailbox) {
+        if self.incomplete.contains(&env.mailbox) || self.left_out.contains_key(&env.mailbox) {
             return Ok(());
         }
-        let began_before_start = self.start() > 0;
+        let from_records = self.lowest.is_some() || self.complete.is_some();
         let entry = self.mailboxes.entry(env.mailbox).or_default();
         if env.seq <= entry.state.seq {
             return Ok(());
         }
         if env.seq != entry.state.seq + 1 {
-            if entry.state.seq == 0 && began_before_start {
+            if from_records {
                 self.mailboxes.remove(&env.mailbox);
                 self.incomplete.insert(env.mailbox);
                 return Ok(());
@@ -183,10 +274,15 @@ impl Fold {
         Ok(())
     }
 
-    /// Mailboxes this fold could not rebuild because their history began before its start
-    /// and they have no snapshot (a checkpoint that missed them): fold their whole history.
-    pub fn incomplete(&self) -> &HashSet<MailboxId> {
-        &self.incomplete
+    /// Mailboxes this fold could not rebuild: left out of their latest checkpoint, or with
+    /// events that do not continue what it knew of them. Fold their whole history.
+    pub fn incomplete(&self) -> HashSet<MailboxId> {
+        self.incomplete.iter().chain(self.left_out.keys()).copied().collect()
+    }
+
+    /// The position known complete (0: none), for the next checkpoint's `completeBefore`.
+    pub fn complete(&self) -> u64 {
+        self.complete.unwrap_or(0)
     }
 
     /// The recovered mailboxes (without the [`Fold::incomplete`] ones).
@@ -231,11 +327,12 @@ mod tests {
         let ring = KeyRing::new(DataKey::generate("k1"));
         let mut state = state_after(&[enabled("tr-TR")]);
         state.setup_error = Some(("SENTINEL-REASON".into(), None));
-        let snap = Snapshot { mailbox: mailbox(1), state, events_next: 42, taken_at: Utc::now() };
+        let snap = Snapshot::of(mailbox(1), state, 42, 17, Utc::now());
         let bytes = encode(&snap, &ring).unwrap();
         let text = String::from_utf8(bytes.clone()).unwrap();
         assert!(!text.contains("SENTINEL") && !text.contains("tr-TR"), "{text}");
         assert!(text.contains("\"eventsNext\":42") && text.contains("\"keyId\":\"k1\""), "{text}");
+        assert!(text.contains("\"completeBefore\":17") && !text.contains("leftOut"), "{text}");
         assert_eq!(decode(&bytes, &ring).unwrap(), snap);
         // A snapshot's sealed state cannot be moved to another position or mailbox.
         let moved = text.replace("\"eventsNext\":42", "\"eventsNext\":7");
@@ -249,12 +346,7 @@ mod tests {
         let (a, b) = (mailbox(1), mailbox(2));
         let mut fold = Fold::new();
         // a: snapshot at seq 1 taken when the partition ended at offset 3.
-        fold.snapshot(Snapshot {
-            mailbox: a,
-            state: state_after(&[enabled("en-US")]),
-            events_next: 3,
-            taken_at: Utc::now(),
-        });
+        fold.snapshot(Snapshot::of(a, state_after(&[enabled("en-US")]), 3, 0, Utc::now()));
         assert_eq!(fold.start(), 3);
         // Events from offset 3: a duplicate of a's seq 1, then its seq 2; b's first events.
         fold.event(&env(a, 1, enabled("en-US")), 3).unwrap();
@@ -272,19 +364,9 @@ mod tests {
         let (a, b) = (mailbox(1), mailbox(2));
         let mut fold = Fold::new();
         let two = state_after(&[enabled("en-US"), MailboxEvent::MailboxDisabled {}]);
-        fold.snapshot(Snapshot { mailbox: a, state: two.clone(), events_next: 9, taken_at: Utc::now() });
-        fold.snapshot(Snapshot {
-            mailbox: a,
-            state: state_after(&[enabled("en-US")]),
-            events_next: 4,
-            taken_at: Utc::now(),
-        });
-        fold.snapshot(Snapshot {
-            mailbox: b,
-            state: state_after(&[enabled("de-DE")]),
-            events_next: 6,
-            taken_at: Utc::now(),
-        });
+        fold.snapshot(Snapshot::of(a, two.clone(), 9, 0, Utc::now()));
+        fold.snapshot(Snapshot::of(a, state_after(&[enabled("en-US")]), 4, 0, Utc::now()));
+        fold.snapshot(Snapshot::of(b, state_after(&[enabled("de-DE")]), 6, 0, Utc::now()));
         assert_eq!(fold.start(), 4);
         assert_eq!(fold.finish()[&a].state, two);
     }
@@ -293,12 +375,7 @@ mod tests {
     fn a_mailbox_without_a_snapshot_that_began_before_the_start_is_set_aside() {
         let (a, b) = (mailbox(1), mailbox(2));
         let mut fold = Fold::new();
-        fold.snapshot(Snapshot {
-            mailbox: a,
-            state: state_after(&[enabled("en-US")]),
-            events_next: 10,
-            taken_at: Utc::now(),
-        });
+        fold.snapshot(Snapshot::of(a, state_after(&[enabled("en-US")]), 10, 0, Utc::now()));
         // b's events 1..=3 lie before offset 10; the checkpoint at 10 missed b.
         fold.event(&env(b, 4, MailboxEvent::MailboxDisabled {}), 11).unwrap();
         fold.event(&env(b, 5, enabled("de-DE")), 12).unwrap();
@@ -309,6 +386,76 @@ mod tests {
         // Folded from offset 0 there is nothing before the start: a gap stays a gap.
         let mut whole = Fold::new();
         assert_eq!(whole.event(&env(b, 4, MailboxEvent::MailboxDisabled {}), 11), Err(FoldError::Gap(1)));
+    }
+
+    #[test]
+    fn a_left_out_record_has_no_state_and_sends_its_mailbox_to_the_whole_history() {
+        let ring = KeyRing::new(DataKey::generate("k1"));
+        let (a, b) = (mailbox(1), mailbox(2));
+        let left_out =
+            Snapshot { mailbox: b, seq: 4, state: None, events_next: 10, complete_before: 6, taken_at: Utc::now() };
+        let bytes = encode(&left_out, &ring).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(
+            text.contains("\"leftOut\":\"too_large\"") && !text.contains("sealed") && !text.contains("keyId"),
+            "{text}"
+        );
+        assert_eq!(decode(&bytes, &ring).unwrap(), left_out);
+        assert_eq!(peek(&bytes).unwrap(), Peeked { mailbox: b, seq: 4, events_next: 10, complete_before: 6 });
+
+        let mut fold = Fold::new();
+        // An older snapshot of b loses to the newer left-out record, whatever the order.
+        fold.snapshot(left_out.clone());
+        fold.snapshot(Snapshot::of(b, state_after(&[enabled("de-DE")]), 3, 0, Utc::now()));
+        fold.snapshot(Snapshot::of(a, state_after(&[enabled("en-US")]), 10, 6, Utc::now()));
+        fold.known_complete(6);
+        assert_eq!(fold.start(), 3);
+        fold.event(&env(b, 5, MailboxEvent::MailboxDisabled {}), 11).unwrap();
+        assert_eq!(fold.incomplete().into_iter().collect::<Vec<_>>(), vec![b]);
+        assert_eq!(fold.finish().keys().collect::<Vec<_>>(), vec![&a]);
+        // A newer full snapshot wins over the left-out record.
+        let mut fold = Fold::new();
+        fold.snapshot(left_out);
+        fold.snapshot(Snapshot::of(
+            b,
+            state_after(&(0..5).map(|_| enabled("de-DE")).collect::<Vec<_>>()),
+            12,
+            10,
+            Utc::now(),
+        ));
+        assert!(fold.incomplete().is_empty());
+    }
+
+    #[test]
+    fn the_start_is_no_later_than_the_position_known_complete() {
+        let (a, b) = (mailbox(1), mailbox(2));
+        let mut fold = Fold::new();
+        fold.snapshot(Snapshot::of(a, state_after(&[enabled("en-US")]), 12, 8, Utc::now()));
+        assert_eq!(fold.start(), 12, "one mailbox's own snapshot: from its position");
+        fold.known_complete(8);
+        fold.known_complete(5);
+        assert_eq!(fold.start(), 8, "a mailbox without a record had no events before 8");
+        // b has no record; its first event after 8 is its first event.
+        fold.event(&env(b, 1, enabled("de-DE")), 9).unwrap();
+        assert!(fold.incomplete().is_empty());
+        assert_eq!(fold.complete(), 8);
+        // Nothing known complete: from the start of the partition.
+        let mut fresh = Fold::new();
+        fresh.snapshot(Snapshot::of(a, state_after(&[enabled("en-US")]), 12, 0, Utc::now()));
+        fresh.known_complete(0);
+        assert_eq!(fresh.start(), 0);
+    }
+
+    #[test]
+    fn events_that_do_not_continue_a_snapshot_set_the_mailbox_aside() {
+        let a = mailbox(1);
+        let mut fold = Fold::new();
+        // A snapshot at seq 1 whose writer had lost the partition: the event at seq 2 lies
+        // before its position, so the fold sees seq 3 next.
+        fold.snapshot(Snapshot::of(a, state_after(&[enabled("en-US")]), 10, 0, Utc::now()));
+        fold.event(&env(a, 3, MailboxEvent::MailboxDisabled {}), 11).unwrap();
+        assert_eq!(fold.incomplete().into_iter().collect::<Vec<_>>(), vec![a]);
+        assert!(fold.finish().is_empty());
     }
 
     #[test]
