@@ -1,16 +1,18 @@
 //! Kafka mode's consumer of the notifications topic. Consumer-group membership decides which
 //! process owns which partitions, and so which mailboxes. Records of a partition are processed
-//! one at a time, in offset order, up to [`LANES`] partitions at once; each offset is committed
-//! (synchronously, by this group member, while the partition is still its own) only after the
-//! mailbox actor recorded what it decided.
+//! one at a time, in offset order, up to [`LANES`] partitions at once; the position after a
+//! record is stored only after the mailbox actor recorded what it decided, and librdkafka
+//! commits stored positions in the background (`enable.auto.commit`, every second) and when
+//! partitions are revoked. A position can only be stored while the partition is this member's.
 //!
 //! The consumer is polled all the time and received records wait in a per-partition backlog:
 //! a record that must wait (Graph throttles its mailbox) holds only its own partition, a slow
 //! record never keeps the process from serving the group, and a partition whose backlog is
-//! long or waiting is paused. On every rebalance the actors' leases lapse at once (an actor in
-//! the middle of a record records nothing more), the backlog is dropped and every partition
-//! starts afresh from its committed position, reloading its mailboxes from the log, where
-//! another process may have appended meanwhile.
+//! long or waiting is paused. On every rebalance the actors' leases lapse at once, from the
+//! rebalance callback itself (an actor in the middle of a record records nothing more), the
+//! backlog is dropped before another record is started, and every partition starts afresh
+//! from its committed position, reloading its mailboxes from the log, where another process
+//! may have appended meanwhile.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -21,23 +23,44 @@ use hcal_actors::log::NOTIFICATIONS;
 use hcal_actors::mailbox::actor::MailboxRegistry;
 use hcal_actors::notification::NotificationRecord;
 use rdkafka::ClientContext;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::Notify;
+use tokio::task::{AbortHandle, Id, JoinError, JoinSet};
 
 use crate::dispatch::{self, Attempt};
 use crate::metrics::Metrics;
 use crate::store::kafka::KafkaLog;
 
-/// Notes rebalances for the polling task and in the metrics.
+/// Acts on rebalances as they happen (inside the consumer's poll): lapses the actors' leases
+/// the moment partitions are taken away, and wakes the polling task to drop its backlog.
 pub struct OwnershipContext {
     changed: Arc<AtomicBool>,
+    wake: Arc<Notify>,
+    registry: Arc<MailboxRegistry>,
     metrics: Arc<Metrics>,
+}
+
+impl OwnershipContext {
+    fn note_change(&self) {
+        self.changed.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
 }
 
 impl ClientContext for OwnershipContext {}
 
 impl ConsumerContext for OwnershipContext {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        // Revoked (or, on an error, unassigned): from here on no actor records anything more,
+        // whether or not the polling task has noticed yet.
+        if !matches!(rebalance, Rebalance::Assign(_)) {
+            self.registry.lapse_leases();
+            self.note_change();
+        }
+    }
+
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(partitions) => {
@@ -52,7 +75,7 @@ impl ConsumerContext for OwnershipContext {
         if let Ok(owned) = consumer.assignment() {
             self.metrics.set("hcal_partitions_owned", owned.count() as i64);
         }
-        self.changed.store(true, Ordering::SeqCst);
+        self.note_change();
     }
 }
 
@@ -99,11 +122,11 @@ impl<T> Backlog<T> {
 
     /// The next partition whose front record is due, taking partitions in turn; `busy`
     /// partitions (a record of theirs is in flight) are passed over.
-    fn next_due(&mut self, now: Instant, busy: &HashSet<i32>) -> Option<i32> {
+    fn next_due(&mut self, now: Instant, busy: impl Fn(i32) -> bool) -> Option<i32> {
         let mut due: Vec<i32> = self
             .lanes
             .iter()
-            .filter(|(p, l)| !busy.contains(p) && !l.pending.is_empty() && l.not_before.is_none_or(|t| t <= now))
+            .filter(|(p, l)| !busy(**p) && !l.pending.is_empty() && l.not_before.is_none_or(|t| t <= now))
             .map(|(p, _)| *p)
             .collect();
         due.sort_unstable();
@@ -123,18 +146,24 @@ impl<T> Backlog<T> {
         lane.pending.front().map(|(o, t)| (*o, t, lane.failures))
     }
 
-    /// The front record is done.
-    fn done(&mut self, partition: i32) {
-        if let Some(lane) = self.lanes.get_mut(&partition) {
-            lane.pending.pop_front();
-            lane.not_before = None;
-            lane.failures = 0;
+    /// The record at `offset` is done: popped if it is the front record (true), else ignored
+    /// (false), so a late or repeated outcome never drops a record that was not processed.
+    fn done(&mut self, partition: i32, offset: i64) -> bool {
+        let Some(lane) = self.lanes.get_mut(&partition) else { return false };
+        if lane.pending.front().is_none_or(|(o, _)| *o != offset) {
+            return false;
         }
+        lane.pending.pop_front();
+        lane.not_before = None;
+        lane.failures = 0;
+        true
     }
 
-    /// The front record must be tried again at `until`.
-    fn retry(&mut self, partition: i32, until: Instant) {
-        if let Some(lane) = self.lanes.get_mut(&partition) {
+    /// The record at `offset`, if it is the front record, must be tried again at `until`.
+    fn retry(&mut self, partition: i32, offset: i64, until: Instant) {
+        if let Some(lane) = self.lanes.get_mut(&partition)
+            && lane.pending.front().is_some_and(|(o, _)| *o == offset)
+        {
             lane.not_before = Some(until);
             lane.failures = lane.failures.saturating_add(1);
         }
@@ -163,7 +192,12 @@ impl<T> Backlog<T> {
 /// The group consumer of the notifications topic.
 pub struct GroupDispatcher {
     consumer: StreamConsumer<OwnershipContext>,
+    /// Set by the rebalance callbacks, taken by the polling task.
     changed: Arc<AtomicBool>,
+    /// Wakes the polling task after a rebalance callback.
+    wake: Arc<Notify>,
+    registry: Arc<MailboxRegistry>,
+    metrics: Arc<Metrics>,
     topic: String,
 }
 
@@ -177,8 +211,68 @@ const LANES: usize = 8;
 /// recording at once (their leases lapse); this bounds the Graph calls still under way.
 const REVOKE_DEADLINE: Duration = Duration::from_secs(10);
 
+/// Longest wait before a record whose attempt failed unexpectedly (panicked) is tried again.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// A record being worked on.
+struct Flight {
+    partition: i32,
+    offset: i64,
+    /// The generation (rebalances seen) it started in.
+    generation: u64,
+    /// Failed attempts at the record before this one.
+    failures: u32,
+    handle: AbortHandle,
+}
+
+/// The polling task's bookkeeping.
+#[derive(Default)]
+struct Work {
+    backlog: Backlog<Payload>,
+    /// Partitions paused, as far as pausing and resuming succeeded.
+    paused: HashSet<i32>,
+    /// Per partition, the position last stored in this generation.
+    stored: HashMap<i32, i64>,
+    in_flight: JoinSet<Attempt>,
+    /// Records in flight by task, until their task ends or is abandoned.
+    flights: HashMap<Id, Flight>,
+    /// The task working on each partition, with its generation: only that task frees it.
+    busy: HashMap<i32, (u64, Id)>,
+    /// Rebalances seen.
+    generation: u64,
+    /// When the records still in flight from an earlier generation are abandoned.
+    abandon_at: Option<Instant>,
+}
+
+impl Work {
+    /// Forgets the record of task `id` (ended or abandoned) and frees its partition if the
+    /// partition is still held by that task.
+    fn release(&mut self, id: Id) -> Option<Flight> {
+        let flight = self.flights.remove(&id)?;
+        if self.busy.get(&flight.partition) == Some(&(flight.generation, id)) {
+            self.busy.remove(&flight.partition);
+        }
+        Some(flight)
+    }
+
+    fn outlived_generation(&self) -> bool {
+        self.flights.values().any(|f| f.generation < self.generation)
+    }
+}
+
+/// Whether storing `next` for `partition` moves its position forward from what this
+/// generation stored.
+fn advances(stored: &HashMap<i32, i64>, partition: i32, next: i64) -> bool {
+    stored.get(&partition).is_none_or(|s| next > *s)
+}
+
+/// 200 ms doubling per failure, at most [`MAX_BACKOFF`].
+fn backoff(failures: u32) -> Duration {
+    Duration::from_millis(200).saturating_mul(2u32.saturating_pow(failures.min(16))).min(MAX_BACKOFF)
+}
+
 impl GroupDispatcher {
-    /// Joins `group` on the notifications topic.
+    /// Joins `group` on the notifications topic, feeding the actors of `registry`.
     /// `instance` is this process's stable member id (static membership): a process restarted
     /// with the same id takes its partitions back at once instead of waiting for the broker to
     /// expire its previous incarnation.
@@ -187,16 +281,27 @@ impl GroupDispatcher {
         group: &str,
         instance: Option<&str>,
         session_timeout: Duration,
+        registry: Arc<MailboxRegistry>,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
         let changed = Arc::new(AtomicBool::new(true));
+        let wake = Arc::new(Notify::new());
         let mut config = kafka.client_config();
         if let Some(instance) = instance {
             config.set("group.instance.id", instance);
         }
+        let context = OwnershipContext {
+            changed: changed.clone(),
+            wake: wake.clone(),
+            registry: registry.clone(),
+            metrics: metrics.clone(),
+        };
         let consumer: StreamConsumer<OwnershipContext> = config
             .set("group.id", group)
-            .set("enable.auto.commit", "false")
+            // Positions are stored by hand once a record is done and committed by librdkafka
+            // in the background and on revocation, never blocking the polling task.
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("isolation.level", "read_committed")
@@ -206,47 +311,76 @@ impl GroupDispatcher {
             // (some brokers wait this long rather than the session timeout). The consumer is
             // polled all the time, also while a record is processed.
             .set("max.poll.interval.ms", (session_timeout.as_millis().max(6000) * 3 / 2).to_string())
-            .create_with_context(OwnershipContext { changed: changed.clone(), metrics })?;
+            .create_with_context(context)?;
         let topic = kafka.topic(NOTIFICATIONS);
         consumer.subscribe(&[&topic])?;
-        Ok(Self { consumer, changed, topic })
+        Ok(Self { consumer, changed, wake, registry, metrics, topic })
     }
 
-    fn list(&self, partitions: impl IntoIterator<Item = i32>) -> TopicPartitionList {
+    fn list(&self, partitions: &[i32]) -> TopicPartitionList {
         let mut list = TopicPartitionList::new();
         for p in partitions {
-            list.add_partition(&self.topic, p);
+            list.add_partition(&self.topic, *p);
         }
         list
     }
 
-    /// Pauses and resumes partitions so that exactly `wanted` are paused.
+    /// Pauses and resumes partitions so that exactly `wanted` are paused; `paused` records
+    /// what succeeded, so a failure is tried again next time.
     fn sync_pauses(&self, paused: &mut HashSet<i32>, wanted: HashSet<i32>) {
         let pause: Vec<i32> = wanted.difference(paused).copied().collect();
         let resume: Vec<i32> = paused.difference(&wanted).copied().collect();
-        if !pause.is_empty()
-            && let Err(e) = self.consumer.pause(&self.list(pause))
-        {
-            tracing::warn!(error = %e, "pausing partitions failed");
+        if !pause.is_empty() {
+            let list = self.list(&pause);
+            match self.consumer.pause(&list) {
+                Ok(()) => paused.extend(self.succeeded(&list)),
+                Err(e) => tracing::warn!(error = %e, "pausing partitions failed"),
+            }
         }
-        if !resume.is_empty()
-            && let Err(e) = self.consumer.resume(&self.list(resume))
-        {
-            tracing::warn!(error = %e, "resuming partitions failed");
+        if !resume.is_empty() {
+            let list = self.list(&resume);
+            match self.consumer.resume(&list) {
+                Ok(()) => {
+                    for p in self.succeeded(&list) {
+                        paused.remove(&p);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "resuming partitions failed"),
+            }
         }
-        *paused = wanted;
     }
 
-    /// After a rebalance: every lease lapses, nothing is pending, nothing is paused; the
-    /// partitions start afresh from their committed positions.
-    async fn reset(&self, registry: &MailboxRegistry, backlog: &mut Backlog<Payload>, paused: &mut HashSet<i32>) {
-        registry.evict_all().await;
-        backlog.clear();
-        paused.clear();
+    /// The partitions of `list` without an error of their own (librdkafka reports them per
+    /// partition).
+    fn succeeded(&self, list: &TopicPartitionList) -> Vec<i32> {
+        list.elements()
+            .iter()
+            .filter_map(|e| match e.error() {
+                Ok(()) => Some(e.partition()),
+                Err(error) => {
+                    tracing::warn!(partition = e.partition(), %error, "pausing or resuming a partition failed");
+                    None
+                }
+            })
+            .collect()
+    }
+
+    /// After a rebalance: every lease lapses, nothing is pending, stored or paused; the
+    /// partitions start afresh from their committed positions. A new generation begins, and
+    /// records still in flight from earlier ones get [`REVOKE_DEADLINE`].
+    async fn rebalanced(&self, work: &mut Work) {
+        self.registry.evict_all().await;
+        work.backlog.clear();
+        work.paused.clear();
+        work.stored.clear();
         if let Ok(assigned) = self.consumer.assignment()
             && let Err(e) = self.consumer.resume(&assigned)
         {
             tracing::warn!(error = %e, "resuming the assigned partitions failed");
+        }
+        work.generation += 1;
+        if work.outlived_generation() {
+            work.abandon_at.get_or_insert(Instant::now() + REVOKE_DEADLINE);
         }
     }
 
@@ -259,129 +393,142 @@ impl GroupDispatcher {
         }
     }
 
-    fn owns(&self, partition: i32) -> bool {
-        self.consumer.assignment().is_ok_and(|a| a.find_partition(&self.topic, partition).is_some())
-    }
-
-    /// Commits the position after `offset`, while the partition is this member's: brokers
-    /// accept commits by generation, not ownership, so a commit for a partition that went to
-    /// another member could move its position back.
-    async fn commit(&self, partition: i32, offset: i64) {
-        let mut list = TopicPartitionList::new();
-        if list.add_partition_offset(&self.topic, partition, Offset::Offset(offset + 1)).is_err() {
+    /// Stores the position after `offset` for librdkafka to commit, never moving it back
+    /// within a generation. Refused for a partition that is not (any more) this member's:
+    /// brokers accept commits by generation, not ownership, so a commit for a partition that
+    /// went to another member could move its position back.
+    fn store(&self, stored: &mut HashMap<i32, i64>, partition: i32, offset: i64) {
+        let next = offset + 1;
+        if !advances(stored, partition, next) {
             return;
         }
-        while self.owns(partition) {
-            match self.consumer.commit(&list, CommitMode::Sync) {
-                Ok(()) => return,
-                Err(e) if self.changed.load(Ordering::SeqCst) => {
-                    tracing::info!(partition, error = %e, "position not committed: a rebalance is under way");
-                    return;
+        let mut list = TopicPartitionList::new();
+        if let Err(e) = list.add_partition_offset(&self.topic, partition, Offset::Offset(next)) {
+            tracing::error!(partition, offset, error = %e, "position not stored");
+            return;
+        }
+        match self.consumer.store_offsets(&list) {
+            Ok(()) => {
+                stored.insert(partition, next);
+            }
+            Err(e) => tracing::info!(partition, offset, error = %e, "position not stored: the partition is not ours"),
+        }
+    }
+
+    /// Starts the due records of free partitions, up to [`LANES`] at once.
+    fn start_due(&self, work: &mut Work, now: Instant) {
+        while work.busy.len() < LANES {
+            let busy = &work.busy;
+            let Some(kafka_partition) = work.backlog.next_due(now, |p| busy.contains_key(&p)) else { break };
+            let Some((offset, payload, failures)) = work.backlog.front(kafka_partition) else { break };
+            let partition = u32::try_from(kafka_partition).unwrap_or(0);
+            let record = payload.as_deref().map(serde_json::from_slice::<NotificationRecord>);
+            let (registry, metrics) = (self.registry.clone(), self.metrics.clone());
+            // Taken now: a rebalance from here on lapses it.
+            let lease = registry.lease();
+            let handle = work.in_flight.spawn(async move {
+                match record {
+                    Some(Ok(record)) => {
+                        dispatch::attempt(&registry, &metrics, &record, partition, failures, lease).await
+                    }
+                    _ => {
+                        tracing::error!(partition, offset, "unreadable notification record skipped");
+                        metrics.inc("hcal_notifications_total", "outcome", "unreadable");
+                        Attempt::Done
+                    }
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "committing the position failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+            });
+            let id = handle.id();
+            work.busy.insert(kafka_partition, (work.generation, id));
+            let flight = Flight { partition: kafka_partition, offset, generation: work.generation, failures, handle };
+            work.flights.insert(id, flight);
+        }
+    }
+
+    /// A record's task ended.
+    fn ended(&self, work: &mut Work, joined: Result<(Id, Attempt), JoinError>) {
+        let (id, outcome) = match joined {
+            Ok((id, outcome)) => (id, Ok(outcome)),
+            Err(e) => (e.id(), Err(e)),
+        };
+        // None: abandoned at the revocation deadline, its partition freed then.
+        let Some(flight) = work.release(id) else { return };
+        let (partition, offset) = (flight.partition, flight.offset);
+        // Of the current generation, with no rebalance under way: its backlog is this one.
+        let current = flight.generation == work.generation && !self.changed.load(Ordering::SeqCst);
+        match outcome {
+            // The actor recorded its events: the position after the record may be committed.
+            Ok(Attempt::Done) if current => {
+                if work.backlog.done(partition, offset) {
+                    self.store(&mut work.stored, partition, offset);
+                }
+            }
+            Ok(Attempt::RetryIn(wait)) if current => work.backlog.retry(partition, offset, Instant::now() + wait),
+            // After a rebalance every partition starts afresh from its committed position: this
+            // record included, if the partition came back. Nothing of an earlier generation is
+            // stored, so a position never moves back past what a later owner committed.
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(partition, offset, error = %e, "notification record attempt failed unexpectedly; retrying");
+                self.metrics.inc("hcal_notifications_total", "outcome", "failed");
+                if current {
+                    work.backlog.retry(partition, offset, Instant::now() + backoff(flight.failures));
                 }
             }
         }
+        if !work.outlived_generation() {
+            work.abandon_at = None;
+        }
+    }
+
+    /// The revocation deadline passed: records started before the last rebalance are
+    /// abandoned and their partitions are free again.
+    fn abandon(&self, work: &mut Work) {
+        let old: Vec<Id> =
+            work.flights.iter().filter(|(_, f)| f.generation < work.generation).map(|(id, _)| *id).collect();
+        tracing::warn!(records = old.len(), "records outlived the revocation deadline; abandoned");
+        self.metrics.add("hcal_notifications_total", "outcome", "abandoned", old.len() as u64);
+        for id in old {
+            if let Some(flight) = work.release(id) {
+                flight.handle.abort();
+            }
+        }
+        work.abandon_at = None;
     }
 
     /// Consumes forever. Up to [`LANES`] partitions are worked on at once, one record of each
     /// at a time; the consumer is polled all the time, so a long record never drops the
     /// process from the group. On a rebalance every actor's lease lapses at once (an actor in
-    /// the middle of a record records nothing more), records in flight get [`REVOKE_DEADLINE`]
-    /// to end and are abandoned after it, and a partition is not worked on again until its
-    /// previous record has ended.
-    pub async fn run(self, registry: Arc<MailboxRegistry>, metrics: Arc<Metrics>) {
-        let mut backlog: Backlog<Payload> = Backlog::default();
-        let mut paused: HashSet<i32> = HashSet::new();
-        // Records in flight: partition, offset, outcome, and the generation they started in.
-        let mut in_flight: tokio::task::JoinSet<(i32, i64, Attempt, u64)> = tokio::task::JoinSet::new();
-        let mut busy: HashSet<i32> = HashSet::new();
-        // To abandon the records of an earlier generation: partition, generation, handle.
-        let mut handles: Vec<(i32, u64, tokio::task::AbortHandle)> = Vec::new();
-        let mut generation: u64 = 0;
-        let mut abandon_at: Option<Instant> = None;
+    /// the middle of a record records nothing more), no record of the old backlog is started
+    /// any more, records in flight get [`REVOKE_DEADLINE`] to end and are abandoned after it,
+    /// and a partition is not worked on again until its previous record has ended.
+    pub async fn run(self) {
+        let mut work = Work::default();
         loop {
-            let now = Instant::now();
-            self.sync_pauses(&mut paused, backlog.to_pause(now));
-            while busy.len() < LANES
-                && let Some(kafka_partition) = backlog.next_due(now, &busy)
-            {
-                let Some((offset, payload, failures)) = backlog.front(kafka_partition) else { break };
-                let partition = u32::try_from(kafka_partition).unwrap_or(0);
-                let record = payload.as_deref().map(serde_json::from_slice::<NotificationRecord>);
-                let (registry, metrics) = (registry.clone(), metrics.clone());
-                // Taken now: a rebalance from here on lapses it.
-                let lease = registry.lease();
-                busy.insert(kafka_partition);
-                let handle = in_flight.spawn(async move {
-                    let outcome = match record {
-                        Some(Ok(record)) => {
-                            dispatch::attempt(&registry, &metrics, &record, partition, failures, lease).await
-                        }
-                        _ => {
-                            tracing::error!(partition, offset, "unreadable notification record skipped");
-                            metrics.inc("hcal_notifications_total", "outcome", "unreadable");
-                            Attempt::Done
-                        }
-                    };
-                    (kafka_partition, offset, outcome, generation)
-                });
-                handles.push((kafka_partition, generation, handle));
+            // Before any record is started: the rebalance callbacks run inside `recv`.
+            if self.changed.swap(false, Ordering::SeqCst) {
+                self.rebalanced(&mut work).await;
             }
-            let wake = backlog.wake();
+            let now = Instant::now();
+            self.sync_pauses(&mut work.paused, work.backlog.to_pause(now));
+            self.start_due(&mut work, now);
+            let wake = work.backlog.wake();
             tokio::select! {
-                Some(ended) = in_flight.join_next(), if !in_flight.is_empty() => {
-                    let Ok((kafka_partition, offset, outcome, started)) = ended else {
-                        // Aborted after the revocation deadline; its partition was freed then.
-                        continue;
-                    };
-                    busy.remove(&kafka_partition);
-                    handles.retain(|(p, g, _)| !(*p == kafka_partition && *g == started));
-                    let current = started == generation;
-                    match outcome {
-                        Attempt::Done => {
-                            if current {
-                                backlog.done(kafka_partition);
-                            }
-                            // Durable, so committing is right while the partition is ours.
-                            self.commit(kafka_partition, offset).await;
-                        }
-                        Attempt::RetryIn(wait) if current => backlog.retry(kafka_partition, Instant::now() + wait),
-                        // After a rebalance every partition starts afresh from its committed
-                        // position: this record included, if the partition came back.
-                        Attempt::RetryIn(_) | Attempt::Abandoned => {}
-                    }
-                    if handles.iter().all(|(_, g, _)| *g == generation) {
-                        abandon_at = None;
-                    }
+                Some(joined) = work.in_flight.join_next_with_id(), if !work.in_flight.is_empty() => {
+                    self.ended(&mut work, joined);
                 }
                 // `recv` is cancellation safe: nothing is lost when another branch wins.
                 received = self.consumer.recv() => {
                     // A rebalance is noticed inside `recv`, before the new assignment's records.
                     if self.changed.swap(false, Ordering::SeqCst) {
-                        self.reset(&registry, &mut backlog, &mut paused).await;
-                        generation += 1;
-                        if !handles.is_empty() {
-                            abandon_at.get_or_insert(Instant::now() + REVOKE_DEADLINE);
-                        }
+                        self.rebalanced(&mut work).await;
                     }
-                    Self::take(&mut backlog, received);
+                    Self::take(&mut work.backlog, received);
                 }
+                // A rebalance callback ran; the top of the loop deals with it.
+                () = self.wake.notified() => {}
                 () = sleep_until(wake), if wake.is_some() => {}
-                () = sleep_until(abandon_at), if abandon_at.is_some() => {
-                    // Only records started before the rebalance; their partitions are free again.
-                    let (old, current): (Vec<_>, Vec<_>) = handles.drain(..).partition(|(_, g, _)| *g < generation);
-                    tracing::warn!(records = old.len(), "records outlived the revocation deadline; abandoned");
-                    metrics.add("hcal_notifications_total", "outcome", "abandoned", old.len() as u64);
-                    for (partition, _, handle) in old {
-                        handle.abort();
-                        busy.remove(&partition);
-                    }
-                    handles = current;
-                    abandon_at = None;
-                }
+                () = sleep_until(work.abandon_at), if work.abandon_at.is_some() => self.abandon(&mut work),
             }
         }
     }
@@ -407,9 +554,9 @@ mod tests {
         assert!(!b.accept(0, 5, "a again"), "a refetched record is a duplicate");
         assert!(b.accept(0, 9, "c"), "gaps (transaction markers, compaction) are fine");
         let now = Instant::now();
-        assert_eq!(b.next_due(now, &HashSet::new()), Some(0));
+        assert_eq!(b.next_due(now, |_| false), Some(0));
         assert_eq!(b.front(0), Some((5, &"a", 0)));
-        b.done(0);
+        assert!(b.done(0, 5));
         assert_eq!(b.front(0), Some((6, &"b", 0)));
     }
 
@@ -422,26 +569,26 @@ mod tests {
         }
         let now = Instant::now();
         let later = now + Duration::from_secs(30);
-        assert_eq!(b.next_due(now, &HashSet::new()), Some(0));
-        b.retry(0, later);
+        assert_eq!(b.next_due(now, |_| false), Some(0));
+        b.retry(0, 0, later);
         assert_eq!(b.front(0), Some((0, &0, 1)));
         // A partition with a record in flight is passed over.
-        assert_eq!(b.next_due(now, &HashSet::from([1])), Some(2));
+        assert_eq!(b.next_due(now, |p| p == 1), Some(2));
         b.last = Some(0);
         // The others go on, in turn.
-        assert_eq!(b.next_due(now, &HashSet::new()), Some(1));
-        b.done(1);
-        assert_eq!(b.next_due(now, &HashSet::new()), Some(2));
-        b.done(2);
-        assert_eq!(b.next_due(now, &HashSet::new()), Some(1));
+        assert_eq!(b.next_due(now, |_| false), Some(1));
+        assert!(b.done(1, 0));
+        assert_eq!(b.next_due(now, |_| false), Some(2));
+        assert!(b.done(2, 0));
+        assert_eq!(b.next_due(now, |_| false), Some(1));
         assert_eq!(b.wake(), Some(later));
         assert_eq!(b.to_pause(now), HashSet::from([0]));
         // Once due, the waiting record is served again, with its failure count.
         let mut served = Vec::new();
-        while let Some(p) = b.next_due(later, &HashSet::new()) {
+        while let Some(p) = b.next_due(later, |_| false) {
             let (offset, _, failures) = b.front(p).unwrap();
             served.push((p, offset, failures));
-            b.done(p);
+            assert!(b.done(p, offset));
         }
         assert_eq!(served.len(), 4, "{served:?}");
         assert!(served.contains(&(0, 0, 1)), "{served:?}");
@@ -456,9 +603,49 @@ mod tests {
             b.accept(3, o, ());
         }
         assert_eq!(b.to_pause(Instant::now()), HashSet::from([3]));
-        b.done(3);
+        assert!(b.done(3, 0));
         assert!(b.to_pause(Instant::now()).is_empty());
         b.clear();
-        assert_eq!(b.next_due(Instant::now(), &HashSet::new()), None);
+        assert_eq!(b.next_due(Instant::now(), |_| false), None);
+    }
+
+    #[test]
+    fn only_the_front_record_is_done_and_only_once() {
+        let mut b: Backlog<&str> = Backlog::default();
+        for (o, r) in [(3, "a"), (4, "b"), (5, "c")] {
+            b.accept(1, o, r);
+        }
+        assert!(!b.done(1, 4), "not the front record");
+        assert!(!b.done(2, 3), "no such partition");
+        assert_eq!(b.front(1), Some((3, &"a", 0)));
+        assert!(b.done(1, 3));
+        assert!(!b.done(1, 3), "a second outcome of the same record pops nothing");
+        assert_eq!(b.front(1), Some((4, &"b", 0)), "the next record is still there");
+        // A retry of a record that is no longer the front one changes nothing either.
+        let later = Instant::now() + Duration::from_secs(5);
+        b.retry(1, 3, later);
+        assert_eq!(b.front(1), Some((4, &"b", 0)));
+        assert_eq!(b.wake(), None);
+        b.retry(1, 4, later);
+        assert_eq!(b.front(1), Some((4, &"b", 1)));
+        assert_eq!(b.wake(), Some(later));
+    }
+
+    #[test]
+    fn a_stored_position_only_moves_forward() {
+        let mut stored = HashMap::new();
+        assert!(advances(&stored, 0, 5));
+        stored.insert(0, 5);
+        assert!(!advances(&stored, 0, 5));
+        assert!(!advances(&stored, 0, 4));
+        assert!(advances(&stored, 0, 6));
+        assert!(advances(&stored, 1, 1), "partitions are independent");
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        assert_eq!(backoff(0), Duration::from_millis(200));
+        assert_eq!(backoff(3), Duration::from_millis(1600));
+        assert_eq!(backoff(100), MAX_BACKOFF);
     }
 }

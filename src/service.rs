@@ -199,8 +199,8 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
                 let static_member = config.kafka.as_ref().is_none_or(|c| c.static_membership);
                 let instance = static_member.then_some(instance.as_str());
                 let group = format!("{prefix}mailbox-actors");
-                let dispatcher = GroupDispatcher::new(k, &group, instance, timeout, metrics.clone())?;
-                tasks.push(tokio::spawn(dispatcher.run(registry.clone(), metrics.clone())));
+                let dispatcher = GroupDispatcher::new(k, &group, instance, timeout, registry.clone(), metrics.clone())?;
+                tasks.push(tokio::spawn(dispatcher.run()));
             }
             None => {
                 metrics.set("hcal_partitions_owned", i64::from(log.partitions(NOTIFICATIONS)));

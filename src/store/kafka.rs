@@ -73,6 +73,11 @@ const RESERVED: &[&str] = &[
     "enable.auto.offset.store",
     "isolation.level",
     "enable.partition.eof",
+    // The notifications consumer relies on eager rebalancing (every partition revoked, then
+    // the new assignment fetched from its committed position): cooperative or incremental
+    // assignment would keep partitions whose received records it drops at every rebalance.
+    "partition.assignment.strategy",
+    "group.protocol",
 ];
 
 /// `[kafka]`: how kafka mode reaches its broker and lays out its topics.
@@ -125,7 +130,8 @@ pub struct KafkaConfig {
     /// Further librdkafka properties for every client, e.g. `security.protocol`,
     /// `ssl.ca.location`, `client.id`. Default empty. The settings hcal's correctness relies on
     /// (bootstrap, group, transactional id, idempotence, acks, partitioner, commit and isolation
-    /// settings) cannot be overridden here; connecting with one of them is refused. hcal's
+    /// settings, and the group's assignment strategy and protocol, which must stay the classic
+    /// eager ones) cannot be overridden here; connecting with one of them is refused. hcal's
     /// other choices (`reconnect.backoff.max.ms=1000`, the producer's `linger.ms=0`) can. Do not put secrets here:
     /// configuration files are shared and printed.
     #[serde(default)]
@@ -214,7 +220,13 @@ impl KafkaConfig {
             return Err(LogError::Invalid("kafka.request_timeout must be positive".into()));
         }
         if let Some(key) = self.extra.keys().find(|k| RESERVED.contains(&k.as_str())) {
-            return Err(LogError::Invalid(format!("kafka.extra may not set {key:?}: hcal sets it itself")));
+            let why = match key.as_str() {
+                "partition.assignment.strategy" | "group.protocol" => {
+                    "hcal relies on the classic protocol's eager rebalancing with its default assignment"
+                }
+                _ => "hcal sets it itself",
+            };
+            return Err(LogError::Invalid(format!("kafka.extra may not set {key:?}: {why}")));
         }
         Ok(())
     }
@@ -1600,10 +1612,28 @@ mod tests {
             KafkaConfig { request_timeout: Duration::ZERO, ..base.clone() },
             KafkaConfig { extra: [("enable.idempotence".into(), "false".into())].into(), ..base.clone() },
             KafkaConfig { extra: [("partitioner".into(), "consistent_random".into())].into(), ..base.clone() },
+            KafkaConfig {
+                extra: [("partition.assignment.strategy".into(), "cooperative-sticky".into())].into(),
+                ..base.clone()
+            },
+            KafkaConfig { extra: [("group.protocol".into(), "consumer".into())].into(), ..base.clone() },
         ];
         for config in cases {
             let shown = format!("{config:?}");
             assert!(matches!(KafkaLog::connect(config).await, Err(LogError::Invalid(_))), "{shown}");
+        }
+    }
+
+    #[test]
+    fn cooperative_assignment_is_refused_with_the_reason() {
+        for key in ["partition.assignment.strategy", "group.protocol"] {
+            let config = KafkaConfig { extra: [(key.into(), "x".into())].into(), ..KafkaConfig::new("127.0.0.1:1") };
+            match config.validate() {
+                Err(LogError::Invalid(message)) => {
+                    assert!(message.contains(key) && message.contains("eager rebalancing"), "{message}");
+                }
+                other => panic!("{key}: {other:?}"),
+            }
         }
     }
 
