@@ -124,7 +124,7 @@ pub async fn attempt(
 }
 
 /// 200 ms doubling per failure, at most [`MAX_BACKOFF`].
-fn backoff(failures: u32) -> Duration {
+pub(crate) fn backoff(failures: u32) -> Duration {
     Duration::from_millis(200).saturating_mul(2u32.saturating_pow(failures.min(16))).min(MAX_BACKOFF)
 }
 

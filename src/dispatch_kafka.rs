@@ -211,9 +211,6 @@ const LANES: usize = 8;
 /// recording at once (their leases lapse); this bounds the Graph calls still under way.
 const REVOKE_DEADLINE: Duration = Duration::from_secs(10);
 
-/// Longest wait before a record whose attempt failed unexpectedly (panicked) is tried again.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
 /// A record being worked on.
 struct Flight {
     partition: i32,
@@ -264,11 +261,6 @@ impl Work {
 /// generation stored.
 fn advances(stored: &HashMap<i32, i64>, partition: i32, next: i64) -> bool {
     stored.get(&partition).is_none_or(|s| next > *s)
-}
-
-/// 200 ms doubling per failure, at most [`MAX_BACKOFF`].
-fn backoff(failures: u32) -> Duration {
-    Duration::from_millis(200).saturating_mul(2u32.saturating_pow(failures.min(16))).min(MAX_BACKOFF)
 }
 
 impl GroupDispatcher {
@@ -472,7 +464,7 @@ impl GroupDispatcher {
                 tracing::error!(partition, offset, error = %e, "notification record attempt failed unexpectedly; retrying");
                 self.metrics.inc("hcal_notifications_total", "outcome", "failed");
                 if current {
-                    work.backlog.retry(partition, offset, Instant::now() + backoff(flight.failures));
+                    work.backlog.retry(partition, offset, Instant::now() + dispatch::backoff(flight.failures));
                 }
             }
         }
@@ -640,12 +632,5 @@ mod tests {
         assert!(!advances(&stored, 0, 4));
         assert!(advances(&stored, 0, 6));
         assert!(advances(&stored, 1, 1), "partitions are independent");
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_its_cap() {
-        assert_eq!(backoff(0), Duration::from_millis(200));
-        assert_eq!(backoff(3), Duration::from_millis(1600));
-        assert_eq!(backoff(100), MAX_BACKOFF);
     }
 }
