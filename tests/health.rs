@@ -158,14 +158,7 @@ async fn subscription_removed_is_recreated_and_reauthorization_renews() {
 }
 
 async fn known_meetings(env: &Env, user: &str) -> Option<u64> {
-    let resp = env
-        .http
-        .get(format!("{}/admin/v1/mailboxes/{user}", env.url()))
-        .bearer_auth(&env.api_token)
-        .send()
-        .await
-        .ok()?;
-    resp.json::<Value>().await.ok()?["meetings"].as_u64()
+    env.mailbox_status(user).await?["meetings"].as_u64()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

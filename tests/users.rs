@@ -17,15 +17,7 @@ use support::{Env, eventually};
 const WAIT: Duration = Duration::from_secs(30);
 
 async fn status(env: &Env, user: &str) -> Value {
-    env.http
-        .get(format!("{}/admin/v1/mailboxes/{user}", env.url()))
-        .bearer_auth(&env.api_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    env.mailbox_status(user).await.unwrap()
 }
 
 async fn wait_status(env: &Env, user: &str, wanted: &str) -> Value {

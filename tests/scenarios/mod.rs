@@ -469,16 +469,7 @@ pub async fn a_mailbox_too_large_to_snapshot_recovers_from_its_history(env: Env)
     .await;
     assert!(env.graph.redeliver().await > 0);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let status: Value = env
-        .http
-        .get(format!("{}/admin/v1/mailboxes/{alex}", env.url()))
-        .bearer_auth(&env.api_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = env.mailbox_status(&alex).await.unwrap();
     assert_eq!(status["meetings"], 24, "the state came back whole");
     for id in &ids {
         assert_eq!(count_blocks(id.clone()).await, 1, "decorated once");

@@ -334,17 +334,23 @@ base_url = "{webex}"
         resp.json().await.unwrap()
     }
 
+    /// The admin view of a mailbox (`GET /admin/v1/mailboxes/{user}`); `None` while hcal
+    /// does not answer.
+    pub async fn mailbox_status(&self, user: &str) -> Option<Value> {
+        let resp = self
+            .http
+            .get(format!("{}/admin/v1/mailboxes/{user}", self.url()))
+            .bearer_auth(&self.api_token)
+            .send()
+            .await
+            .ok()?;
+        resp.json().await.ok()
+    }
+
     /// Waits until the mailbox's owner has applied the enable commands.
     pub async fn wait_active(&self, user: &str) -> Value {
         eventually("the mailbox to become active", Duration::from_secs(30), || async {
-            let resp = self
-                .http
-                .get(format!("{}/admin/v1/mailboxes/{user}", self.url()))
-                .bearer_auth(&self.api_token)
-                .send()
-                .await
-                .ok()?;
-            let body: Value = resp.json().await.ok()?;
+            let body = self.mailbox_status(user).await?;
             (body["status"] == "active" && body["subscription"]["webhookReady"] == true).then_some(body)
         })
         .await

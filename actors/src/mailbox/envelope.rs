@@ -146,47 +146,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn private_parts_are_sealed_and_come_back() {
-        let ring = KeyRing::new(DataKey::generate("k1"));
-        let event = MailboxEvent::MeetingScheduled(MeetingDetails {
-            event_id: GraphEventId::new("AAMk1"),
-            change_key: "ck".into(),
-            start: Utc::now(),
-            end: Utc::now(),
-            is_all_day: false,
-            event_type: EventType::SingleInstance,
-            is_organizer: true,
-            keyword: None,
-            join: None,
-            private: MeetingPrivate {
-                subject: "SENTINEL-SUBJECT".into(),
-                organizer: Some(EmailAddress { name: "A".into(), address: "sentinel@contoso.example".into() }),
-                ..Default::default()
-            },
-        });
-        let env = Envelope {
-            event_id: Uuid::new_v4(),
-            mailbox: mailbox(),
-            seq: 1,
-            occurred_at: Utc::now(),
-            causation_id: "n1".into(),
-            event,
-        };
-        let bytes = encode(&env, &ring).unwrap();
-        let text = String::from_utf8(bytes.clone()).unwrap();
-        assert!(!text.contains("SENTINEL") && !text.contains("sentinel@"), "{text}");
-        assert!(text.contains("\"type\":\"MeetingScheduled\"") && text.contains("\"keyId\":\"k1\""));
-        assert_eq!(decode(&bytes, &ring).unwrap(), env);
-        // Moving the sealed part to another envelope breaks it.
-        let moved = text.replace(&env.event_id.to_string(), &Uuid::new_v4().to_string());
-        assert!(matches!(decode(moved.as_bytes(), &ring), Err(CodecError::Seal(SealError::Corrupt))));
-    }
-
-    #[test]
-    fn an_opened_private_part_that_does_not_fit_is_refused_without_quoting_it() {
-        let ring = KeyRing::new(DataKey::generate("k1"));
-        let env = Envelope {
+    /// A `MeetingScheduled` envelope with these private details.
+    fn scheduled(private: MeetingPrivate) -> Envelope {
+        Envelope {
             event_id: Uuid::new_v4(),
             mailbox: mailbox(),
             seq: 1,
@@ -202,9 +164,33 @@ mod tests {
                 is_organizer: true,
                 keyword: None,
                 join: None,
-                private: MeetingPrivate::default(),
+                private,
             }),
-        };
+        }
+    }
+
+    #[test]
+    fn private_parts_are_sealed_and_come_back() {
+        let ring = KeyRing::new(DataKey::generate("k1"));
+        let env = scheduled(MeetingPrivate {
+            subject: "SENTINEL-SUBJECT".into(),
+            organizer: Some(EmailAddress { name: "A".into(), address: "sentinel@contoso.example".into() }),
+            ..Default::default()
+        });
+        let bytes = encode(&env, &ring).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(!text.contains("SENTINEL") && !text.contains("sentinel@"), "{text}");
+        assert!(text.contains("\"type\":\"MeetingScheduled\"") && text.contains("\"keyId\":\"k1\""));
+        assert_eq!(decode(&bytes, &ring).unwrap(), env);
+        // Moving the sealed part to another envelope breaks it.
+        let moved = text.replace(&env.event_id.to_string(), &Uuid::new_v4().to_string());
+        assert!(matches!(decode(moved.as_bytes(), &ring), Err(CodecError::Seal(SealError::Corrupt))));
+    }
+
+    #[test]
+    fn an_opened_private_part_that_does_not_fit_is_refused_without_quoting_it() {
+        let ring = KeyRing::new(DataKey::generate("k1"));
+        let env = scheduled(MeetingPrivate::default());
         let mut stored: Value = serde_json::from_slice(&encode(&env, &ring).unwrap()).unwrap();
         // Attendees as a string: serde would quote it in its message.
         let private = serde_json::json!({"subject": "s", "attendees": "SENTINEL-ATTENDEE"});
