@@ -25,6 +25,7 @@ use hcal_actors::notification::NotificationRecord;
 use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::statistics::Statistics;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::Notify;
 use tokio::task::{AbortHandle, Id, JoinError, JoinSet};
@@ -40,6 +41,8 @@ pub struct OwnershipContext {
     wake: Arc<Notify>,
     registry: Arc<MailboxRegistry>,
     metrics: Arc<Metrics>,
+    /// The notifications topic, for the lag in the statistics.
+    topic: String,
 }
 
 impl OwnershipContext {
@@ -49,7 +52,31 @@ impl OwnershipContext {
     }
 }
 
-impl ClientContext for OwnershipContext {}
+impl ClientContext for OwnershipContext {
+    /// librdkafka's statistics (every [`STATISTICS_INTERVAL_MS`]): the lag of this member's
+    /// partitions, in records not yet done.
+    fn stats(&self, statistics: Statistics) {
+        if let Some(lag) = statistics.topics.get(&self.topic).and_then(lag) {
+            self.metrics.set("hcal_notifications_lag", lag);
+        }
+    }
+}
+
+/// How often librdkafka reports its statistics (the lag gauge's refresh).
+const STATISTICS_INTERVAL_MS: &str = "5000";
+
+/// Records behind the high watermark over the partitions this member consumes: from the
+/// position stored after the last record done, or the committed one before any is done.
+/// `None` while librdkafka does not know it for every one of them (it reports -1).
+fn lag(topic: &rdkafka::statistics::Topic) -> Option<i64> {
+    topic
+        .partitions
+        .values()
+        .filter(|p| p.partition >= 0 && p.desired)
+        .map(|p| if p.consumer_lag_stored >= 0 { p.consumer_lag_stored } else { p.consumer_lag })
+        .map(|lag| (lag >= 0).then_some(lag))
+        .sum()
+}
 
 impl ConsumerContext for OwnershipContext {
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -282,11 +309,13 @@ impl GroupDispatcher {
         if let Some(instance) = instance {
             config.set("group.instance.id", instance);
         }
+        let topic = kafka.topic(NOTIFICATIONS);
         let context = OwnershipContext {
             changed: changed.clone(),
             wake: wake.clone(),
             registry: registry.clone(),
             metrics: metrics.clone(),
+            topic: topic.clone(),
         };
         let consumer: StreamConsumer<OwnershipContext> = config
             .set("group.id", group)
@@ -296,6 +325,7 @@ impl GroupDispatcher {
             .set("auto.commit.interval.ms", "1000")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
+            .set("statistics.interval.ms", STATISTICS_INTERVAL_MS)
             .set("isolation.level", "read_committed")
             .set("session.timeout.ms", session_timeout.as_millis().max(6000).to_string())
             .set("heartbeat.interval.ms", (session_timeout.as_millis().max(6000) / 3).to_string())
@@ -304,7 +334,6 @@ impl GroupDispatcher {
             // polled all the time, also while a record is processed.
             .set("max.poll.interval.ms", (session_timeout.as_millis().max(6000) * 3 / 2).to_string())
             .create_with_context(context)?;
-        let topic = kafka.topic(NOTIFICATIONS);
         consumer.subscribe(&[&topic])?;
         Ok(Self { consumer, changed, wake, registry, metrics, topic })
     }
@@ -537,6 +566,33 @@ async fn sleep_until(at: Option<Instant>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_lag_counts_assigned_partitions_from_the_stored_position_or_else_the_committed_one() {
+        let partition = |partition, desired, stored, committed| rdkafka::statistics::Partition {
+            partition,
+            desired,
+            consumer_lag_stored: stored,
+            consumer_lag: committed,
+            ..Default::default()
+        };
+        let topic = rdkafka::statistics::Topic {
+            partitions: [
+                partition(0, true, 3, 5),
+                partition(1, true, -1, 7),
+                partition(2, false, 100, 100),
+                partition(-1, true, 50, 50),
+            ]
+            .into_iter()
+            .map(|p| (p.partition, p))
+            .collect(),
+            ..Default::default()
+        };
+        assert_eq!(lag(&topic), Some(10));
+        let mut unknown = topic.clone();
+        unknown.partitions.insert(3, partition(3, true, -1, -1));
+        assert_eq!(lag(&unknown), None, "not known for every partition");
+    }
 
     #[test]
     fn records_are_taken_once_in_offset_order_per_partition() {

@@ -113,6 +113,11 @@ async fn the_survivor_of_two_processes_takes_over_the_dead_ones_mailboxes() {
     }
     assert_eq!(plain_metric(&env, &url_b, "hcal_partitions_owned").await, Some(8), "the survivor owns them all");
     assert!(plain_metric(&env, &url_b, "hcal_rebalances_total").await >= Some(2));
+    // With everything done, no record is left behind (librdkafka reports every 5 s).
+    eventually("no lag left", WAIT, || async {
+        (plain_metric(&env, &url_b, "hcal_notifications_lag").await == Some(0)).then_some(())
+    })
+    .await;
     // The survivor lists every meeting of every mailbox.
     for user in &users {
         let rows = env.meetings(user).await;
