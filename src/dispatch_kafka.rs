@@ -389,8 +389,8 @@ impl GroupDispatcher {
     /// After a rebalance: every lease lapses, nothing is pending, stored or paused; the
     /// partitions start afresh from their committed positions. A new generation begins, and
     /// records still in flight from earlier ones get [`REVOKE_DEADLINE`].
-    async fn rebalanced(&self, work: &mut Work) {
-        self.registry.evict_all().await;
+    fn rebalanced(&self, work: &mut Work) {
+        self.registry.evict_all();
         work.backlog.clear();
         work.paused.clear();
         work.stored.clear();
@@ -528,7 +528,7 @@ impl GroupDispatcher {
         loop {
             // Before any record is started: the rebalance callbacks run inside `recv`.
             if self.changed.swap(false, Ordering::SeqCst) {
-                self.rebalanced(&mut work).await;
+                self.rebalanced(&mut work);
             }
             let now = Instant::now();
             self.sync_pauses(&mut work.paused, work.backlog.to_pause(now));
@@ -542,7 +542,7 @@ impl GroupDispatcher {
                 received = self.consumer.recv() => {
                     // A rebalance is noticed inside `recv`, before the new assignment's records.
                     if self.changed.swap(false, Ordering::SeqCst) {
-                        self.rebalanced(&mut work).await;
+                        self.rebalanced(&mut work);
                     }
                     Self::take(&mut work.backlog, received);
                 }

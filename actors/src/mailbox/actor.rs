@@ -787,7 +787,14 @@ struct Owned {
     since_checkpoint: HashMap<u32, u64>,
     /// Per partition, a position known covered by a complete checkpoint.
     complete: HashMap<u32, u64>,
+    /// The registry's epoch these contents belong to.
+    epoch: u64,
+    /// Actors of an earlier epoch, possibly still finishing a record (recording nothing).
+    stopping: Vec<Addr<MailboxActor>>,
 }
+
+/// How long recovery waits for an actor of an earlier epoch to finish its record.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Finds or starts the actor of each mailbox. The first mailbox of a partition recovers the
 /// whole partition at once (its latest snapshots and the events after them), so taking over a
@@ -817,9 +824,33 @@ impl MailboxRegistry {
     }
 
     /// Lapses every lease at once, without waiting for anything: call it the moment an
-    /// ownership change is known (from a rebalance callback), before [`Self::evict_all`].
+    /// ownership change is known (from a rebalance callback).
     pub fn lapse_leases(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Drops what `owned` knows when it belongs to an earlier epoch: its actors are asked to
+    /// stop (after the record they may be on) and every mailbox is recovered afresh on use.
+    fn refresh(&self, owned: &mut Owned) {
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        if owned.epoch == epoch {
+            return;
+        }
+        let mut stopping = std::mem::take(&mut owned.stopping);
+        stopping.extend(owned.actors.drain().map(|(_, addr)| addr));
+        *owned = Owned { epoch, stopping, ..Owned::default() };
+    }
+
+    /// Waits until the actors of earlier epochs have finished the record they were on, so no
+    /// append of theirs can land after a recovery reads the log (at most [`STOP_WAIT`] each).
+    async fn await_stopped(owned: &mut Owned) {
+        // They finish side by side; one deadline for all.
+        let deadline = tokio::time::Instant::now() + STOP_WAIT;
+        for addr in std::mem::take(&mut owned.stopping) {
+            if tokio::time::timeout_at(deadline, addr.send(Stop)).await.is_err() {
+                tracing::warn!("an actor of an earlier epoch did not stop in time; recovering anyway");
+            }
+        }
     }
 
     fn partition_of(&self, id: &MailboxId) -> u32 {
@@ -829,12 +860,16 @@ impl MailboxRegistry {
     /// The actor of a mailbox, started (and its state recovered) on first use.
     pub async fn get(&self, id: MailboxId) -> Result<Addr<MailboxActor>, ProcessError> {
         let mut owned = self.owned.lock().await;
+        self.refresh(&mut owned);
         let mailbox = match owned.actors.get(&id) {
             Some(addr) if addr.connected() => return Ok(addr.clone()),
             // Its actor stopped: its events since recovery are in the log only.
             Some(_) => Mailbox::load(&self.deps, id).await?,
             None => {
                 let partition = self.partition_of(&id);
+                if !owned.recovered.contains_key(&partition) {
+                    Self::await_stopped(&mut owned).await;
+                }
                 if let Entry::Vacant(slot) = owned.recovered.entry(partition) {
                     let recovery = recover(self.deps.log.as_ref(), &self.deps.ring, partition, None).await?;
                     tracing::info!(partition, mailboxes = recovery.mailboxes.len(), "partition recovered");
@@ -880,7 +915,8 @@ impl MailboxRegistry {
             return Checkpoint::NotDue;
         }
         let mut owned = self.owned.lock().await;
-        if !lease.held() {
+        // Only with what this epoch recovered and processed.
+        if !lease.held() || owned.epoch != lease.epoch {
             return Checkpoint::NotDue;
         }
         let count = owned.since_checkpoint.entry(partition).or_default();
@@ -955,15 +991,10 @@ impl MailboxRegistry {
     }
 
     /// Forgets every started actor and recovered partition, so each mailbox is recovered from
-    /// the log on next use. Called when partition ownership changes: another process may have
-    /// appended meanwhile.
-    pub async fn evict_all(&self) {
-        // First lapse every lease: an actor in the middle of a record records nothing more.
-        self.epoch.fetch_add(1, Ordering::SeqCst);
-        let mut owned = self.owned.lock().await;
-        for addr in owned.actors.values() {
-            addr.do_send(Stop);
-        }
-        *owned = Owned::default();
+    /// the log on next use, once the actors of before have finished their record. Called when
+    /// partition ownership changes: another process may have appended meanwhile. Waits for
+    /// nothing (every lease lapses now; the rest happens on the next use).
+    pub fn evict_all(&self) {
+        self.lapse_leases();
     }
 }
