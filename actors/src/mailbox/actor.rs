@@ -793,6 +793,9 @@ struct Owned {
     stopping: Vec<Addr<MailboxActor>>,
 }
 
+/// How long a state read waits for a busy live actor before reading the log instead.
+const STATE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// How long recovery waits for an actor of an earlier epoch to finish its record.
 const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -898,9 +901,21 @@ impl MailboxRegistry {
         addr.send(HandleNotification(record, lease)).await.map_err(|_| ProcessError::Unavailable)?
     }
 
-    /// The state of a mailbox as its snapshot and events say, read from the log without
-    /// starting an actor (another process may own the mailbox).
+    /// The state of a mailbox: its live actor's, when this process runs one (and it answers
+    /// within [`STATE_WAIT`]), else as its snapshot and events say, read from the log without
+    /// starting an actor (another process may own the mailbox). Reading the log scans the
+    /// snapshots of the mailbox's partition, so the live actor is much cheaper.
     pub async fn state(&self, id: MailboxId) -> Result<MailboxState, ProcessError> {
+        let live = {
+            let owned = self.owned.lock().await;
+            let current = owned.epoch == self.epoch.load(Ordering::SeqCst);
+            owned.actors.get(&id).filter(|addr| current && addr.connected()).cloned()
+        };
+        if let Some(addr) = live
+            && let Ok(Ok(Some(state))) = tokio::time::timeout(STATE_WAIT, addr.send(GetState)).await
+        {
+            return Ok(state);
+        }
         Ok(Mailbox::load(&self.deps, id).await?.state)
     }
 
