@@ -454,7 +454,8 @@ pub async fn a_mailbox_too_large_to_snapshot_recovers_from_its_history(env: Env)
     assert!(!left_out.is_empty(), "no left-out record");
     for value in &left_out {
         assert_valid(&schema, value, "left-out snapshot");
-        assert!(value.get("sealed").is_none());
+        // Sealed, but only to bind its fields: far smaller than the state it stands for.
+        assert!(value["sealed"]["c"].as_str().is_some_and(|c| c.len() < 100), "{value}");
     }
     let metrics = env.metrics().await;
     assert!(!metrics.contains("hcal_snapshots_total{outcome=\"too_large\"} 0\n"), "{metrics}");

@@ -290,6 +290,7 @@ impl Mailbox {
                 self.recreate(deps, causation).await
             }
             LifecycleEvent::ReauthorizationRequired => {
+                self.check_lease()?;
                 let reauthorized = deps.subscriptions.reauthorize(&self.id, &current).await.map_err(|f| retry(&f))?;
                 if reauthorized {
                     self.renew(deps, causation).await
@@ -342,6 +343,7 @@ impl Mailbox {
             return Ok(());
         }
         if let Some((id, _)) = self.state.subscription.clone() {
+            self.check_lease()?;
             match deps.subscriptions.delete(&self.id, &id).await {
                 Ok(()) => {}
                 Err(f) if f.is_retryable() => return Err(retry(&f)),
@@ -379,6 +381,7 @@ impl Mailbox {
         let Some((id, _)) = self.state.subscription.clone() else {
             return self.recreate(deps, causation).await;
         };
+        self.check_lease()?;
         match deps.subscriptions.renew(&self.id, &id, expiration).await {
             Ok(Some(expires_at)) => {
                 let fact = MailboxEventFact::Renewed { subscription_id: id, expires_at };
@@ -400,6 +403,7 @@ impl Mailbox {
     async fn recreate(&mut self, deps: &Deps, causation: &str) -> Result<(), ProcessError> {
         let client_state = new_client_state();
         let expiration = (deps.now)() + deps.maintenance.lifetime;
+        self.check_lease()?;
         let (subscription_id, expires_at) = match deps.subscriptions.create(&self.id, &client_state, expiration).await {
             Ok(created) => created,
             Err(f) => return self.setup_failed(deps, &f, causation).await,
@@ -438,6 +442,7 @@ impl Mailbox {
             payloads.push(serde_json::to_vec(&record).map_err(|e| CodecError::Malformed(e.to_string()))?);
         }
         if !payloads.is_empty() {
+            self.check_lease()?;
             deps.log.append(crate::log::NOTIFICATIONS, &self.id.to_string(), payloads).await?;
         }
         let fact = MailboxEventFact::Resynced { from, to, changed, removed };
@@ -635,7 +640,8 @@ async fn read_snapshots(
         for record in records {
             let peeked = snapshot::peek(&record.payload)?;
             complete = complete.max(peeked.complete_before);
-            if latest.get(&peeked.mailbox).is_none_or(|(known, _)| peeked.seq > *known) {
+            // At an equal sequence number the later record wins (same state, later position).
+            if latest.get(&peeked.mailbox).is_none_or(|(known, _)| peeked.seq >= *known) {
                 latest.insert(peeked.mailbox, (peeked.seq, record.payload));
             }
         }
@@ -796,8 +802,10 @@ struct Owned {
 /// How long a state read waits for a busy live actor before reading the log instead.
 const STATE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// How long recovery waits for an actor of an earlier epoch to finish its record.
-const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long recovery waits for an actor of an earlier epoch to finish its record: longer than
+/// the producer's default message timeout (30 s), so an append it had begun has landed or
+/// failed by then.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(45);
 
 /// Finds or starts the actor of each mailbox. The first mailbox of a partition recovers the
 /// whole partition at once (its latest snapshots and the events after them), so taking over a
@@ -846,13 +854,20 @@ impl MailboxRegistry {
 
     /// Waits until the actors of earlier epochs have finished the record they were on, so no
     /// append of theirs can land after a recovery reads the log (at most [`STOP_WAIT`] each).
+    /// An actor leaves the list only once it has stopped, so a wait cut short (its task
+    /// abandoned) leaves the rest to the next recovery.
     async fn await_stopped(owned: &mut Owned) {
         // They finish side by side; one deadline for all.
         let deadline = tokio::time::Instant::now() + STOP_WAIT;
-        for addr in std::mem::take(&mut owned.stopping) {
+        for addr in owned.stopping.clone() {
             if tokio::time::timeout_at(deadline, addr.send(Stop)).await.is_err() {
                 tracing::warn!("an actor of an earlier epoch did not stop in time; recovering anyway");
             }
+        }
+        owned.stopping.retain(Addr::connected);
+        if tokio::time::Instant::now() >= deadline {
+            // Waited long enough: these are not waited for again.
+            owned.stopping.clear();
         }
     }
 
@@ -906,14 +921,15 @@ impl MailboxRegistry {
     /// starting an actor (another process may own the mailbox). Reading the log scans the
     /// snapshots of the mailbox's partition, so the live actor is much cheaper.
     pub async fn state(&self, id: MailboxId) -> Result<MailboxState, ProcessError> {
-        let live = {
-            let owned = self.owned.lock().await;
-            let current = owned.epoch == self.epoch.load(Ordering::SeqCst);
-            owned.actors.get(&id).filter(|addr| current && addr.connected()).cloned()
+        let live = async {
+            let addr = {
+                let owned = self.owned.lock().await;
+                let current = owned.epoch == self.epoch.load(Ordering::SeqCst);
+                owned.actors.get(&id).filter(|addr| current && addr.connected()).cloned()
+            }?;
+            addr.send(GetState).await.ok().flatten()
         };
-        if let Some(addr) = live
-            && let Ok(Ok(Some(state))) = tokio::time::timeout(STATE_WAIT, addr.send(GetState)).await
-        {
+        if let Ok(Some(state)) = tokio::time::timeout(STATE_WAIT, live).await {
             return Ok(state);
         }
         Ok(Mailbox::load(&self.deps, id).await?.state)
@@ -940,6 +956,27 @@ impl MailboxRegistry {
             return Checkpoint::NotDue;
         }
         *count = 0;
+        // An actor that stopped (it failed) cannot report its state: read it from the log, so
+        // the checkpoint still covers every mailbox.
+        let dead: Vec<MailboxId> = owned
+            .actors
+            .iter()
+            .filter(|(id, addr)| !addr.connected() && self.partition_of(id) == partition)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in dead {
+            match Mailbox::load(&self.deps, id).await {
+                Ok(m) => {
+                    owned.actors.remove(&id);
+                    let reloaded = Recovered { state: m.state, events_next: m.events_next };
+                    owned.recovered.entry(partition).or_default().insert(id, reloaded);
+                }
+                Err(e) => {
+                    tracing::warn!(partition, error = %e, "checkpoint failed: a stopped mailbox could not be read");
+                    return Checkpoint::Failed;
+                }
+            }
+        }
         match self.checkpoint(&owned, partition).await {
             Ok((done @ Checkpoint::Written { snapshots, too_large }, end)) => {
                 tracing::info!(partition, snapshots, too_large, "checkpoint written");

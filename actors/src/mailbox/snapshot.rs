@@ -73,35 +73,36 @@ struct Stored {
     user_id: UserObjectId,
     seq: u64,
     events_next: u64,
-    /// Absent in records written before it existed: nothing known complete.
-    #[serde(default)]
     complete_before: u64,
     version: u32,
     taken_at: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    key_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    sealed: Option<Sealed>,
+    key_id: String,
+    /// The state, or for a left-out record nothing (JSON `null`), sealed either way so that
+    /// the clear fields cannot be forged or altered without the key.
+    sealed: Sealed,
     /// Why the state is not here (`too_large`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     left_out: Option<String>,
 }
 
-fn aad(mailbox: &MailboxId, seq: u64, events_next: u64) -> Vec<u8> {
-    format!("snapshot|{mailbox}|{seq}|{events_next}").into_bytes()
+/// Additional data binding a sealed part to every clear field recovery relies on.
+fn aad(mailbox: &MailboxId, seq: u64, events_next: u64, complete_before: u64, left_out: bool) -> Vec<u8> {
+    let kind = if left_out { "left-out" } else { "state" };
+    format!("snapshot|{mailbox}|{seq}|{events_next}|{complete_before}|{kind}").into_bytes()
 }
 
 /// Serialises a snapshot, sealing the state with the ring's current key.
 pub fn encode(snapshot: &Snapshot, ring: &KeyRing) -> Result<Vec<u8>, CodecError> {
     let seq = snapshot.seq;
+    let aad = aad(&snapshot.mailbox, seq, snapshot.events_next, snapshot.complete_before, snapshot.state.is_none());
     let sealed = match &snapshot.state {
         Some(state) => {
             if state.seq != seq {
                 return Err(CodecError::Malformed("snapshot sequence number does not match its state".into()));
             }
-            Some(seal::seal(ring, &aad(&snapshot.mailbox, seq, snapshot.events_next), state)?)
+            seal::seal(ring, &aad, state)?
         }
-        None => None,
+        None => seal::seal(ring, &aad, &())?,
     };
     let stored = Stored {
         tenant_id: snapshot.mailbox.tenant,
@@ -111,8 +112,8 @@ pub fn encode(snapshot: &Snapshot, ring: &KeyRing) -> Result<Vec<u8>, CodecError
         complete_before: snapshot.complete_before,
         version: VERSION,
         taken_at: snapshot.taken_at,
-        key_id: sealed.as_ref().map(|s| s.kid.clone()),
-        left_out: sealed.is_none().then(|| "too_large".to_owned()),
+        key_id: sealed.kid.clone(),
+        left_out: snapshot.state.is_none().then(|| "too_large".to_owned()),
         sealed,
     };
     serde_json::to_vec(&stored).map_err(|e| CodecError::Malformed(e.to_string()))
@@ -125,16 +126,17 @@ pub fn decode(bytes: &[u8], ring: &KeyRing) -> Result<Snapshot, CodecError> {
         return Err(CodecError::Malformed(format!("snapshot version {} is not {VERSION}", stored.version)));
     }
     let mailbox = MailboxId { tenant: stored.tenant_id, user: stored.user_id };
-    let state = match (&stored.sealed, &stored.left_out) {
-        (Some(sealed), None) => {
-            let state: MailboxState = seal::open(ring, &aad(&mailbox, stored.seq, stored.events_next), sealed)?;
-            if state.seq != stored.seq {
-                return Err(CodecError::Malformed("snapshot sequence number does not match its state".into()));
-            }
-            Some(state)
+    let left_out = stored.left_out.is_some();
+    let aad = aad(&mailbox, stored.seq, stored.events_next, stored.complete_before, left_out);
+    let state = if left_out {
+        seal::open::<()>(ring, &aad, &stored.sealed)?;
+        None
+    } else {
+        let state: MailboxState = seal::open(ring, &aad, &stored.sealed)?;
+        if state.seq != stored.seq {
+            return Err(CodecError::Malformed("snapshot sequence number does not match its state".into()));
         }
-        (None, Some(_)) => None,
-        _ => return Err(CodecError::Malformed("a snapshot has either a sealed state or leftOut".into())),
+        Some(state)
     };
     Ok(Snapshot {
         mailbox,
@@ -337,6 +339,11 @@ mod tests {
         // A snapshot's sealed state cannot be moved to another position or mailbox.
         let moved = text.replace("\"eventsNext\":42", "\"eventsNext\":7");
         assert!(matches!(decode(moved.as_bytes(), &ring), Err(CodecError::Seal(_))));
+        // Nor can the position known complete be altered, or the record be made a left-out one.
+        let altered = text.replace("\"completeBefore\":17", "\"completeBefore\":40");
+        assert!(matches!(decode(altered.as_bytes(), &ring), Err(CodecError::Seal(_))));
+        let forged = text.replacen('{', "{\"leftOut\":\"too_large\",", 1);
+        assert!(matches!(decode(forged.as_bytes(), &ring), Err(CodecError::Seal(_))));
         let other = KeyRing::new(DataKey::generate("k2"));
         assert!(decode(&bytes, &other).is_err());
     }
@@ -396,11 +403,10 @@ mod tests {
             Snapshot { mailbox: b, seq: 4, state: None, events_next: 10, complete_before: 6, taken_at: Utc::now() };
         let bytes = encode(&left_out, &ring).unwrap();
         let text = String::from_utf8(bytes.clone()).unwrap();
-        assert!(
-            text.contains("\"leftOut\":\"too_large\"") && !text.contains("sealed") && !text.contains("keyId"),
-            "{text}"
-        );
+        assert!(text.contains("\"leftOut\":\"too_large\"") && text.contains("\"keyId\":\"k1\""), "{text}");
         assert_eq!(decode(&bytes, &ring).unwrap(), left_out);
+        // Without the key, a left-out record cannot be forged.
+        assert!(decode(&bytes, &KeyRing::new(DataKey::generate("k1"))).is_err());
         assert_eq!(peek(&bytes).unwrap(), Peeked { mailbox: b, seq: 4, events_next: 10, complete_before: 6 });
 
         let mut fold = Fold::new();
