@@ -3,7 +3,6 @@
 //! join details), feeding their outcome back as inputs. One actor per mailbox, one message at a
 //! time (`AtomicResponse`), so a mailbox never races itself.
 
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -797,6 +796,8 @@ struct Owned {
     epoch: u64,
     /// Actors of an earlier epoch, possibly still finishing a record (recording nothing).
     stopping: Vec<Addr<MailboxActor>>,
+    /// Per partition, the turn to recover it (one task at a time).
+    gates: HashMap<u32, Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// How long a state read waits for a busy live actor before reading the log instead.
@@ -853,22 +854,20 @@ impl MailboxRegistry {
     }
 
     /// Waits until the actors of earlier epochs have finished the record they were on, so no
-    /// append of theirs can land after a recovery reads the log (at most [`STOP_WAIT`] each).
-    /// An actor leaves the list only once it has stopped, so a wait cut short (its task
-    /// abandoned) leaves the rest to the next recovery.
-    async fn await_stopped(owned: &mut Owned) {
+    /// append of theirs can land after a recovery reads the log (at most [`STOP_WAIT`] in
+    /// all); whether the deadline passed. The caller removes them from the list afterwards,
+    /// so a wait cut short (its task abandoned) leaves them to the next recovery.
+    async fn await_stopped(stopping: &[Addr<MailboxActor>]) -> bool {
         // They finish side by side; one deadline for all.
         let deadline = tokio::time::Instant::now() + STOP_WAIT;
-        for addr in owned.stopping.clone() {
+        let mut waited_out = false;
+        for addr in stopping {
             if tokio::time::timeout_at(deadline, addr.send(Stop)).await.is_err() {
                 tracing::warn!("an actor of an earlier epoch did not stop in time; recovering anyway");
+                waited_out = true;
             }
         }
-        owned.stopping.retain(Addr::connected);
-        if tokio::time::Instant::now() >= deadline {
-            // Waited long enough: these are not waited for again.
-            owned.stopping.clear();
-        }
+        waited_out
     }
 
     fn partition_of(&self, id: &MailboxId) -> u32 {
@@ -876,34 +875,74 @@ impl MailboxRegistry {
     }
 
     /// The actor of a mailbox, started (and its state recovered) on first use.
+    /// A partition is recovered by one task at a time and outside the registry's lock, so
+    /// other partitions' records go on meanwhile; a recovery that an ownership change
+    /// overtook is dropped and done again.
     pub async fn get(&self, id: MailboxId) -> Result<Addr<MailboxActor>, ProcessError> {
-        let mut owned = self.owned.lock().await;
-        self.refresh(&mut owned);
-        let mailbox = match owned.actors.get(&id) {
-            Some(addr) if addr.connected() => return Ok(addr.clone()),
-            // Its actor stopped: its events since recovery are in the log only.
-            Some(_) => Mailbox::load(&self.deps, id).await?,
-            None => {
-                let partition = self.partition_of(&id);
-                if !owned.recovered.contains_key(&partition) {
-                    Self::await_stopped(&mut owned).await;
-                }
-                if let Entry::Vacant(slot) = owned.recovered.entry(partition) {
-                    let recovery = recover(self.deps.log.as_ref(), &self.deps.ring, partition, None).await?;
-                    tracing::info!(partition, mailboxes = recovery.mailboxes.len(), "partition recovered");
-                    slot.insert(recovery.mailboxes);
-                    owned.complete.insert(partition, recovery.complete);
-                }
-                let found = owned.recovered.get_mut(&partition).and_then(|r| r.remove(&id)).unwrap_or_default();
-                Mailbox { id, state: found.state, events_next: found.events_next, lease: None }
-            }
-        };
-        let deps = self.deps.clone();
+        let partition = self.partition_of(&id);
+        loop {
+            let mut owned = self.owned.lock().await;
+            self.refresh(&mut owned);
+            let mailbox = match owned.actors.get(&id) {
+                Some(addr) if addr.connected() => return Ok(addr.clone()),
+                // Its actor stopped: its events since recovery are in the log only.
+                Some(_) => Mailbox::load(&self.deps, id).await?,
+                None => match owned.recovered.get_mut(&partition) {
+                    Some(recovered) => {
+                        let found = recovered.remove(&id).unwrap_or_default();
+                        Mailbox { id, state: found.state, events_next: found.events_next, lease: None }
+                    }
+                    None => {
+                        let (epoch, gate) = (owned.epoch, owned.gates.entry(partition).or_default().clone());
+                        drop(owned);
+                        self.recover_once(partition, epoch, &gate).await?;
+                        continue;
+                    }
+                },
+            };
+            return self.start(&mut owned, mailbox);
+        }
+    }
+
+    /// Starts a mailbox's actor and lists it.
+    fn start(&self, owned: &mut Owned, mailbox: Mailbox) -> Result<Addr<MailboxActor>, ProcessError> {
+        let (id, deps) = (mailbox.id, self.deps.clone());
         let index = partition_for(&id.to_string(), self.arbiters.len() as u32) as usize;
         let arbiter = self.arbiters.get(index).ok_or(ProcessError::Unavailable)?;
         let addr = MailboxActor::start_in_arbiter(arbiter, move |_| MailboxActor { mailbox: Some(mailbox), deps });
         owned.actors.insert(id, addr.clone());
         Ok(addr)
+    }
+
+    /// Recovers `partition` for `epoch` unless another task did (`gate` lets one at a time):
+    /// first waits for the actors of earlier epochs to finish their record, then reads the
+    /// log, then records the result if the epoch is still the same.
+    async fn recover_once(
+        &self,
+        partition: u32,
+        epoch: u64,
+        gate: &tokio::sync::Mutex<()>,
+    ) -> Result<(), ProcessError> {
+        let _turn = gate.lock().await;
+        let stopping = {
+            let mut owned = self.owned.lock().await;
+            self.refresh(&mut owned);
+            if owned.epoch != epoch || owned.recovered.contains_key(&partition) {
+                return Ok(());
+            }
+            owned.stopping.clone()
+        };
+        let waited_out = Self::await_stopped(&stopping).await;
+        let recovery = recover(self.deps.log.as_ref(), &self.deps.ring, partition, None).await?;
+        let mut owned = self.owned.lock().await;
+        self.refresh(&mut owned);
+        owned.stopping.retain(|addr| addr.connected() && !(waited_out && stopping.contains(addr)));
+        if owned.epoch == epoch && !owned.recovered.contains_key(&partition) {
+            tracing::info!(partition, mailboxes = recovery.mailboxes.len(), "partition recovered");
+            owned.recovered.insert(partition, recovery.mailboxes);
+            owned.complete.insert(partition, recovery.complete);
+        }
+        Ok(())
     }
 
     /// Sends a notification to its mailbox's actor and waits for the outcome. `lease` is the
@@ -977,14 +1016,28 @@ impl MailboxRegistry {
                 }
             }
         }
-        match self.checkpoint(&owned, partition).await {
-            Ok((done @ Checkpoint::Written { snapshots, too_large }, end)) => {
-                tracing::info!(partition, snapshots, too_large, "checkpoint written");
-                // Every mailbox with events before `end` now has a record at `end`.
-                owned.complete.insert(partition, end);
-                done
-            }
-            Ok((other, _)) => other,
+        let gathered = self.gather(&owned, partition).await;
+        let (epoch, complete_before) = (owned.epoch, owned.complete.get(&partition).copied().unwrap_or(0));
+        // The appends go out without the lock: other partitions' records go on meanwhile (no
+        // record of this partition does: this is called between them).
+        drop(owned);
+        match gathered {
+            Ok(mailboxes) => match self.write_checkpoint(mailboxes, complete_before).await {
+                Ok((done @ Checkpoint::Written { snapshots, too_large }, end)) => {
+                    tracing::info!(partition, snapshots, too_large, "checkpoint written");
+                    let mut owned = self.owned.lock().await;
+                    if owned.epoch == epoch {
+                        // Every mailbox with events before `end` now has a record at `end`.
+                        owned.complete.insert(partition, end);
+                    }
+                    done
+                }
+                Ok((other, _)) => other,
+                Err(e) => {
+                    tracing::warn!(partition, error = %e, "checkpoint failed");
+                    Checkpoint::Failed
+                }
+            },
             Err(e) => {
                 tracing::warn!(partition, error = %e, "checkpoint failed");
                 Checkpoint::Failed
@@ -992,9 +1045,8 @@ impl MailboxRegistry {
         }
     }
 
-    /// Snapshots every known mailbox of a partition at the partition's current end, which it
-    /// returns; a mailbox too large for a log record gets a left-out record instead.
-    async fn checkpoint(&self, owned: &Owned, partition: u32) -> Result<(Checkpoint, u64), ProcessError> {
+    /// Every known mailbox of a partition: state and position.
+    async fn gather(&self, owned: &Owned, partition: u32) -> Result<Vec<(MailboxId, MailboxState, u64)>, ProcessError> {
         let mut mailboxes: Vec<(MailboxId, MailboxState, u64)> = Vec::new();
         for (id, addr) in owned.actors.iter().filter(|(id, _)| self.partition_of(id) == partition) {
             let (state, next) = addr.send(GetSnapshot).await.ok().flatten().ok_or(ProcessError::Unavailable)?;
@@ -1003,10 +1055,19 @@ impl MailboxRegistry {
         for (id, r) in owned.recovered.get(&partition).into_iter().flatten() {
             mailboxes.push((*id, r.state.clone(), r.events_next));
         }
+        Ok(mailboxes)
+    }
+
+    /// Snapshots the gathered mailboxes of a partition at the partition's current end, which it
+    /// returns; a mailbox too large for a log record gets a left-out record instead.
+    async fn write_checkpoint(
+        &self,
+        mailboxes: Vec<(MailboxId, MailboxState, u64)>,
+        complete_before: u64,
+    ) -> Result<(Checkpoint, u64), ProcessError> {
         // Every event of the partition belongs to one of these mailboxes, so the largest
         // position among them is the partition's end.
         let end = mailboxes.iter().map(|m| m.2).max().unwrap_or(0);
-        let complete_before = owned.complete.get(&partition).copied().unwrap_or(0);
         let taken_at = (self.deps.now)();
         let mailboxes: Vec<_> = mailboxes.into_iter().filter(|m| m.1.seq > 0).collect();
         let (mut snapshots, mut too_large) = (0, 0);
