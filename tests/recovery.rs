@@ -105,15 +105,7 @@ impl World {
         for m in mailboxes {
             let state = now[m].state.clone();
             let snap = if left_out.contains(m) {
-                let seq = state.seq;
-                Snapshot {
-                    mailbox: *m,
-                    seq,
-                    state: None,
-                    events_next: end,
-                    complete_before: complete,
-                    taken_at: Utc::now(),
-                }
+                Snapshot::left_out(*m, state.seq, end, complete, Utc::now())
             } else {
                 Snapshot::of(*m, state, end, complete, Utc::now())
             };

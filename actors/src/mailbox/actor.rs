@@ -781,6 +781,14 @@ pub enum Checkpoint {
     Failed,
 }
 
+/// What a checkpoint wrote.
+struct Written {
+    snapshots: usize,
+    too_large: usize,
+    /// The partition's end it was taken at.
+    end: u64,
+}
+
 /// What the registry knows of the partitions this process works on.
 #[derive(Default)]
 struct Owned {
@@ -981,7 +989,7 @@ impl MailboxRegistry {
     /// No checkpoint is written under a lapsed `lease`: the partition may be another's now.
     pub async fn processed(&self, partition: u32, lease: &Lease) -> Checkpoint {
         let every = self.snapshot_every;
-        if every == 0 || !lease.held() {
+        if every == 0 {
             return Checkpoint::NotDue;
         }
         let mut owned = self.owned.lock().await;
@@ -1021,23 +1029,17 @@ impl MailboxRegistry {
         // The appends go out without the lock: other partitions' records go on meanwhile (no
         // record of this partition does: this is called between them).
         drop(owned);
-        match gathered {
-            Ok(mailboxes) => match self.write_checkpoint(mailboxes, complete_before).await {
-                Ok((done @ Checkpoint::Written { snapshots, too_large }, end)) => {
-                    tracing::info!(partition, snapshots, too_large, "checkpoint written");
-                    let mut owned = self.owned.lock().await;
-                    if owned.epoch == epoch {
-                        // Every mailbox with events before `end` now has a record at `end`.
-                        owned.complete.insert(partition, end);
-                    }
-                    done
+        let written = async { self.write_checkpoint(gathered?, complete_before).await }.await;
+        match written {
+            Ok(Written { snapshots, too_large, end }) => {
+                tracing::info!(partition, snapshots, too_large, "checkpoint written");
+                let mut owned = self.owned.lock().await;
+                if owned.epoch == epoch {
+                    // Every mailbox with events before `end` now has a record at `end`.
+                    owned.complete.insert(partition, end);
                 }
-                Ok((other, _)) => other,
-                Err(e) => {
-                    tracing::warn!(partition, error = %e, "checkpoint failed");
-                    Checkpoint::Failed
-                }
-            },
+                Checkpoint::Written { snapshots, too_large }
+            }
             Err(e) => {
                 tracing::warn!(partition, error = %e, "checkpoint failed");
                 Checkpoint::Failed
@@ -1064,7 +1066,7 @@ impl MailboxRegistry {
         &self,
         mailboxes: Vec<(MailboxId, MailboxState, u64)>,
         complete_before: u64,
-    ) -> Result<(Checkpoint, u64), ProcessError> {
+    ) -> Result<Written, ProcessError> {
         // Every event of the partition belongs to one of these mailboxes, so the largest
         // position among them is the partition's end.
         let end = mailboxes.iter().map(|m| m.2).max().unwrap_or(0);
@@ -1084,7 +1086,7 @@ impl MailboxRegistry {
             if payload.len() > MAX_SNAPSHOT_BYTES {
                 tracing::warn!(%mailbox, bytes = payload.len(), "snapshot too large for the log; left out of the checkpoint");
                 too_large += 1;
-                let left_out = Snapshot { mailbox, seq, state: None, events_next: end, complete_before, taken_at };
+                let left_out = Snapshot::left_out(mailbox, seq, end, complete_before, taken_at);
                 payload = snapshot::encode(&left_out, &self.deps.ring)?;
             } else {
                 snapshots += 1;
@@ -1100,7 +1102,7 @@ impl MailboxRegistry {
         while let Some(r) = appends.join_next().await {
             joined(r)?;
         }
-        Ok((Checkpoint::Written { snapshots, too_large }, end))
+        Ok(Written { snapshots, too_large, end })
     }
 
     /// Forgets every started actor and recovered partition, so each mailbox is recovered from

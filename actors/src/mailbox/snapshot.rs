@@ -63,6 +63,17 @@ impl Snapshot {
     ) -> Self {
         Self { mailbox, seq: state.seq, state: Some(state), events_next, complete_before, taken_at }
     }
+
+    /// The record of a mailbox at `seq` whose state was left out (too large for a record).
+    pub fn left_out(
+        mailbox: MailboxId,
+        seq: u64,
+        events_next: u64,
+        complete_before: u64,
+        taken_at: DateTime<Utc>,
+    ) -> Self {
+        Self { mailbox, seq, state: None, events_next, complete_before, taken_at }
+    }
 }
 
 /// The wire form (JSON) of the `mailbox-snapshots` topic; `schemas/mailbox-snapshot.v1.json`.
@@ -399,8 +410,7 @@ mod tests {
     fn a_left_out_record_has_no_state_and_sends_its_mailbox_to_the_whole_history() {
         let ring = KeyRing::new(DataKey::generate("k1"));
         let (a, b) = (mailbox(1), mailbox(2));
-        let left_out =
-            Snapshot { mailbox: b, seq: 4, state: None, events_next: 10, complete_before: 6, taken_at: Utc::now() };
+        let left_out = Snapshot::left_out(b, 4, 10, 6, Utc::now());
         let bytes = encode(&left_out, &ring).unwrap();
         let text = String::from_utf8(bytes.clone()).unwrap();
         assert!(text.contains("\"leftOut\":\"too_large\"") && text.contains("\"keyId\":\"k1\""), "{text}");
