@@ -11,8 +11,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::app::AppState;
 use crate::projection;
-use hcal_actors::log::NOTIFICATIONS;
-use hcal_actors::notification::{AdminCommand, NotificationKind, NotificationRecord};
+use hcal_actors::notification::AdminCommand;
 
 /// Failures at the HTTP edge.
 #[derive(Debug, thiserror::Error)]
@@ -124,26 +123,8 @@ pub struct EnableRequest {
 
 /// Appends an admin command to the mailbox's input log, so the process that owns the mailbox
 /// applies it in order with the mailbox's notifications.
-async fn command(
-    state: &AppState,
-    mailbox: MailboxId,
-    record_id: uuid::Uuid,
-    command: AdminCommand,
-) -> Result<(), ApiError> {
-    let record = NotificationRecord {
-        id: record_id,
-        received_at: Utc::now(),
-        tenant_id: mailbox.tenant,
-        user_id: mailbox.user,
-        subscription_id: String::new(),
-        kind: NotificationKind::Command(command),
-    };
-    let bytes = serde_json::to_vec(&record).map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    state
-        .log
-        .append(NOTIFICATIONS, &mailbox.to_string(), vec![bytes])
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+async fn command(state: &AppState, mailbox: MailboxId, command: AdminCommand) -> Result<(), ApiError> {
+    state.inbox.command(mailbox, command, state.clock.now()).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
     Ok(())
 }
 
@@ -159,8 +140,8 @@ pub async fn enable(
 ) -> Result<HttpResponse, ApiError> {
     authorize(&state, &req)?;
     let mailbox = mailbox(&state, &body.user_id)?;
-    command(&state, mailbox, uuid::Uuid::new_v4(), AdminCommand::EnableMailbox { locale: None }).await?;
-    command(&state, mailbox, uuid::Uuid::new_v4(), AdminCommand::RenewSubscription).await?;
+    command(&state, mailbox, AdminCommand::EnableMailbox { locale: None }).await?;
+    command(&state, mailbox, AdminCommand::RenewSubscription).await?;
     state.metrics.inc("hcal_mailbox_commands_total", "command", "enable");
     Ok(HttpResponse::Accepted().json(json!({"userId": mailbox.user, "status": "pending"})))
 }
@@ -173,7 +154,7 @@ pub async fn disable(
 ) -> Result<HttpResponse, ApiError> {
     authorize(&state, &req)?;
     let mailbox = mailbox(&state, &user)?;
-    command(&state, mailbox, uuid::Uuid::new_v4(), AdminCommand::DisableMailbox).await?;
+    command(&state, mailbox, AdminCommand::DisableMailbox).await?;
     state.metrics.inc("hcal_mailbox_commands_total", "command", "disable");
     Ok(HttpResponse::Accepted().json(json!({"userId": mailbox.user, "status": "disabling"})))
 }

@@ -9,6 +9,7 @@ use hcal_actors::seal::KeyRing;
 
 use crate::config::Config;
 use crate::graph::GraphClient;
+use crate::inbox::Inbox;
 use crate::maintenance::{Clock, Scheduler};
 use crate::metrics::Metrics;
 use crate::store::embedded::EmbeddedStore;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub store: Arc<EmbeddedStore>,
     /// The store as the event-log port.
     pub log: Arc<dyn EventLog>,
+    /// The mailboxes' input log.
+    pub inbox: Inbox,
     /// Sealing keys.
     pub ring: KeyRing,
     /// Known subscriptions.

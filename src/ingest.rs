@@ -2,17 +2,13 @@
 //! by item (known subscription, matching tenant and mailbox, clientState compared in constant
 //! time) and answered 202 only after the accepted items are durably in the notifications log.
 
-use std::collections::BTreeMap;
-
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use hcal_actors::ids::{GraphEventId, UserObjectId};
-use hcal_actors::log::NOTIFICATIONS;
 use hcal_actors::notification::{ChangeType, LifecycleEvent, NotificationKind, NotificationRecord};
 use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq as _;
-use uuid::Uuid;
 
 use crate::app::AppState;
 
@@ -74,17 +70,13 @@ pub async fn receive(state: web::Data<AppState>, req: HttpRequest, body: web::By
             return HttpResponse::BadRequest().json(json!({"error": "the body is not a Graph notification batch"}));
         }
     };
-    let mut accepted: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
+    let mut accepted = Vec::new();
     let mut refused = 0usize;
     for item in &batch.value {
         match check(&state, item) {
             Ok(record) => {
                 state.metrics.inc("hcal_webhook_items_total", "outcome", "accepted");
-                let key = record.mailbox().to_string();
-                match serde_json::to_vec(&record) {
-                    Ok(bytes) => accepted.entry(key).or_default().push(bytes),
-                    Err(_) => refused += 1,
-                }
+                accepted.push(record);
             }
             Err(reason) => {
                 refused += 1;
@@ -97,13 +89,11 @@ pub async fn receive(state: web::Data<AppState>, req: HttpRequest, body: web::By
         return HttpResponse::Forbidden()
             .json(json!({"error": "no notification in the batch was accepted", "refused": refused}));
     }
-    for (key, payloads) in accepted {
-        if let Err(e) = state.log.append(NOTIFICATIONS, &key, payloads).await {
-            // Graph retries a 5xx; what was appended before is processed once more, harmlessly.
-            tracing::error!(error = %e, "notifications could not be stored; asking Graph to retry");
-            state.metrics.inc("hcal_webhook_batches_total", "outcome", "store_failed");
-            return HttpResponse::ServiceUnavailable().json(json!({"error": "notifications could not be stored"}));
-        }
+    if let Err(e) = state.inbox.append(&accepted).await {
+        // Graph retries a 5xx; what was appended before is processed once more, harmlessly.
+        tracing::error!(error = %e, "notifications could not be stored; asking Graph to retry");
+        state.metrics.inc("hcal_webhook_batches_total", "outcome", "store_failed");
+        return HttpResponse::ServiceUnavailable().json(json!({"error": "notifications could not be stored"}));
     }
     state.metrics.inc("hcal_webhook_batches_total", "outcome", "accepted");
     HttpResponse::Accepted().finish()
@@ -162,14 +152,7 @@ fn check(state: &AppState, item: &Item) -> Result<NotificationRecord, Refusal> {
         }
         (None, None) => return Err(Refusal::Malformed),
     };
-    Ok(NotificationRecord {
-        id: Uuid::new_v4(),
-        received_at: Utc::now(),
-        tenant_id: known.mailbox.tenant,
-        user_id: known.mailbox.user,
-        subscription_id: subscription_id.to_owned(),
-        kind,
-    })
+    Ok(NotificationRecord::new(known.mailbox, subscription_id.to_owned(), kind, Utc::now()))
 }
 
 fn lifecycle(s: &str) -> Option<LifecycleEvent> {

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod dispatch;
 pub mod dispatch_kafka;
 pub mod graph;
+pub mod inbox;
 pub mod ingest;
 pub mod keys;
 pub mod maintenance;

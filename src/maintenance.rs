@@ -11,12 +11,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hcal_actors::ids::{GraphEventId, MailboxId, SubscriptionId};
-use hcal_actors::log::{EventLog, NOTIFICATIONS};
-use hcal_actors::notification::{AdminCommand, NotificationKind, NotificationRecord};
+use hcal_actors::notification::AdminCommand;
 use hcal_actors::ports::{GraphFailure, SubscriptionApi};
 use parking_lot::Mutex;
 
 use crate::graph::GraphClient;
+use crate::inbox::Inbox;
 use crate::subscriptions::SubscriptionIndex;
 
 /// `SubscriptionApi` over the Graph client, with this installation's webhook URLs.
@@ -142,7 +142,7 @@ impl Clock {
 
 /// Decides which mailboxes need their subscription renewed (or recreated) and asks their owners.
 pub struct Scheduler {
-    log: Arc<dyn EventLog>,
+    inbox: Inbox,
     index: Arc<SubscriptionIndex>,
     clock: Arc<Clock>,
     lifetime: chrono::Duration,
@@ -168,13 +168,8 @@ pub fn renewal_due(now: DateTime<Utc>, expires: Option<DateTime<Utc>>, lifetime:
 
 impl Scheduler {
     /// A scheduler for subscriptions of `lifetime`.
-    pub fn new(
-        log: Arc<dyn EventLog>,
-        index: Arc<SubscriptionIndex>,
-        clock: Arc<Clock>,
-        lifetime: chrono::Duration,
-    ) -> Self {
-        Self { log, index, clock, lifetime, requested: Mutex::new(HashMap::new()), last_sweep: Mutex::new(None) }
+    pub fn new(inbox: Inbox, index: Arc<SubscriptionIndex>, clock: Arc<Clock>, lifetime: chrono::Duration) -> Self {
+        Self { inbox, index, clock, lifetime, requested: Mutex::new(HashMap::new()), last_sweep: Mutex::new(None) }
     }
 
     /// One round: logs a `RenewSubscription` command for every enabled mailbox whose
@@ -205,16 +200,7 @@ impl Scheduler {
             if !sweep && self.requested.lock().get(&mailbox).is_some_and(|at| now - *at < patience) {
                 continue;
             }
-            let record = NotificationRecord {
-                id: uuid::Uuid::new_v4(),
-                received_at: now,
-                tenant_id: mailbox.tenant,
-                user_id: mailbox.user,
-                subscription_id: String::new(),
-                kind: NotificationKind::Command(AdminCommand::RenewSubscription),
-            };
-            let Ok(bytes) = serde_json::to_vec(&record) else { continue };
-            match self.log.append(NOTIFICATIONS, &mailbox.to_string(), vec![bytes]).await {
+            match self.inbox.command(mailbox, AdminCommand::RenewSubscription, now).await {
                 Ok(_) => {
                     self.requested.lock().insert(mailbox, now);
                     sent += 1;

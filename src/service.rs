@@ -103,6 +103,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
         Some(k) => k.clone(),
         None => store.clone(),
     };
+    let inbox = crate::inbox::Inbox::new(log.clone());
     let ring = keys::load_or_create_at(&config.service.key_file())?;
     crate::tenant::cloud::reconcile(&config.tenant.cloud, &config.graph)?.apply(&mut config.graph);
     let graph = Arc::new(
@@ -120,6 +121,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
         graph: graph.clone(),
         platform: webex,
         log: log.clone(),
+        inbox: Arc::new(inbox.clone()),
         ring: ring.clone(),
         config: config.domain.clone(),
         now: {
@@ -151,11 +153,12 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
             .map_err(|e| anyhow::anyhow!("reading subscriptions: {e}"))?,
     );
     let metrics = Arc::new(Metrics::default());
-    let scheduler = Arc::new(Scheduler::new(log.clone(), subscriptions.clone(), clock.clone(), lifetime));
+    let scheduler = Arc::new(Scheduler::new(inbox.clone(), subscriptions.clone(), clock.clone(), lifetime));
     let state = web::Data::new(AppState {
         tenant: config.tenant.id,
         store: store.clone(),
         log: log.clone(),
+        inbox,
         ring: ring.clone(),
         subscriptions: subscriptions.clone(),
         registry: registry.clone(),

@@ -109,6 +109,36 @@ impl NotificationRecord {
     pub fn mailbox(&self) -> MailboxId {
         MailboxId { tenant: self.tenant_id, user: self.user_id }
     }
+
+    /// A record of `kind` for `mailbox`, received at `now`, with a fresh id.
+    pub fn new(mailbox: MailboxId, subscription_id: String, kind: NotificationKind, now: DateTime<Utc>) -> Self {
+        Self {
+            id: Uuid::new_v4(),
+            received_at: now,
+            tenant_id: mailbox.tenant,
+            user_id: mailbox.user,
+            subscription_id,
+            kind,
+        }
+    }
+
+    /// An admin command or timer for `mailbox` (commands carry no subscription id).
+    pub fn command(mailbox: MailboxId, command: AdminCommand, now: DateTime<Utc>) -> Self {
+        Self::new(mailbox, String::new(), NotificationKind::Command(command), now)
+    }
+
+    /// The change notification a resync feeds back for an event of the window: `updated`, or
+    /// `deleted` for one Graph reported removed.
+    pub fn redelivered(
+        mailbox: MailboxId,
+        subscription_id: String,
+        event_id: GraphEventId,
+        removed: bool,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let change_type = if removed { ChangeType::Deleted } else { ChangeType::Updated };
+        Self::new(mailbox, subscription_id, NotificationKind::Change { change_type, event_id }, now)
+    }
 }
 
 #[cfg(test)]

@@ -203,3 +203,19 @@ pub trait SubscriptionApi: Send + Sync {
         end: DateTime<Utc>,
     ) -> Result<Vec<(GraphEventId, bool)>, GraphFailure>;
 }
+
+/// The mailboxes' input log (the `notifications` topic), as the actor writes to it: a resync
+/// feeds the events of its window back as change notifications, processed in order with every
+/// other input of the mailbox.
+#[async_trait]
+pub trait Inbox: Send + Sync {
+    /// Appends one change notification per event (`true`: Graph reported it removed) for
+    /// `mailbox`, durably and in order, before returning.
+    async fn redeliver(
+        &self,
+        mailbox: MailboxId,
+        subscription_id: &str,
+        changes: &[(GraphEventId, bool)],
+        now: DateTime<Utc>,
+    ) -> Result<(), crate::log::LogError>;
+}

@@ -1,6 +1,9 @@
 //! Entra ID tokens and admin consent, the error envelope, users, mailbox settings, access
 //! policy and the `/_sim` control surface.
 
+// Helpers of a test crate: a failed request should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::time::Duration;

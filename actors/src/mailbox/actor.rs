@@ -40,6 +40,8 @@ pub struct Deps {
     pub platform: Arc<dyn MeetingPlatform>,
     /// The event log.
     pub log: Arc<dyn EventLog>,
+    /// The mailboxes' input log (a resync feeds events back through it).
+    pub inbox: Arc<dyn crate::ports::Inbox>,
     /// Keys for sealing.
     pub ring: KeyRing,
     /// Organisation rules.
@@ -419,30 +421,11 @@ impl Mailbox {
         let (from, to) = (now - deps.maintenance.resync_back, now + deps.maintenance.resync_ahead);
         let ids = deps.subscriptions.changed_ids(&self.id, from, to).await.map_err(|f| retry(&f))?;
         let subscription_id = self.state.subscription.as_ref().map(|(id, _)| id.clone()).unwrap_or_default();
-        let mut payloads = Vec::with_capacity(ids.len());
-        let (mut changed, mut removed) = (0u32, 0u32);
-        for (event_id, gone) in ids {
-            if gone {
-                removed += 1;
-            } else {
-                changed += 1;
-            }
-            let record = NotificationRecord {
-                id: Uuid::new_v4(),
-                received_at: now,
-                tenant_id: self.id.tenant,
-                user_id: self.id.user,
-                subscription_id: subscription_id.clone(),
-                kind: NotificationKind::Change {
-                    change_type: if gone { ChangeType::Deleted } else { ChangeType::Updated },
-                    event_id,
-                },
-            };
-            payloads.push(serde_json::to_vec(&record).map_err(|e| CodecError::Malformed(e.to_string()))?);
-        }
-        if !payloads.is_empty() {
+        let removed = ids.iter().filter(|(_, gone)| *gone).count() as u32;
+        let changed = ids.len() as u32 - removed;
+        if !ids.is_empty() {
             self.check_lease()?;
-            deps.log.append(crate::log::NOTIFICATIONS, &self.id.to_string(), payloads).await?;
+            deps.inbox.redeliver(self.id, &subscription_id, &ids, now).await?;
         }
         let fact = MailboxEventFact::Resynced { from, to, changed, removed };
         self.step(deps, MailboxInput::RecordMaintenance(fact), causation).await.map(|_| ())

@@ -2,6 +2,8 @@
 //! few mailboxes, an authenticated client, and a recording notification receiver.
 
 #![allow(dead_code)]
+// Test scaffolding: a failed set-up step should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -221,11 +223,10 @@ impl Receiver {
     }
 }
 
-async fn receive(
-    state: web::Data<(Arc<Mutex<Vec<Received>>>, Arc<Mutex<Vec<Answer>>>)>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
+/// What the receiver shares between its workers: what it received, and the answers to give.
+type ReceiverState = (Arc<Mutex<Vec<Received>>>, Arc<Mutex<Vec<Answer>>>);
+
+async fn receive(state: web::Data<ReceiverState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let query: Vec<(String, String)> =
         url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned().collect();
     let rec = Received {
