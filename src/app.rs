@@ -4,14 +4,15 @@ use std::sync::Arc;
 
 use hcal_actors::ids::TenantId;
 use hcal_actors::log::EventLog;
-use hcal_actors::mailbox::actor::MailboxRegistry;
 use hcal_actors::seal::KeyRing;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::graph::GraphClient;
 use crate::inbox::Inbox;
-use crate::maintenance::{Clock, Scheduler};
 use crate::metrics::Metrics;
+use crate::runtime::MailboxRegistry;
+use crate::scheduler::Scheduler;
 use crate::store::embedded::EmbeddedStore;
 use crate::subscriptions::SubscriptionIndex;
 

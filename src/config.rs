@@ -6,12 +6,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use hcal_actors::ids::TenantId;
-use hcal_actors::mailbox::actor::CrashPoint;
 use hcal_actors::mailbox::decide::DecideConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::graph::GraphConfig;
 use crate::platform::webex::WebexConfig;
+use crate::runtime::crash::CrashPoint;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]

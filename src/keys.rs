@@ -51,7 +51,8 @@ fn read(path: &Path) -> anyhow::Result<KeyRing> {
 }
 
 fn create(path: &Path) -> std::io::Result<KeyRing> {
-    let key = DataKey::generate(format!("local-{}", uuid::Uuid::new_v4().simple()));
+    let key = DataKey::generate(format!("local-{}", uuid::Uuid::new_v4().simple()))
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

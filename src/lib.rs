@@ -6,19 +6,20 @@
 
 pub mod api;
 pub mod app;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod dispatch;
-pub mod dispatch_kafka;
 pub mod graph;
 pub mod inbox;
 pub mod ingest;
 pub mod keys;
-pub mod maintenance;
 pub mod metrics;
 pub mod platform;
 pub mod projection;
 pub mod replay;
+pub mod runtime;
+pub mod scheduler;
 pub mod service;
 pub mod store;
 pub mod subscriptions;

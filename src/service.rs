@@ -7,16 +7,22 @@ use std::sync::Arc;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use hcal_actors::log::{EventLog, NOTIFICATIONS};
-use hcal_actors::mailbox::actor::{Deps, MailboxRegistry, Maintenance};
+use hcal_actors::mailbox::actor::Deps;
+use hcal_actors::mailbox::config::{MailboxConfig, Maintenance};
+use hcal_actors::ports::{GraphApi, SubscriptionApi};
 use tokio::task::JoinHandle;
 
 use crate::app::AppState;
+use crate::clock::Clock;
 use crate::config::{Backend, Config};
-use crate::dispatch_kafka::GroupDispatcher;
+use crate::dispatch::kafka::GroupDispatcher;
 use crate::graph::GraphClient;
-use crate::maintenance::{Clock, GraphSubscriptions, Scheduler, WritePacer};
+use crate::graph::subscriptions::{GraphSubscriptions, WritePacer};
 use crate::metrics::Metrics;
 use crate::platform::webex::WebexClient;
+use crate::runtime::MailboxRegistry;
+use crate::runtime::crash::{CrashingGraph, CrashingInbox, CrashingLog, CrashingSubscriptions};
+use crate::scheduler::Scheduler;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::kafka::KafkaLog;
 use crate::subscriptions::SubscriptionIndex;
@@ -117,36 +123,45 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
     let base = config.service.public_url();
     let lifetime = chrono::Duration::minutes(config.service.subscription_minutes);
     let forget_after = config.service.forget_after()?;
+    let mut actor_graph: Arc<dyn GraphApi> = graph.clone();
+    let mut actor_subscriptions: Arc<dyn SubscriptionApi> = Arc::new(GraphSubscriptions {
+        client: graph.clone(),
+        notification_url: format!("{base}/webhook/graph"),
+        lifecycle_url: format!("{base}/webhook/graph/lifecycle"),
+        pacer: WritePacer::new(config.service.subscription_writes_per_20s, std::time::Duration::from_secs(20)),
+    });
+    let mut actor_inbox: Arc<dyn hcal_actors::ports::Inbox> = Arc::new(inbox.clone());
+    let mut actor_log = log.clone();
+    // Test builds that prove recovery abort at a configured point, by wrapping the port that
+    // does the work there.
+    if let Some(point) = config.testing.crash_at.clone() {
+        actor_graph = Arc::new(CrashingGraph(actor_graph, point.clone()));
+        actor_subscriptions = Arc::new(CrashingSubscriptions(actor_subscriptions, point.clone()));
+        actor_inbox = Arc::new(CrashingInbox(actor_inbox, point.clone()));
+        actor_log = Arc::new(CrashingLog(actor_log, point));
+    }
     let deps = Arc::new(Deps {
-        graph: graph.clone(),
+        graph: actor_graph,
+        subscriptions: actor_subscriptions,
         platform: webex,
-        log: log.clone(),
-        inbox: Arc::new(inbox.clone()),
+        log: actor_log,
+        inbox: actor_inbox,
         ring: ring.clone(),
-        config: config.domain.clone(),
-        now: {
-            let clock = clock.clone();
-            Arc::new(move || clock.now())
+        clock: clock.clone(),
+        config: MailboxConfig {
+            domain: config.domain.clone(),
+            maintenance: Maintenance {
+                lifetime,
+                resync_back: chrono::Duration::days(7),
+                resync_ahead: chrono::Duration::days(config.service.resync_ahead_days),
+                retry_first: chrono::Duration::minutes(config.service.retry_first_minutes),
+                retry_later: chrono::Duration::minutes(config.service.retry_later_minutes),
+                forget_after,
+            },
         },
-        crash_at: config.testing.crash_at,
-        subscriptions: Arc::new(GraphSubscriptions {
-            client: graph.clone(),
-            notification_url: format!("{base}/webhook/graph"),
-            lifecycle_url: format!("{base}/webhook/graph/lifecycle"),
-            pacer: WritePacer::new(config.service.subscription_writes_per_20s, std::time::Duration::from_secs(20)),
-        }),
-        maintenance: Maintenance {
-            lifetime,
-            resync_back: chrono::Duration::days(7),
-            resync_ahead: chrono::Duration::days(config.service.resync_ahead_days),
-            retry_first: chrono::Duration::minutes(config.service.retry_first_minutes),
-            retry_later: chrono::Duration::minutes(config.service.retry_later_minutes),
-            forget_after,
-        },
-        snapshot_every: config.service.snapshot_every,
     });
     let arbiters = (0..2).map(|_| actix::Arbiter::new().handle()).collect();
-    let registry = Arc::new(MailboxRegistry::new(deps, arbiters));
+    let registry = Arc::new(MailboxRegistry::new(deps, arbiters, config.service.snapshot_every));
     let subscriptions = Arc::new(
         SubscriptionIndex::rebuild(log.as_ref(), &ring)
             .await
@@ -208,7 +223,8 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
             None => {
                 metrics.set("hcal_partitions_owned", i64::from(log.partitions(NOTIFICATIONS)));
                 for partition in 0..log.partitions(NOTIFICATIONS) {
-                    let task = dispatch::run_partition(log.clone(), registry.clone(), metrics.clone(), partition);
+                    let task =
+                        dispatch::embedded::run_partition(log.clone(), registry.clone(), metrics.clone(), partition);
                     tasks.push(tokio::spawn(task));
                 }
             }

@@ -14,10 +14,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
+use hcal::runtime::recovery::recover_partition;
 use hcal::store::embedded::EmbeddedStore;
 use hcal_actors::ids::{MailboxId, TenantId, UserObjectId};
 use hcal_actors::log::{EventLog, LogError, MAILBOX_EVENTS, MAILBOX_SNAPSHOTS, Record, partition_for};
-use hcal_actors::mailbox::actor::recover_partition;
 use hcal_actors::mailbox::envelope::{self, Envelope};
 use hcal_actors::mailbox::events::MailboxEvent;
 use hcal_actors::mailbox::snapshot::{self, Fold, Recovered, Snapshot};
@@ -70,7 +70,7 @@ impl World {
         let store = EmbeddedStore::open(dir.path(), PARTITIONS).unwrap();
         Self {
             log: Arc::new(Counting { store, events_read: AtomicUsize::new(0) }),
-            ring: KeyRing::new(DataKey::generate("k1")),
+            ring: KeyRing::new(DataKey::generate("k1").unwrap()),
             seq: HashMap::new(),
             _dir: dir,
         }
@@ -210,7 +210,7 @@ async fn an_unreadable_snapshot_falls_back_to_the_full_fold() {
     stale.enabled = false;
     stale.seq = 9;
     let foreign = Snapshot::of(ms[1], stale, 1000, 0, Utc::now());
-    let payload = snapshot::encode(&foreign, &KeyRing::new(DataKey::generate("retired"))).unwrap();
+    let payload = snapshot::encode(&foreign, &KeyRing::new(DataKey::generate("retired").unwrap())).unwrap();
     w.log.append(MAILBOX_SNAPSHOTS, &ms[1].to_string(), vec![payload]).await.unwrap();
     let recovered = recover_partition(w.log.as_ref(), &w.ring, p, None).await.unwrap();
     for (m, r) in &expected {

@@ -147,9 +147,19 @@ async fn bulk_enable_from_csv_and_status_with_the_cli() {
     for user in &users {
         wait_status(&env, user, "active").await;
     }
-    let out = hcal(&["users", "status"]);
-    let table = String::from_utf8_lossy(&out.stdout);
-    for user in &users {
-        assert!(table.lines().any(|l| l.starts_with(user.as_str()) && l.contains("active")), "{table}");
+    // The list is read from the subscription index, which follows the mailbox events a moment
+    // after each mailbox's own status does.
+    let all_active = |table: &str| {
+        users.iter().all(|user| table.lines().any(|l| l.starts_with(user.as_str()) && l.contains("active")))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = hcal(&["users", "status"]);
+        let table = String::from_utf8_lossy(&out.stdout).into_owned();
+        if all_active(&table) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{table}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -8,11 +8,11 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use hcal_actors::ids::{GraphEventId, MailboxId, TenantId, UserObjectId};
-use hcal_actors::mailbox::actor::MAX_SNAPSHOT_BYTES;
-use hcal_actors::mailbox::decide::{DecideConfig, decide};
+use hcal_actors::mailbox::config::MailboxConfig;
+use hcal_actors::mailbox::decide::decide;
 use hcal_actors::mailbox::events::{MailboxEvent, MeetingDetails, MeetingPrivate};
 use hcal_actors::mailbox::input::MailboxInput;
-use hcal_actors::mailbox::snapshot::{self, Snapshot};
+use hcal_actors::mailbox::snapshot::{self, MAX_SNAPSHOT_BYTES, Snapshot};
 use hcal_actors::mailbox::state::MailboxState;
 use hcal_actors::ports::{EmailAddress, EventType};
 use hcal_actors::seal::{DataKey, KeyRing};
@@ -68,7 +68,8 @@ struct Year {
 
 /// A year of bookings.
 fn year(forget: bool, ring: &KeyRing, mailbox: MailboxId) -> Year {
-    let config = DecideConfig::default();
+    let mut config = MailboxConfig::default();
+    config.maintenance.forget_after = Duration::days(FORGET_AFTER_DAYS);
     let mut state = MailboxState::default();
     state.apply(&MailboxEvent::MailboxEnabled { locale: Some("en-GB".into()) });
     let start = Utc.with_ymd_and_hms(2027, 1, 4, 0, 0, 0).single().unwrap_or_else(|| unreachable!());
@@ -86,9 +87,10 @@ fn year(forget: bool, ring: &KeyRing, mailbox: MailboxId) -> Year {
         }
         while next_renewal <= today {
             if forget {
-                let input =
-                    MailboxInput::ForgetMeetings { ended_before: next_renewal - Duration::days(FORGET_AFTER_DAYS) };
-                for event in decide(&state, &input, &config).unwrap_or_default() {
+                // A renewal's decision: the meetings it forgets (and the renewal itself, which
+                // a bench has no Graph for).
+                let renewal = decide(&state, &MailboxInput::RenewSubscription, &config, next_renewal);
+                for event in renewal.map(|d| d.events).unwrap_or_default() {
                     state.apply(&event);
                 }
             }
@@ -111,7 +113,7 @@ fn size(state: &MailboxState, ring: &KeyRing, mailbox: MailboxId) -> usize {
 }
 
 fn main() {
-    let ring = KeyRing::new(DataKey::generate("bench"));
+    let ring = KeyRing::new(DataKey::generate("bench").unwrap_or_else(|_| unreachable!()));
     let mailbox = MailboxId {
         tenant: TenantId::parse("72f988bf-86f1-41af-91ab-2d7cd011db47").unwrap_or_else(|_| unreachable!()),
         user: UserObjectId::parse("00000000-0000-0000-0000-000000000001").unwrap_or_else(|_| unreachable!()),

@@ -1,9 +1,13 @@
-//! hcal's domain core: the mailbox aggregate and its actor, the ports it talks through,
-//! sealing of sensitive fields, detection of meeting addresses and rendering of join details.
+//! hcal's domain core: the mailbox aggregate (every rule in `decide`) and the interpreter that
+//! runs it, the ports it talks through (with in-process doubles, feature `doubles`), sealing
+//! of sensitive fields, detection of meeting addresses and rendering of join details. Without
+//! default features it needs no async runtime; feature `actix` (default) adds the actor.
 
 #![forbid(unsafe_code)]
 
 pub mod detect;
+#[cfg(any(test, feature = "doubles"))]
+pub mod doubles;
 pub mod ids;
 pub mod join;
 pub mod log;

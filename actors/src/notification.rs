@@ -148,7 +148,7 @@ mod tests {
 
     #[test]
     fn commands_round_trip_without_clashing_fields() {
-        let ring = KeyRing::new(DataKey::generate("k"));
+        let ring = KeyRing::new(DataKey::generate("k").unwrap());
         let id = Uuid::new_v4();
         let record = NotificationRecord {
             id,

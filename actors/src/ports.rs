@@ -219,3 +219,9 @@ pub trait Inbox: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(), crate::log::LogError>;
 }
+
+/// The time, as the service sees it (tests and simulated days move it).
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> DateTime<Utc>;
+}

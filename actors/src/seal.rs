@@ -8,7 +8,6 @@ use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
-use rand::RngCore as _;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -31,11 +30,11 @@ impl DataKey {
         Self { id: id.into(), key }
     }
 
-    /// A fresh random key.
-    pub fn generate(id: impl Into<String>) -> Self {
+    /// A fresh random key from the operating system's random source.
+    pub fn generate(id: impl Into<String>) -> Result<Self, SealError> {
         let mut key = [0u8; 32];
-        rand::rng().fill_bytes(&mut key);
-        Self::new(id, key)
+        getrandom::fill(&mut key).map_err(|_| SealError::Random)?;
+        Ok(Self::new(id, key))
     }
 
     /// The key id.
@@ -104,6 +103,9 @@ pub enum SealError {
     /// The value could not be serialised.
     #[error("value could not be serialised")]
     Encoding,
+    /// The operating system's random source failed (no key or nonce can be made without it).
+    #[error("no random numbers available")]
+    Random,
 }
 
 /// Seals a value under the ring's current key, bound to `aad`.
@@ -112,7 +114,7 @@ pub fn seal<T: Serialize + ?Sized>(ring: &KeyRing, aad: &[u8], value: &T) -> Res
     let plain = serde_json::to_vec(value).map_err(|_| SealError::Encoding)?;
     let cipher = Aes256Gcm::new_from_slice(&key.key).map_err(|_| SealError::Encoding)?;
     let mut nonce = [0u8; 12];
-    rand::rng().fill_bytes(&mut nonce);
+    getrandom::fill(&mut nonce).map_err(|_| SealError::Random)?;
     let ct = cipher.encrypt(&nonce.into(), Payload { msg: &plain, aad }).map_err(|_| SealError::Encoding)?;
     Ok(Sealed { kid: key.id.clone(), n: STANDARD_NO_PAD.encode(nonce), c: STANDARD_NO_PAD.encode(ct) })
 }
@@ -134,7 +136,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_binding() {
-        let ring = KeyRing::new(DataKey::generate("k1"));
+        let ring = KeyRing::new(DataKey::generate("k1").unwrap());
         let sealed = seal(&ring, b"tenant/user/1", "Quarterly review").unwrap();
         assert!(!sealed.c.contains("Quarterly"));
         let back: String = open(&ring, b"tenant/user/1", &sealed).unwrap();
@@ -147,12 +149,12 @@ mod tests {
 
     #[test]
     fn old_keys_still_open_after_rotation() {
-        let old = DataKey::generate("k1");
+        let old = DataKey::generate("k1").unwrap();
         let sealed = seal(&KeyRing::new(old.clone()), b"a", &42u32).unwrap();
-        let rotated = KeyRing::new(DataKey::generate("k2")).with_old(old);
+        let rotated = KeyRing::new(DataKey::generate("k2").unwrap()).with_old(old);
         assert_eq!(open::<u32>(&rotated, b"a", &sealed), Ok(42));
         assert_eq!(seal(&rotated, b"a", &1u32).unwrap().kid, "k2");
-        let other = KeyRing::new(DataKey::generate("k3"));
+        let other = KeyRing::new(DataKey::generate("k3").unwrap());
         assert_eq!(open::<u32>(&other, b"a", &sealed), Err(SealError::UnknownKey("k1".into())));
     }
 

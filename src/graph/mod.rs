@@ -15,6 +15,8 @@
 //!   certainly had no effect.
 //! - **Classification** (`error.rs`): by status and `error.code`, never by message.
 //! - **Wire format** (`wire.rs`): tolerant reading of events, subscriptions and settings.
+//! - **Subscriptions port** (`subscriptions.rs`): the actors' `SubscriptionApi` with this
+//!   installation's webhook URLs, creations paced per tenant.
 //! - **Detailed calls** (`client/detailed.rs`): a token check, user resolution and events as
 //!   JSON with errors that keep status, code, `request-id` and the access-policy marker, for
 //!   the tenant admin test.
@@ -27,6 +29,7 @@ mod config;
 mod error;
 mod limiter;
 mod retry;
+pub mod subscriptions;
 mod token;
 mod wire;
 

@@ -397,7 +397,7 @@ mod tests {
     use super::*;
 
     fn ring() -> KeyRing {
-        KeyRing::new(DataKey::generate("local-test"))
+        KeyRing::new(DataKey::generate("local-test").unwrap())
     }
 
     fn tenant(n: u8) -> TenantId {
@@ -430,7 +430,7 @@ mod tests {
 
     #[test]
     fn key_ids_with_dots_survive_the_encoding() {
-        let ring = KeyRing::new(DataKey::generate("kms.key.v2"));
+        let ring = KeyRing::new(DataKey::generate("kms.key.v2").unwrap());
         let (state, _) = issue_state(&ring, None, now(), Duration::minutes(5)).unwrap();
         assert_eq!(verify_state(&ring, &state, now()).unwrap().tenant, None);
     }

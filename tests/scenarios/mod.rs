@@ -6,6 +6,8 @@
 // Scenario bodies are test code: a failed step fails the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod kills;
+
 use std::time::Duration;
 
 use crate::support::{self, Env, blocks, eventually, invite};
@@ -530,6 +532,18 @@ macro_rules! scenario_tests {
         async fn a_mailbox_too_large_to_snapshot_recovers_from_its_history() {
             if let Some(env) = support::Env::on($backend).await {
                 scenarios::a_mailbox_too_large_to_snapshot_recovers_from_its_history(env).await;
+            }
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_kill_at_any_step_of_recreating_a_subscription_loses_no_invite() {
+            if let Some(env) = support::Env::on($backend).await {
+                scenarios::kills::a_kill_at_any_step_of_recreating_a_subscription_loses_no_invite(env).await;
+            }
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_kill_during_the_resync_of_missed_notifications_loses_no_invite() {
+            if let Some(env) = support::Env::on($backend).await {
+                scenarios::kills::a_kill_during_the_resync_of_missed_notifications_loses_no_invite(env).await;
             }
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -171,7 +171,7 @@ mod tests {
 
     #[test]
     fn private_parts_are_sealed_and_come_back() {
-        let ring = KeyRing::new(DataKey::generate("k1"));
+        let ring = KeyRing::new(DataKey::generate("k1").unwrap());
         let env = scheduled(MeetingPrivate {
             subject: "SENTINEL-SUBJECT".into(),
             organizer: Some(EmailAddress { name: "A".into(), address: "sentinel@contoso.example".into() }),
@@ -189,7 +189,7 @@ mod tests {
 
     #[test]
     fn an_opened_private_part_that_does_not_fit_is_refused_without_quoting_it() {
-        let ring = KeyRing::new(DataKey::generate("k1"));
+        let ring = KeyRing::new(DataKey::generate("k1").unwrap());
         let env = scheduled(MeetingPrivate::default());
         let mut stored: Value = serde_json::from_slice(&encode(&env, &ring).unwrap()).unwrap();
         // Attendees as a string: serde would quote it in its message.
@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn events_without_private_parts_have_no_key() {
-        let ring = KeyRing::new(DataKey::generate("k1"));
+        let ring = KeyRing::new(DataKey::generate("k1").unwrap());
         let env = Envelope {
             event_id: Uuid::new_v4(),
             mailbox: mailbox(),

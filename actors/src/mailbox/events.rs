@@ -142,6 +142,12 @@ pub enum MailboxEvent {
         /// `expired`, `removed` or `reauthorization_failed`.
         reason: String,
     },
+    /// A resync of the window is owed (Graph reported missed notifications); the
+    /// `ResyncCompleted` that follows settles it, and a restart in between finishes it.
+    ResyncRequested {
+        /// Why: `missed`.
+        reason: String,
+    },
     /// Every event in the window was fed to the mailbox again (after missed notifications or a
     /// new subscription).
     ResyncCompleted {
@@ -190,7 +196,8 @@ pub enum MailboxEvent {
         /// Graph event id.
         #[serde(rename = "eventId")]
         event_id: GraphEventId,
-        /// Failure class (`conflict`, `throttled`, `transient`, `not_in_scope`, `fatal`, `platform`).
+        /// Failure class: `not_in_scope`, `fatal`, `unsupported_mode` (the keyword's action is not
+        /// one hcal books), `no_organizer`. Events of earlier versions may carry other text.
         reason: String,
         /// Whether a later attempt may succeed.
         retryable: bool,
@@ -207,9 +214,9 @@ pub enum MailboxEvent {
         #[serde(default)]
         explain: String,
     },
-    /// The mailbox no longer keeps a meeting that ended long ago (see
-    /// [`super::input::MailboxInput::ForgetMeetings`]): its state, and so its snapshots, stay
-    /// bounded. Not a cancellation: meeting lists keep showing it.
+    /// The mailbox no longer keeps a meeting that ended long ago (forgotten at a subscription
+    /// renewal, [`super::input::MailboxInput::RenewSubscription`]): its state, and so its
+    /// snapshots, stay bounded. Not a cancellation: meeting lists keep showing it.
     MeetingForgotten {
         /// Graph event id.
         #[serde(rename = "eventId")]
@@ -230,6 +237,7 @@ impl MailboxEvent {
             Self::SubscriptionCreated { .. } => "SubscriptionCreated",
             Self::SubscriptionRenewed { .. } => "SubscriptionRenewed",
             Self::SubscriptionLost { .. } => "SubscriptionLost",
+            Self::ResyncRequested { .. } => "ResyncRequested",
             Self::ResyncCompleted { .. } => "ResyncCompleted",
             Self::MeetingScheduled(_) => "MeetingScheduled",
             Self::MeetingUpdated(_) => "MeetingUpdated",
@@ -255,6 +263,7 @@ impl MailboxEvent {
             | Self::SubscriptionCreated { .. }
             | Self::SubscriptionRenewed { .. }
             | Self::SubscriptionLost { .. }
+            | Self::ResyncRequested { .. }
             | Self::ResyncCompleted { .. } => None,
             Self::MeetingScheduled(d) | Self::MeetingUpdated(d) => Some(&d.event_id),
             Self::MeetingCancelled { event_id }

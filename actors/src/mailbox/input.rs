@@ -1,115 +1,241 @@
-//! Inputs of the mailbox aggregate: imperative, carrying everything `decide` needs (what the
-//! actor fetched, what an effect returned, the time).
+//! Inputs of the mailbox aggregate. Imperative inputs come from the mailbox's input log
+//! (notifications, admin commands, timers); the others are the outcomes of effects, fed back by
+//! the interpreter, each carrying what the effect returned (and the context the effect carried
+//! for the next decision). Every failure comes back classified, so `decide` chooses what it
+//! leads to.
+
+use chrono::{DateTime, Utc};
 
 use crate::ids::GraphEventId;
-use crate::ports::{GraphEvent, MeetingRoom};
+use crate::notification::{ChangeType, LifecycleEvent};
+use crate::ports::{GraphEvent, GraphFailure, MeetingRoom, PlatformFailure};
 
-/// What the actor learned about an event.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Observation {
-    /// The event as Graph returned it.
-    Present(Box<GraphEvent>),
-    /// The event is gone (deleted, or 404).
-    Gone(GraphEventId),
+/// Which subscription call an outcome answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionCall {
+    /// `PATCH /subscriptions/{id}`.
+    Renew,
+    /// `POST /subscriptions/{id}/reauthorize`.
+    Reauthorize,
+    /// `DELETE /subscriptions/{id}`.
+    Delete,
 }
 
-/// How writing join details ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PatchResult {
-    /// Written.
-    Written {
-        /// The room written.
-        room: MeetingRoom,
-        /// Keyword action.
-        mode: String,
-        /// Change key after the write.
-        change_key: String,
+/// The step of setting a mailbox up that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetupStep {
+    /// Reading the mailbox settings when the mailbox is enabled (the language; it also proves
+    /// the mailbox is reachable). Carries the language the command gave, if any.
+    ReadSettings {
+        /// Language given with the enable command.
+        locale_hint: Option<String>,
     },
-    /// The meeting platform refused (no account or room).
-    PlatformRefused,
-    /// Graph refused or failed.
-    Failed {
-        /// Failure class.
-        reason: String,
-        /// Whether a later attempt may succeed.
-        retryable: bool,
-    },
-}
-
-/// Facts the actor learnt while maintaining the subscription; `decide` records them as events.
-#[derive(Debug, Clone, PartialEq)]
-pub enum MailboxEventFact {
-    /// Extended to `expires_at`.
-    Renewed {
-        /// Subscription id.
-        subscription_id: String,
-        /// New expiry.
-        expires_at: chrono::DateTime<chrono::Utc>,
-    },
-    /// Gone.
-    Lost {
-        /// Subscription id.
-        subscription_id: String,
-        /// Why.
-        reason: String,
-    },
-    /// Setting up failed.
-    SetupFailed {
-        /// Reason class.
-        reason: String,
-        /// Graph's code.
-        code: String,
-        /// Next attempt, if any.
-        retry_at: Option<chrono::DateTime<chrono::Utc>>,
-    },
-    /// The mailbox was disabled (its subscription deleted).
-    Disabled,
-    /// A resync fed `changed` + `removed` events back.
-    Resynced {
-        /// Window start.
-        from: chrono::DateTime<chrono::Utc>,
-        /// Window end.
-        to: chrono::DateTime<chrono::Utc>,
-        /// Re-read events.
-        changed: u32,
-        /// Removed events.
-        removed: u32,
-    },
+    /// Creating the change-notification subscription.
+    CreateSubscription,
 }
 
 /// An input to a mailbox.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MailboxInput {
-    /// Enable the mailbox.
+    /// Enable the mailbox (admin command): read its settings, then subscribe and resync.
     EnableMailbox {
-        /// Mailbox language, when known.
+        /// Language given with the command, used when the mailbox settings name none.
         locale: Option<String>,
     },
-    /// Record the subscription created for the mailbox.
+    /// Disable the mailbox (admin command): delete its subscription, stop following it.
+    DisableMailbox,
+    /// Renew the subscription, or recreate it when it is gone (timer: about half its lifetime,
+    /// and the daily sweep). Meetings over for long are forgotten on the way.
+    RenewSubscription,
+    /// Record a subscription created elsewhere (an admin command of earlier versions).
     RecordSubscription {
         /// Graph subscription id.
         subscription_id: String,
         /// Expiry.
-        expires_at: chrono::DateTime<chrono::Utc>,
+        expires_at: DateTime<Utc>,
         /// Client state.
         client_state: String,
     },
-    /// Record what maintaining the subscription led to.
-    RecordMaintenance(MailboxEventFact),
-    /// Take in what Graph says about an event.
-    HandleObservation(Observation),
-    /// Stop keeping meetings that ended before `ended_before` (series masters excepted: their
-    /// recurrence may go on). A later change to such a meeting is seen as a new one; the
-    /// marker in the invite keeps it from being decorated twice.
-    ForgetMeetings {
-        /// Meetings that ended before this are forgotten.
-        ended_before: chrono::DateTime<chrono::Utc>,
-    },
-    /// Record the outcome of writing join details.
-    RecordPatch {
-        /// Event.
+    /// A change notification (or one a resync fed back).
+    HandleChange {
+        /// What Graph says happened.
+        change_type: ChangeType,
+        /// The event.
         event_id: GraphEventId,
-        /// Outcome.
-        result: PatchResult,
     },
+    /// A lifecycle notification of a subscription.
+    HandleLifecycle {
+        /// The subscription it is about.
+        subscription_id: String,
+        /// What Graph reported.
+        event: LifecycleEvent,
+    },
+    /// Finish what the state says is unfinished (a subscription to recreate, a resync owed).
+    /// The interpreter gives it before every record, so work cut short by a crash, a lost
+    /// partition or a retry is completed by whichever process handles the mailbox next.
+    Resume,
+
+    /// Outcome of reading the mailbox settings.
+    MailboxSettingsRead {
+        /// `language.locale`, when set.
+        locale: Option<String>,
+        /// Language given with the enable command.
+        locale_hint: Option<String>,
+    },
+    /// A set-up step failed.
+    SetupFailed {
+        /// Which step.
+        step: SetupStep,
+        /// How.
+        failure: GraphFailure,
+    },
+    /// A subscription was created.
+    SubscriptionCreated {
+        /// Graph subscription id.
+        subscription_id: String,
+        /// Expiry Graph granted.
+        expires_at: DateTime<Utc>,
+        /// The client state it was created with.
+        client_state: String,
+    },
+    /// A subscription was renewed.
+    SubscriptionRenewed {
+        /// Graph subscription id.
+        subscription_id: String,
+        /// New expiry.
+        expires_at: DateTime<Utc>,
+    },
+    /// A subscription was reauthorized.
+    SubscriptionReauthorized {
+        /// Graph subscription id.
+        subscription_id: String,
+    },
+    /// A subscription was deleted (or was already gone).
+    SubscriptionDeleted {
+        /// Graph subscription id.
+        subscription_id: String,
+    },
+    /// Graph no longer has the subscription (answered a renewal or reauthorization with 404).
+    SubscriptionNotFound {
+        /// Graph subscription id.
+        subscription_id: String,
+        /// The call that found out.
+        call: SubscriptionCall,
+    },
+    /// A subscription call failed.
+    SubscriptionCallFailed {
+        /// Graph subscription id.
+        subscription_id: String,
+        /// Which call.
+        call: SubscriptionCall,
+        /// How.
+        failure: GraphFailure,
+    },
+    /// Every event of the window was fed back to the input log.
+    WindowResynced {
+        /// Window start.
+        from: DateTime<Utc>,
+        /// Window end.
+        to: DateTime<Utc>,
+        /// Events fed back as updated.
+        changed: u32,
+        /// Events fed back as deleted.
+        removed: u32,
+    },
+    /// Reading the window failed.
+    ResyncFailed {
+        /// How.
+        failure: GraphFailure,
+    },
+    /// An event as Graph returned it; `None` when it no longer exists.
+    EventFetched {
+        /// The event asked for.
+        event_id: GraphEventId,
+        /// What Graph returned.
+        event: Option<Box<GraphEvent>>,
+        /// Write conflicts met so far for this change.
+        conflicts: u32,
+    },
+    /// Reading an event failed.
+    FetchFailed {
+        /// The event asked for.
+        event_id: GraphEventId,
+        /// How.
+        failure: GraphFailure,
+    },
+    /// The organiser's personal room.
+    RoomFound {
+        /// The event being decorated, as it was read.
+        event: Box<GraphEvent>,
+        /// The room.
+        room: MeetingRoom,
+        /// Keyword action.
+        mode: String,
+        /// Write conflicts met so far for this change.
+        conflicts: u32,
+    },
+    /// The meeting platform failed or refused.
+    PlatformFailed {
+        /// The event being decorated.
+        event_id: GraphEventId,
+        /// How.
+        failure: PlatformFailure,
+    },
+    /// Join details were written into the invite.
+    JoinInfoWritten {
+        /// The event.
+        event_id: GraphEventId,
+        /// The room written.
+        room: MeetingRoom,
+        /// Keyword action.
+        mode: String,
+        /// Change key after the write (its echo notification carries it).
+        change_key: String,
+    },
+    /// The invite changed between hcal's read and its write (`If-Match` failed).
+    PatchConflicted {
+        /// The event.
+        event_id: GraphEventId,
+        /// Write conflicts met so far for this change, this one not counted.
+        conflicts: u32,
+    },
+    /// Writing join details failed for another reason.
+    PatchFailed {
+        /// The event.
+        event_id: GraphEventId,
+        /// How.
+        failure: GraphFailure,
+    },
+}
+
+impl MailboxInput {
+    /// A short name for logs and spans (never sensitive).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::EnableMailbox { .. } => "EnableMailbox",
+            Self::DisableMailbox => "DisableMailbox",
+            Self::RenewSubscription => "RenewSubscription",
+            Self::RecordSubscription { .. } => "RecordSubscription",
+            Self::HandleChange { .. } => "HandleChange",
+            Self::HandleLifecycle { .. } => "HandleLifecycle",
+            Self::Resume => "Resume",
+            Self::MailboxSettingsRead { .. } => "MailboxSettingsRead",
+            Self::SetupFailed { .. } => "SetupFailed",
+            Self::SubscriptionCreated { .. } => "SubscriptionCreated",
+            Self::SubscriptionRenewed { .. } => "SubscriptionRenewed",
+            Self::SubscriptionReauthorized { .. } => "SubscriptionReauthorized",
+            Self::SubscriptionDeleted { .. } => "SubscriptionDeleted",
+            Self::SubscriptionNotFound { .. } => "SubscriptionNotFound",
+            Self::SubscriptionCallFailed { .. } => "SubscriptionCallFailed",
+            Self::WindowResynced { .. } => "WindowResynced",
+            Self::ResyncFailed { .. } => "ResyncFailed",
+            Self::EventFetched { .. } => "EventFetched",
+            Self::FetchFailed { .. } => "FetchFailed",
+            Self::RoomFound { .. } => "RoomFound",
+            Self::PlatformFailed { .. } => "PlatformFailed",
+            Self::JoinInfoWritten { .. } => "JoinInfoWritten",
+            Self::PatchConflicted { .. } => "PatchConflicted",
+            Self::PatchFailed { .. } => "PatchFailed",
+        }
+    }
 }

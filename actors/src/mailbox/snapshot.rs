@@ -33,6 +33,11 @@ use crate::seal::{self, KeyRing, Sealed};
 /// Version of the stored form.
 const VERSION: u32 = 1;
 
+/// Largest snapshot a checkpoint writes, under Kafka's default record limit (1,000,000 bytes
+/// with the batch overhead). A larger one is left out: recovery then reads that mailbox's
+/// history instead, and the rest of the checkpoint goes on.
+pub const MAX_SNAPSHOT_BYTES: usize = 900_000;
+
 /// A mailbox's state (or the note that it was left out) and where in its partition the events
 /// after it start.
 #[derive(Debug, Clone, PartialEq)]
@@ -337,7 +342,7 @@ mod tests {
 
     #[test]
     fn snapshots_are_sealed_and_bound_to_their_position() {
-        let ring = KeyRing::new(DataKey::generate("k1"));
+        let ring = KeyRing::new(DataKey::generate("k1").unwrap());
         let mut state = state_after(&[enabled("tr-TR")]);
         state.setup_error = Some(("SENTINEL-REASON".into(), None));
         let snap = Snapshot::of(mailbox(1), state, 42, 17, Utc::now());
@@ -355,7 +360,7 @@ mod tests {
         assert!(matches!(decode(altered.as_bytes(), &ring), Err(CodecError::Seal(_))));
         let forged = text.replacen('{', "{\"leftOut\":\"too_large\",", 1);
         assert!(matches!(decode(forged.as_bytes(), &ring), Err(CodecError::Seal(_))));
-        let other = KeyRing::new(DataKey::generate("k2"));
+        let other = KeyRing::new(DataKey::generate("k2").unwrap());
         assert!(decode(&bytes, &other).is_err());
     }
 
@@ -408,7 +413,7 @@ mod tests {
 
     #[test]
     fn a_left_out_record_has_no_state_and_sends_its_mailbox_to_the_whole_history() {
-        let ring = KeyRing::new(DataKey::generate("k1"));
+        let ring = KeyRing::new(DataKey::generate("k1").unwrap());
         let (a, b) = (mailbox(1), mailbox(2));
         let left_out = Snapshot::left_out(b, 4, 10, 6, Utc::now());
         let bytes = encode(&left_out, &ring).unwrap();
@@ -416,7 +421,7 @@ mod tests {
         assert!(text.contains("\"leftOut\":\"too_large\"") && text.contains("\"keyId\":\"k1\""), "{text}");
         assert_eq!(decode(&bytes, &ring).unwrap(), left_out);
         // Without the key, a left-out record cannot be forged.
-        assert!(decode(&bytes, &KeyRing::new(DataKey::generate("k1"))).is_err());
+        assert!(decode(&bytes, &KeyRing::new(DataKey::generate("k1").unwrap())).is_err());
         assert_eq!(peek(&bytes).unwrap(), Peeked { mailbox: b, seq: 4, events_next: 10, complete_before: 6 });
 
         let mut fold = Fold::new();

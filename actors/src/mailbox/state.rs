@@ -1,20 +1,21 @@
-//! A mailbox's state: a fold of its events. `apply` cannot fail.
+//! A mailbox's state: a fold of its events. `apply` cannot fail and decides nothing: every
+//! rule is in `decide`, and whatever a rule needs to know later is in an event.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::events::{JoinTarget, MailboxEvent, MeetingDetails, MeetingPrivate};
+use super::events::{MailboxEvent, MeetingDetails, MeetingPrivate};
 use crate::ids::GraphEventId;
 
 /// What hcal did about a meeting's keyword.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum Decoration {
-    /// Nothing to write.
+    /// Nothing written or given up yet (whether join details are due is `decide`'s question).
+    /// Snapshots of earlier versions say `Pending` for a keyword invite not yet written.
     #[default]
+    #[serde(alias = "Pending")]
     NotNeeded,
-    /// Join details still to be written.
-    Pending,
     /// Written; the echo of hcal's own write carries `change_key`.
     Done {
         /// Change key after the write.
@@ -50,6 +51,11 @@ pub struct MailboxState {
     pub setup_failures: u32,
     /// Known meetings.
     pub meetings: BTreeMap<GraphEventId, Meeting>,
+    /// A resync of the window is owed: the subscription is new, or notifications were missed,
+    /// and no `ResyncCompleted` followed yet. `decide` does it on the next `Resume`, so a resync
+    /// a crash cut short is finished after the restart.
+    #[serde(default)]
+    pub resync_due: bool,
 }
 
 /// The status an admin sees, from the three facts it depends on: `disabled`, `active`,
@@ -87,6 +93,7 @@ impl MailboxState {
                 self.enabled = false;
                 self.subscription = None;
                 self.setup_error = None;
+                self.resync_due = false;
             }
             MailboxEvent::MailboxSetupFailed { reason, retry_at, .. } => {
                 self.setup_error = Some((reason.clone(), *retry_at));
@@ -96,6 +103,8 @@ impl MailboxState {
                 self.subscription = Some((subscription_id.clone(), *expires_at));
                 self.setup_error = None;
                 self.setup_failures = 0;
+                // Whatever changed while there was no subscription is read by a resync.
+                self.resync_due = true;
             }
             MailboxEvent::SubscriptionRenewed { subscription_id, expires_at } => {
                 self.subscription = Some((subscription_id.clone(), *expires_at));
@@ -105,15 +114,10 @@ impl MailboxState {
                     self.subscription = None;
                 }
             }
-            MailboxEvent::ResyncCompleted { .. } => {}
+            MailboxEvent::ResyncRequested { .. } => self.resync_due = true,
+            MailboxEvent::ResyncCompleted { .. } => self.resync_due = false,
             MailboxEvent::MeetingScheduled(d) | MailboxEvent::MeetingUpdated(d) => {
-                let decoration = match self.meetings.get(&d.event_id).map(|m| &m.decoration) {
-                    Some(existing @ (Decoration::Done { .. } | Decoration::Abandoned)) => existing.clone(),
-                    _ if d.keyword.is_some() && d.is_organizer && !has_hcal_join(d.join.as_ref()) => {
-                        Decoration::Pending
-                    }
-                    _ => Decoration::NotNeeded,
-                };
+                let decoration = self.meetings.get(&d.event_id).map(|m| m.decoration.clone()).unwrap_or_default();
                 self.meetings.insert(d.event_id.clone(), Meeting { details: d.clone(), decoration });
             }
             MailboxEvent::MeetingCancelled { event_id } | MailboxEvent::MeetingForgotten { event_id, .. } => {
@@ -140,10 +144,6 @@ impl MailboxState {
             }
         }
     }
-}
-
-fn has_hcal_join(join: Option<&JoinTarget>) -> bool {
-    join.is_some_and(|j| j.origin == super::events::JoinOrigin::Hcal)
 }
 
 fn merge_join(into: &mut MeetingPrivate, from: &MeetingPrivate) {

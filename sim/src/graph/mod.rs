@@ -198,6 +198,12 @@ impl GraphSim {
         script::trigger_lifecycle(&self.core, subscription_id, event)
     }
 
+    /// Removes a subscription and holds back its `subscriptionRemoved` notification until
+    /// [`script::RemovedSubscription::announce`], as Graph's late lifecycle notifications do.
+    pub fn remove_subscription_quietly(&self, subscription_id: &str) -> Result<script::RemovedSubscription, String> {
+        script::remove_quietly(&self.core, subscription_id)
+    }
+
     /// Removes a subscription behind its owner's back (as an expiry or an admin would).
     pub fn remove_subscription(&self, subscription_id: &str) -> bool {
         self.core.store.lock().subscriptions.remove(subscription_id).is_some()

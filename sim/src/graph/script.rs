@@ -161,6 +161,45 @@ pub fn trigger_lifecycle(core: &Core, subscription_id: &str, event: LifecycleEve
         .map_err(|_| "the notifier has stopped".to_owned())
 }
 
+/// A subscription Graph removed whose `subscriptionRemoved` notification is still on its way
+/// (Graph sends lifecycle notifications late, sometimes minutes late): what the owner does not
+/// hear of meanwhile is what its resync must find.
+pub struct RemovedSubscription {
+    core: Arc<Core>,
+    subscription: super::model::Subscription,
+}
+
+impl std::fmt::Debug for RemovedSubscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemovedSubscription").field("id", &self.subscription.id).finish_non_exhaustive()
+    }
+}
+
+impl RemovedSubscription {
+    /// Sends the `subscriptionRemoved` lifecycle notification now.
+    pub fn announce(self) -> Result<(), String> {
+        self.core
+            .outbound
+            .send(Outbound::Lifecycle { subscription: self.subscription, event: LifecycleEvent::SubscriptionRemoved })
+            .map_err(|_| "the notifier has stopped".to_owned())
+    }
+}
+
+/// Removes a subscription now and holds its lifecycle notification back (see
+/// [`RemovedSubscription`]).
+pub fn remove_quietly(core: &Arc<Core>, subscription_id: &str) -> Result<RemovedSubscription, String> {
+    let subscription = core
+        .store
+        .lock()
+        .subscriptions
+        .remove(subscription_id)
+        .ok_or_else(|| format!("unknown subscription {subscription_id}"))?;
+    if subscription.lifecycle_url.is_none() {
+        return Err("the subscription has no lifecycleNotificationUrl".into());
+    }
+    Ok(RemovedSubscription { core: core.clone(), subscription })
+}
+
 /// A JSON summary of a subscription for tests.
 pub fn subscription_summary(core: &Core) -> Vec<Value> {
     let store = core.store.lock();

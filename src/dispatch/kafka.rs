@@ -20,7 +20,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use hcal_actors::log::NOTIFICATIONS;
-use hcal_actors::mailbox::actor::MailboxRegistry;
 use hcal_actors::notification::NotificationRecord;
 use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
@@ -32,6 +31,7 @@ use tokio::task::{AbortHandle, Id, JoinError, JoinSet};
 
 use crate::dispatch::{self, Attempt};
 use crate::metrics::Metrics;
+use crate::runtime::MailboxRegistry;
 use crate::store::kafka::KafkaLog;
 
 /// Acts on rebalances as they happen (inside the consumer's poll): lapses the actors' leases

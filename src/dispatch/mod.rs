@@ -1,68 +1,25 @@
-//! Feeds the notifications log to the mailbox actors: one consumer per partition, records in
-//! order (so a mailbox's inputs stay in order), the position committed only after the actor
-//! has durably recorded what it decided. A record that must be retried holds its partition.
+//! Feeds the notifications log to the mailbox actors: in embedded mode one consumer per
+//! partition ([`embedded`]), in kafka mode the consumer group's member ([`kafka`]). Either way
+//! records of a partition go one at a time, in order (so a mailbox's inputs stay in order), and
+//! a record counts as done only after the actor has durably recorded what it decided. What one
+//! attempt at a record leads to, and the backoff between attempts, is shared here.
 
-use std::sync::Arc;
+pub mod embedded;
+pub mod kafka;
+
 use std::time::Duration;
 
-use hcal_actors::log::{EventLog, NOTIFICATIONS};
-use hcal_actors::mailbox::actor::{Checkpoint, Lease, MailboxRegistry, ProcessError};
+use hcal_actors::mailbox::actor::{Lease, ProcessError};
 use hcal_actors::notification::NotificationRecord;
 
 use crate::metrics::Metrics;
+use crate::runtime::{Checkpoint, MailboxRegistry};
 
 /// Consumer group of the mailbox actors.
 pub const GROUP: &str = "mailbox-actors";
 
 /// Longest wait between retries of one record.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
-/// Consumes one partition forever.
-pub async fn run_partition(
-    log: Arc<dyn EventLog>,
-    registry: Arc<MailboxRegistry>,
-    metrics: Arc<Metrics>,
-    partition: u32,
-) {
-    let mut next = loop {
-        match log.committed(GROUP, NOTIFICATIONS, partition).await {
-            Ok(n) => break n,
-            Err(e) => {
-                tracing::error!(partition, error = %e, "reading the committed position failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    };
-    loop {
-        let records = match log.read(NOTIFICATIONS, partition, next, 100).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(partition, error = %e, "reading notifications failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        if records.is_empty() {
-            log.wait(NOTIFICATIONS, partition, next, Duration::from_secs(1)).await;
-            continue;
-        }
-        for record in records {
-            match serde_json::from_slice::<NotificationRecord>(&record.payload) {
-                Ok(notification) => process(&registry, &metrics, notification, partition).await,
-                Err(e) => {
-                    // Written by this service, so this is a bug; skipping keeps the partition alive.
-                    tracing::error!(partition, offset = record.offset, error = %e, "unreadable notification record skipped");
-                    metrics.inc("hcal_notifications_total", "outcome", "unreadable");
-                }
-            }
-            next = record.offset + 1;
-            while let Err(e) = log.commit(GROUP, NOTIFICATIONS, partition, next).await {
-                tracing::error!(partition, error = %e, "committing the position failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    }
-}
 
 /// The outcome of one attempt at a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,18 +83,6 @@ pub async fn attempt(
 /// 200 ms doubling per failure, at most [`MAX_BACKOFF`].
 pub(crate) fn backoff(failures: u32) -> Duration {
     Duration::from_millis(200).saturating_mul(2u32.saturating_pow(failures.min(16))).min(MAX_BACKOFF)
-}
-
-/// Hands one record to its mailbox's actor, retrying (with backoff, holding the partition)
-/// until the actor has recorded what it decided.
-pub async fn process(registry: &MailboxRegistry, metrics: &Metrics, notification: NotificationRecord, partition: u32) {
-    let mut failures = 0;
-    while let Attempt::RetryIn(wait) =
-        attempt(registry, metrics, &notification, partition, failures, registry.lease()).await
-    {
-        tokio::time::sleep(wait).await;
-        failures = failures.saturating_add(1);
-    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! opening sealed parts, folding), not a broker's or a disk's. The summary printed at the end
 //! gives the ratios, measured in the same run.
 //!
-//! Run: `cargo bench -p hcal-actors --bench recovery`.
+//! Run: `cargo bench --bench recovery`.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::Utc;
 use criterion::Criterion;
+use hcal::runtime::recovery::recover_partition;
 use hcal_actors::ids::{GraphEventId, MailboxId, TenantId, UserObjectId};
 use hcal_actors::log::{EventLog, LogError, MAILBOX_EVENTS, MAILBOX_SNAPSHOTS, NOTIFICATIONS, Record};
-use hcal_actors::mailbox::actor::recover_partition;
 use hcal_actors::mailbox::envelope::{self, Envelope};
 use hcal_actors::mailbox::events::{MailboxEvent, MeetingDetails, MeetingPrivate};
 use hcal_actors::mailbox::snapshot::{self, Recovered, Snapshot};
@@ -90,7 +90,7 @@ fn meeting(n: usize) -> MeetingDetails {
 /// Two logs with the same events: one with checkpoints before the last `2 * TAIL` and the last
 /// `TAIL` of them; the last names the first as complete, so recovery folds from the first.
 fn logs() -> (MemoryLog, MemoryLog, KeyRing, Vec<MailboxId>) {
-    let ring = KeyRing::new(DataKey::generate("bench"));
+    let ring = KeyRing::new(DataKey::generate("bench").unwrap_or_else(|_| unreachable!()));
     let tenant = TenantId::parse("72f988bf-86f1-41af-91ab-2d7cd011db47").unwrap_or_else(|_| unreachable!());
     let mailboxes: Vec<MailboxId> = (0..MAILBOXES)
         .map(|i| MailboxId {

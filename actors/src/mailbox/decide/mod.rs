@@ -1,0 +1,87 @@
+//! `decide`: every business rule of a mailbox. Pure: given the state, an input (which carries
+//! what an effect returned, failures included, classified), the configuration and the time, it
+//! returns the events that happened and the effects the outside world must perform, or an error.
+//! The rules of the subscription's life are in [`subscription`], those of meetings and their join
+//! details in [`meeting`].
+
+mod meeting;
+mod subscription;
+
+use chrono::{DateTime, Utc};
+
+pub use super::config::{AdminRules, DecideConfig, KeywordRule, MailboxConfig, Maintenance};
+use super::effect::Decision;
+use super::input::{MailboxInput, SubscriptionCall};
+use super::state::MailboxState;
+
+/// Inputs `decide` refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecideError {
+    /// The mailbox is not enabled.
+    #[error("mailbox is not enabled")]
+    NotEnabled,
+    /// An outcome about a meeting the mailbox does not know.
+    #[error("unknown meeting")]
+    UnknownMeeting,
+}
+
+/// Decides what happened and what must be done.
+pub fn decide(
+    state: &MailboxState,
+    input: &MailboxInput,
+    config: &MailboxConfig,
+    now: DateTime<Utc>,
+) -> Result<Decision, DecideError> {
+    use MailboxInput as I;
+    match input {
+        // Valid in any state.
+        I::EnableMailbox { locale } => Ok(subscription::enable(locale)),
+        I::MailboxSettingsRead { locale, locale_hint } => {
+            Ok(subscription::settings_read(state, locale.clone().or_else(|| locale_hint.clone()), config, now))
+        }
+        I::SetupFailed { step, failure } => Ok(subscription::setup_failed(state, step, failure, config, now)),
+        I::Resume => Ok(subscription::resume(state, config, now)),
+        I::RenewSubscription => Ok(subscription::renew(state, config, now)),
+        I::DisableMailbox => Ok(subscription::disable(state)),
+        _ if !state.enabled => Err(DecideError::NotEnabled),
+        I::SubscriptionDeleted { .. } => Ok(subscription::deleted()),
+        I::SubscriptionCallFailed { call: SubscriptionCall::Delete, failure, .. } => {
+            Ok(subscription::delete_failed(failure))
+        }
+        I::RecordSubscription { subscription_id, expires_at, client_state } => {
+            Ok(subscription::recorded(subscription_id, *expires_at, client_state))
+        }
+        I::SubscriptionCreated { subscription_id, expires_at, client_state } => {
+            Ok(subscription::created(subscription_id, *expires_at, client_state, config, now))
+        }
+        I::SubscriptionRenewed { subscription_id, expires_at } => {
+            Ok(subscription::renewed(subscription_id, *expires_at))
+        }
+        I::SubscriptionReauthorized { subscription_id } => {
+            Ok(subscription::reauthorized(state, subscription_id, config, now))
+        }
+        I::SubscriptionNotFound { subscription_id, call } => {
+            Ok(subscription::not_found(state, subscription_id, *call, config, now))
+        }
+        I::SubscriptionCallFailed { subscription_id, call, failure } => {
+            Ok(subscription::call_failed(state, subscription_id, *call, failure, config, now))
+        }
+        I::HandleLifecycle { subscription_id, event } => {
+            Ok(subscription::lifecycle(state, subscription_id, *event, config, now))
+        }
+        I::WindowResynced { from, to, changed, removed } => Ok(subscription::resynced(*from, *to, *changed, *removed)),
+        I::ResyncFailed { failure } => Ok(subscription::resync_failed(state, failure, config, now)),
+        I::HandleChange { change_type, event_id } => Ok(meeting::change(state, *change_type, event_id)),
+        I::EventFetched { event_id, event, conflicts } => {
+            Ok(meeting::fetched(state, event_id, event.as_deref(), *conflicts, &config.domain))
+        }
+        I::FetchFailed { failure, .. } => Ok(meeting::fetch_failed(failure)),
+        I::RoomFound { event, room, mode, conflicts } => meeting::room_found(state, event, room, mode, *conflicts),
+        I::PlatformFailed { event_id, failure } => meeting::platform_failed(state, event_id, failure),
+        I::JoinInfoWritten { event_id, room, mode, change_key } => {
+            meeting::written(state, event_id, room, mode, change_key)
+        }
+        I::PatchConflicted { event_id, conflicts } => Ok(meeting::conflicted(event_id, *conflicts)),
+        I::PatchFailed { event_id, failure } => meeting::patch_failed(state, event_id, failure),
+    }
+}

@@ -1,0 +1,159 @@
+//! Effects: what `decide` asks the outside world to do. Each carries what the interpreter needs
+//! to do it and nothing it must decide; its outcome comes back as an input (see
+//! [`super::input::MailboxInput`]).
+
+use chrono::{DateTime, Utc};
+
+use super::events::MailboxEvent;
+use crate::ids::GraphEventId;
+use crate::ports::{GraphEvent, MeetingRoom};
+
+/// Something the outside world must do for a mailbox.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Read the mailbox settings (`GET /users/{id}/mailboxSettings`). Outcome:
+    /// `MailboxSettingsRead` or `SetupFailed { step: ReadSettings }`.
+    ReadMailboxSettings {
+        /// Language given with the enable command, handed back with the outcome.
+        locale_hint: Option<String>,
+    },
+    /// Create a change-notification subscription with a fresh random client state. Outcome:
+    /// `SubscriptionCreated` or `SetupFailed { step: CreateSubscription }`.
+    CreateSubscription {
+        /// Expiry to ask for.
+        expiration: DateTime<Utc>,
+    },
+    /// Extend a subscription. Outcome: `SubscriptionRenewed`, `SubscriptionNotFound` or
+    /// `SubscriptionCallFailed`.
+    RenewSubscription {
+        /// Graph subscription id.
+        subscription_id: String,
+        /// Expiry to ask for.
+        expiration: DateTime<Utc>,
+    },
+    /// Reauthorize a subscription. Outcome: `SubscriptionReauthorized`,
+    /// `SubscriptionNotFound` or `SubscriptionCallFailed`.
+    ReauthorizeSubscription {
+        /// Graph subscription id.
+        subscription_id: String,
+    },
+    /// Delete a subscription. Outcome: `SubscriptionDeleted` or `SubscriptionCallFailed`.
+    DeleteSubscription {
+        /// Graph subscription id.
+        subscription_id: String,
+    },
+    /// Read every event of a window (a full delta round) and feed each back to the mailbox's
+    /// input log as a change notification. Outcome: `WindowResynced` or `ResyncFailed`.
+    ResyncWindow {
+        /// Window start.
+        from: DateTime<Utc>,
+        /// Window end.
+        to: DateTime<Utc>,
+    },
+    /// Read an event with hcal's marker. Outcome: `EventFetched` or `FetchFailed`.
+    FetchEvent {
+        /// The event.
+        event_id: GraphEventId,
+        /// Write conflicts met so far, handed back with the outcome.
+        conflicts: u32,
+    },
+    /// Look up the organiser's personal room on the meeting platform. Outcome: `RoomFound` or
+    /// `PlatformFailed`.
+    FindPersonalRoom {
+        /// The event being decorated, handed back with the outcome.
+        event: Box<GraphEvent>,
+        /// The organiser's address (stays in memory).
+        organizer: String,
+        /// Keyword action, handed back.
+        mode: String,
+        /// Write conflicts met so far, handed back.
+        conflicts: u32,
+    },
+    /// Write the body and the marker into the invite, only if it still has
+    /// `expected_change_key`. Outcome: `JoinInfoWritten`, `PatchConflicted` or `PatchFailed`.
+    WriteJoinInfo {
+        /// The event.
+        event_id: GraphEventId,
+        /// `If-Match`.
+        expected_change_key: String,
+        /// The whole new body.
+        body_html: String,
+        /// The marker property's value.
+        marker: String,
+        /// The room written, handed back.
+        room: MeetingRoom,
+        /// Keyword action, handed back.
+        mode: String,
+        /// Write conflicts met so far, handed back.
+        conflicts: u32,
+    },
+    /// Stop here and hand the input record back to be tried again later (throttling, an
+    /// outage). What was recorded so far stays; the retried record finds it in the state.
+    RetryLater {
+        /// How long to wait, when Graph said (`Retry-After`).
+        after_secs: Option<f64>,
+        /// Why, for logs (never sensitive).
+        reason: String,
+    },
+}
+
+impl Effect {
+    /// A short name for logs and spans (never sensitive).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::ReadMailboxSettings { .. } => "ReadMailboxSettings",
+            Self::CreateSubscription { .. } => "CreateSubscription",
+            Self::RenewSubscription { .. } => "RenewSubscription",
+            Self::ReauthorizeSubscription { .. } => "ReauthorizeSubscription",
+            Self::DeleteSubscription { .. } => "DeleteSubscription",
+            Self::ResyncWindow { .. } => "ResyncWindow",
+            Self::FetchEvent { .. } => "FetchEvent",
+            Self::FindPersonalRoom { .. } => "FindPersonalRoom",
+            Self::WriteJoinInfo { .. } => "WriteJoinInfo",
+            Self::RetryLater { .. } => "RetryLater",
+        }
+    }
+}
+
+/// What `decide` decided: the events that happened (persisted and applied first, in order) and
+/// the effects to perform after them (in order).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Decision {
+    /// Facts to record.
+    pub events: Vec<MailboxEvent>,
+    /// Work for the outside world.
+    pub effects: Vec<Effect>,
+}
+
+impl Decision {
+    /// Nothing to record or do.
+    pub fn nothing() -> Self {
+        Self::default()
+    }
+
+    /// Only events.
+    pub fn events(events: Vec<MailboxEvent>) -> Self {
+        Self { events, effects: Vec::new() }
+    }
+
+    /// One event.
+    pub fn event(event: MailboxEvent) -> Self {
+        Self::events(vec![event])
+    }
+
+    /// One effect.
+    pub fn effect(effect: Effect) -> Self {
+        Self { events: Vec::new(), effects: vec![effect] }
+    }
+
+    /// These events, then this effect.
+    pub fn then(mut self, effect: Effect) -> Self {
+        self.effects.push(effect);
+        self
+    }
+
+    /// Whether there is nothing to record or do.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.effects.is_empty()
+    }
+}

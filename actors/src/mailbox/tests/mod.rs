@@ -1,0 +1,6 @@
+//! The rules of a mailbox, one given/when/then at a time, and the interpreter driven through
+//! in-process doubles, crashed at each step of its longest paths.
+
+mod interpreter;
+mod meeting;
+mod subscription;
