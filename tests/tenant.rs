@@ -14,7 +14,7 @@ use actix_web::{App, test, web};
 use chrono::Utc;
 use hcal::graph::{GraphClient, GraphConfig};
 use hcal::service::{self, Running, Secrets};
-use hcal::tenant::admin_test::{self, AdminTestReport, MailboxRef, Reason, Source, Step};
+use hcal::tenant::mailbox_check::{self, MailboxCheckReport, MailboxRef, Reason, Source, Step};
 use hcal::tenant::consent::{self, LinkTenant};
 use hcal::tenant::store::{FILE_NAME, TenantsFile};
 use hcal::tenant::{self as tenant_mod, Onboarding};
@@ -70,9 +70,9 @@ impl Org {
         GraphClient::new(self.graph_config(), secret.to_owned()).unwrap()
     }
 
-    async fn admin_test(&self, secret: &str, mailbox: &str) -> AdminTestReport {
+    async fn admin_test(&self, secret: &str, mailbox: &str) -> MailboxCheckReport {
         let mailbox = MailboxRef::parse(mailbox).unwrap();
-        admin_test::run(&self.client(secret), self.tenant_id(), &mailbox, MARKER, Utc::now()).await
+        mailbox_check::run(&self.client(secret), self.tenant_id(), &mailbox, MARKER, Utc::now()).await
     }
 
     /// Events left in a mailbox, read as its owner.
@@ -126,12 +126,12 @@ hold_processing = true
     }
 }
 
-fn failure(report: &AdminTestReport) -> (Step, Source, Option<u16>, &str, Reason) {
+fn failure(report: &MailboxCheckReport) -> (Step, Source, Option<u16>, &str, Reason) {
     let f = report.failure.as_ref().unwrap_or_else(|| panic!("the test should fail: {report:#?}"));
     (f.step, f.source, f.status, f.code.as_str(), f.reason)
 }
 
-fn passed(report: &AdminTestReport) -> Vec<Step> {
+fn passed(report: &MailboxCheckReport) -> Vec<Step> {
     report.steps.iter().filter(|s| s.ok).map(|s| s.step).collect()
 }
 
@@ -154,7 +154,7 @@ async fn a_licensed_mailbox_in_policy_passes_every_step_and_keeps_no_test_event(
 
     assert!(org.events_of(&alex).await.is_empty(), "the test events are gone");
     let json = serde_json::to_string(&by_address).unwrap();
-    assert!(!json.contains(admin_test::TEST_SUBJECT), "the report quotes no event data: {json}");
+    assert!(!json.contains(mailbox_check::TEST_SUBJECT), "the report quotes no event data: {json}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,6 @@
 //! Tenant onboarding: which Microsoft cloud hcal talks to ([`cloud`]), the admin-consent flow
-//! and the consented tenants ([`consent`], [`store`]), and the admin test that proves hcal can
-//! write to a mailbox ([`admin_test`]).
+//! and the consented tenants ([`consent`], [`store`]), and the mailbox check (the admin test)
+//! that proves hcal can write to a mailbox ([`mailbox_check`]).
 //!
 //! The HTTP handlers share an [`Onboarding`], registered once per server as `web::Data` next to
 //! the `AppState` (it holds the replay guard of consent states and serialises writes of
@@ -11,7 +11,7 @@
 //! HttpServer::new(move || App::new().app_data(onboarding.clone()).configure(tenant::routes))
 //! ```
 
-pub mod admin_test;
+pub mod mailbox_check;
 pub mod cloud;
 pub mod consent;
 pub mod store;
@@ -45,7 +45,7 @@ pub const DEFAULT_STATE_TTL_MINUTES: i64 = 30;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(CALLBACK_PATH, web::get().to(consent::callback))
         .route("/admin/v1/tenant/consent-url", web::post().to(consent::link))
-        .route("/admin/v1/tenant/test", web::post().to(admin_test::handle));
+        .route("/admin/v1/tenant/test", web::post().to(mailbox_check::handle));
 }
 
 /// What onboarding needs from the configuration.

@@ -1,4 +1,6 @@
-//! The admin test: proves hcal can do in a mailbox what it does in production. It obtains a
+//! The mailbox check, called the admin test in the setup guide (`hcal tenant test`,
+//! `POST /admin/v1/tenant/test`): product code that proves hcal can do in a mailbox what it
+//! does in production. It obtains a
 //! token, resolves the mailbox when an address was given, creates a test event, reads it back,
 //! changes it (subject and an extended property, like hcal's own writes), and deletes it. The
 //! report names each step and, for the first that fails, the Graph (or Entra ID) status and
@@ -236,7 +238,7 @@ pub struct Cleanup {
 /// The test's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AdminTestReport {
+pub struct MailboxCheckReport {
     /// Every step succeeded.
     pub ok: bool,
     /// The tenant tested.
@@ -253,7 +255,7 @@ pub struct AdminTestReport {
     pub cleanup: Option<Cleanup>,
 }
 
-impl AdminTestReport {
+impl MailboxCheckReport {
     fn new(tenant: TenantId, mailbox: &MailboxRef) -> Self {
         Self {
             ok: false,
@@ -351,9 +353,9 @@ fn failure_lines(heading: &str, f: &Failure) -> String {
     out
 }
 
-/// What the admin test needs from Graph: a port, so the step logic is tested without HTTP.
+/// What the mailbox check needs from Graph: a port, so the step logic is tested without HTTP.
 #[async_trait]
-pub trait TestGraph: Send + Sync {
+pub trait CheckGraph: Send + Sync {
     /// See [`GraphClient::check_token`].
     async fn check_token(&self, tenant: &TenantId) -> Result<(), GraphCallError>;
     /// See [`GraphClient::resolve_user`].
@@ -379,7 +381,7 @@ pub trait TestGraph: Send + Sync {
 }
 
 #[async_trait]
-impl TestGraph for GraphClient {
+impl CheckGraph for GraphClient {
     async fn check_token(&self, tenant: &TenantId) -> Result<(), GraphCallError> {
         GraphClient::check_token(self, tenant).await
     }
@@ -451,13 +453,13 @@ fn unexpected(step: Step, status: u16, what: &str) -> Failure {
 
 /// Runs the test on `mailbox` in `tenant`. Never fails: every problem is in the report.
 pub async fn run(
-    graph: &dyn TestGraph,
+    graph: &dyn CheckGraph,
     tenant: TenantId,
     mailbox: &MailboxRef,
     marker_property_id: &str,
     now: DateTime<Utc>,
-) -> AdminTestReport {
-    let mut report = AdminTestReport::new(tenant, mailbox);
+) -> MailboxCheckReport {
+    let mut report = MailboxCheckReport::new(tenant, mailbox);
     if let Err(f) = report.step(Step::Token, graph.check_token(&tenant)).await {
         report.failure = Some(f);
         return report;
@@ -504,8 +506,8 @@ pub async fn run(
 }
 
 async fn read_and_patch(
-    report: &mut AdminTestReport,
-    graph: &dyn TestGraph,
+    report: &mut MailboxCheckReport,
+    graph: &dyn CheckGraph,
     target: &MailboxId,
     event: &GraphEventId,
     marker_property_id: &str,
@@ -727,7 +729,7 @@ mod tests {
     }
 
     #[async_trait]
-    impl TestGraph for Scripted {
+    impl CheckGraph for Scripted {
         async fn check_token(&self, _: &TenantId) -> Result<(), GraphCallError> {
             self.next(Step::Token).map(|_| ())
         }
@@ -781,7 +783,7 @@ mod tests {
         ]
     }
 
-    async fn run_with(graph: &Scripted, mailbox: &str) -> AdminTestReport {
+    async fn run_with(graph: &Scripted, mailbox: &str) -> MailboxCheckReport {
         run(graph, tenant(), &MailboxRef::parse(mailbox).unwrap(), MARKER, Utc::now()).await
     }
 
