@@ -14,16 +14,12 @@
 use std::future::Future;
 use std::time::Instant;
 
-use actix_web::{HttpRequest, HttpResponse, web};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use hcal_actors::ids::{GraphEventId, MailboxId, TenantId, UserObjectId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Onboarding, require_admin};
-use crate::api::ApiError;
-use crate::app::AppState;
 use crate::graph::{GraphCallError, GraphClient};
 
 /// Subject of the test event: fixed and non-sensitive.
@@ -645,47 +641,6 @@ fn explain(reason: Reason, step: Step) -> String {
         Reason::Other => "Graph refused the request; the status and code say why.",
     };
     text.to_owned()
-}
-
-/// Body of `POST /admin/v1/tenant/test`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TestRequest {
-    /// User principal name or object id of the mailbox to test.
-    pub mailbox: String,
-    /// The tenant; default the organisation's.
-    #[serde(default)]
-    pub tenant: Option<TenantId>,
-}
-
-/// `POST /admin/v1/tenant/test {"mailbox", "tenant"?}`: runs the admin test and answers 200
-/// with the report (its `ok` says whether the mailbox passed); 400 for a malformed mailbox or
-/// a tenant this installation does not serve.
-pub async fn handle(
-    state: web::Data<AppState>,
-    onboarding: web::Data<Onboarding>,
-    req: HttpRequest,
-    body: web::Json<TestRequest>,
-) -> Result<HttpResponse, ApiError> {
-    require_admin(&state, &req)?;
-    let mailbox = MailboxRef::parse(&body.mailbox).map_err(ApiError::BadRequest)?;
-    let tenant = body.tenant.unwrap_or(state.tenant);
-    if !onboarding.settings().tenants.contains(&tenant) {
-        return Err(ApiError::BadRequest(format!("tenant {tenant} is not configured for this installation")));
-    }
-    let report = run(state.graph.as_ref(), tenant, &mailbox, &state.config.graph.marker_property_id, Utc::now()).await;
-    let outcome = report.outcome();
-    state.metrics.inc("hcal_tenant_admin_tests_total", "outcome", outcome);
-    // The address stays out of the log; the object id identifies the mailbox.
-    tracing::info!(
-        %tenant,
-        user = ?report.user_id,
-        outcome,
-        step = report.failure.as_ref().map(|f| f.step.as_str()),
-        code = report.failure.as_ref().map(|f| f.code.as_str()),
-        "admin test finished"
-    );
-    Ok(HttpResponse::Ok().json(report))
 }
 
 #[cfg(test)]
