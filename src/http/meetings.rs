@@ -127,7 +127,7 @@ impl From<MeetingRow> for Meeting {
 }
 
 /// `GET /v1/users/{user}/meetings?from=&to=`: meetings overlapping the window (default: now to
-/// four weeks ahead), by start, with their join target.
+/// four weeks ahead; bounded as [`Window::bounds`] says), by start, with their join target.
 pub async fn list(
     _caller: ApiCaller,
     state: web::Data<AppState>,
