@@ -7,7 +7,7 @@
 //! view of the input never reaches someone who may not call the endpoint. `tests/http_errors.rs`
 //! proves it for every endpoint (no token and a bad body, query or path: 401).
 //!
-//! Both roles accept the one API token today; each role names its token in [`Role::token`],
+//! Both roles accept the one API token today; each role names its token in `Role::token`,
 //! so giving users or devices their own credentials changes that function only.
 
 use std::future::{Ready, ready};

@@ -30,7 +30,7 @@ pub struct Window {
 
 impl Window {
     /// The window's ends: `from` (default `now`) and `to` (default four weeks later), with
-    /// `to` not before `from`, at most [`MAX_WINDOW`] apart, both within the years 0000 to
+    /// `to` not before `from`, at most 36 600 days apart, both within the years 0000 to
     /// 9999 (what RFC 3339 writes). The arithmetic is checked: a `from` near the end of what
     /// dates can hold must not overflow.
     pub fn bounds(&self, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
