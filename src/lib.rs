@@ -4,15 +4,14 @@
 
 #![forbid(unsafe_code)]
 
-pub mod api;
 pub mod app;
 pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod dispatch;
 pub mod graph;
+pub mod http;
 pub mod inbox;
-pub mod ingest;
 pub mod keys;
 pub mod metrics;
 pub mod platform;

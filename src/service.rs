@@ -26,7 +26,7 @@ use crate::scheduler::Scheduler;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::kafka::KafkaLog;
 use crate::subscriptions::SubscriptionIndex;
-use crate::{api, dispatch, ingest, keys, projection};
+use crate::{dispatch, http, keys, projection};
 
 /// Secrets, read from the environment (names in the configuration) or given by the demo.
 #[derive(Clone)]
@@ -188,13 +188,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
     let max_body = config.service.max_body_bytes;
     let data = state.clone();
     let server = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .app_data(web::PayloadConfig::new(max_body))
-            .app_data(web::JsonConfig::default().limit(max_body))
-            .app_data(onboarding.clone())
-            .configure(routes)
-            .configure(crate::tenant::routes)
+        App::new().app_data(data.clone()).app_data(onboarding.clone()).configure(|cfg| http::routes(cfg, max_body))
     })
     .workers(2)
     .disable_signals()
@@ -236,22 +230,6 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
     }
     tracing::info!(%url, "hcal is listening");
     Ok(Running { url, state, server: handle, tasks, kafka })
-}
-
-/// Every route, in one place.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/webhook/graph", web::post().to(ingest::receive))
-        .route("/webhook/graph/lifecycle", web::post().to(ingest::receive))
-        .route("/v1/users/{user}/meetings", web::get().to(api::meetings))
-        .route("/admin/v1/mailboxes", web::post().to(api::enable))
-        .route("/admin/v1/mailboxes", web::get().to(api::list))
-        .route("/admin/v1/mailboxes/{user}", web::get().to(api::status))
-        .route("/admin/v1/mailboxes/{user}", web::delete().to(api::disable))
-        .route("/admin/v1/logs/{topic}", web::get().to(api::log_records))
-        .route("/admin/v1/testing/clock", web::post().to(api::advance_clock))
-        .route("/admin/v1/testing/tick", web::post().to(api::tick))
-        .route("/metrics", web::get().to(api::metrics))
-        .route("/healthz", web::get().to(api::health));
 }
 
 /// A short, stable hash of `s` (for ids derived from configuration).

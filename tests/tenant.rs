@@ -14,10 +14,10 @@ use actix_web::{App, test, web};
 use chrono::Utc;
 use hcal::graph::{GraphClient, GraphConfig};
 use hcal::service::{self, Running, Secrets};
-use hcal::tenant::admin_test::{self, AdminTestReport, MailboxRef, Reason, Source, Step};
+use hcal::tenant::Onboarding;
 use hcal::tenant::consent::{self, LinkTenant};
+use hcal::tenant::mailbox_check::{self, MailboxCheckReport, MailboxRef, Reason, Source, Step};
 use hcal::tenant::store::{FILE_NAME, TenantsFile};
-use hcal::tenant::{self as tenant_mod, Onboarding};
 use hcal_actors::ids::TenantId;
 use hcal_sim::graph::{GraphSim, GraphSimConfig, Permission, UserSpec};
 use serde_json::{Value, json};
@@ -70,9 +70,9 @@ impl Org {
         GraphClient::new(self.graph_config(), secret.to_owned()).unwrap()
     }
 
-    async fn admin_test(&self, secret: &str, mailbox: &str) -> AdminTestReport {
+    async fn admin_test(&self, secret: &str, mailbox: &str) -> MailboxCheckReport {
         let mailbox = MailboxRef::parse(mailbox).unwrap();
-        admin_test::run(&self.client(secret), self.tenant_id(), &mailbox, MARKER, Utc::now()).await
+        mailbox_check::run(&self.client(secret), self.tenant_id(), &mailbox, MARKER, Utc::now()).await
     }
 
     /// Events left in a mailbox, read as its owner.
@@ -126,12 +126,12 @@ hold_processing = true
     }
 }
 
-fn failure(report: &AdminTestReport) -> (Step, Source, Option<u16>, &str, Reason) {
+fn failure(report: &MailboxCheckReport) -> (Step, Source, Option<u16>, &str, Reason) {
     let f = report.failure.as_ref().unwrap_or_else(|| panic!("the test should fail: {report:#?}"));
     (f.step, f.source, f.status, f.code.as_str(), f.reason)
 }
 
-fn passed(report: &AdminTestReport) -> Vec<Step> {
+fn passed(report: &MailboxCheckReport) -> Vec<Step> {
     report.steps.iter().filter(|s| s.ok).map(|s| s.step).collect()
 }
 
@@ -154,7 +154,7 @@ async fn a_licensed_mailbox_in_policy_passes_every_step_and_keeps_no_test_event(
 
     assert!(org.events_of(&alex).await.is_empty(), "the test events are gone");
     let json = serde_json::to_string(&by_address).unwrap();
-    assert!(!json.contains(admin_test::TEST_SUBJECT), "the report quotes no event data: {json}");
+    assert!(!json.contains(mailbox_check::TEST_SUBJECT), "the report quotes no event data: {json}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -249,7 +249,10 @@ async fn an_unknown_user_fails_at_resolve() {
 macro_rules! hcal_app {
     ($running:expr, $onboarding:expr) => {
         test::init_service(
-            App::new().app_data($running.state.clone()).app_data($onboarding.clone()).configure(tenant_mod::routes),
+            App::new()
+                .app_data($running.state.clone())
+                .app_data($onboarding.clone())
+                .configure(|cfg| hcal::http::routes(cfg, $running.state.config.service.max_body_bytes)),
         )
         .await
     };
@@ -354,6 +357,42 @@ async fn the_admin_api_reports_the_failing_step_and_code() {
         .set_json(json!({"mailbox": "not a mailbox"}))
         .to_request();
     assert_eq!(test::call_service(&app, req).await.status(), 400);
+    running.stop().await;
+}
+
+#[actix_web::test]
+async fn without_the_api_token_the_body_is_not_read() {
+    let org = Org::new(Some(&Permission::ALL)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let running = org.start_hcal(dir.path()).await;
+    let onboarding = onboarding(&running);
+    let app = hcal_app!(running, onboarding);
+    for path in ["/admin/v1/tenant/test", "/admin/v1/tenant/consent-url"] {
+        for token in [None, Some("Bearer wrong")] {
+            for body in ["{\"mailbox\": ", "{\"unknownField\": 1}", "[]"] {
+                let mut req = test::TestRequest::post().uri(path).insert_header(("Content-Type", "application/json"));
+                if let Some(token) = token {
+                    req = req.insert_header(("Authorization", token));
+                }
+                let resp = test::call_service(&app, req.set_payload(body).to_request()).await;
+                assert_eq!(resp.status(), 401, "{path} {token:?} {body}");
+                let answer: Value = test::read_body_json(resp).await;
+                assert_eq!(answer["error"]["code"], "unauthorized", "{answer}");
+            }
+        }
+        // With the token, the same body is a 400 that names no field.
+        let req = test::TestRequest::post()
+            .uri(path)
+            .insert_header(("Authorization", format!("Bearer {API_TOKEN}")))
+            .insert_header(("Content-Type", "application/json"))
+            .set_payload("{\"unknownField\": 1}")
+            .to_request();
+        let resp = test::call_service(&app, req).await;
+        assert_eq!(resp.status(), 400, "{path}");
+        let answer: Value = test::read_body_json(resp).await;
+        assert_eq!(answer["error"]["code"], "malformed_body", "{answer}");
+        assert!(!answer.to_string().contains("unknownField"), "{answer}");
+    }
     running.stop().await;
 }
 

@@ -12,8 +12,8 @@ use anyhow::Context as _;
 use chrono::Utc;
 use clap::{Args, Subcommand};
 use hcal::graph::GraphClient;
-use hcal::tenant::admin_test::{self, MailboxRef};
 use hcal::tenant::consent::{self, LinkTenant};
+use hcal::tenant::mailbox_check::{self, MailboxRef};
 use hcal::tenant::{Onboarding, OnboardingSettings};
 use hcal::{config, keys};
 use hcal_actors::ids::TenantId;
@@ -103,7 +103,7 @@ async fn test(args: TestArgs) -> anyhow::Result<()> {
     settings.cloud.apply(&mut graph_config);
     let marker = graph_config.marker_property_id.clone();
     let graph = GraphClient::from_env(graph_config).context("configuring the Graph client")?;
-    let report = admin_test::run(&graph, tenant, &mailbox, &marker, Utc::now()).await;
+    let report = mailbox_check::run(&graph, tenant, &mailbox, &marker, Utc::now()).await;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

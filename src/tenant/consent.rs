@@ -9,20 +9,16 @@
 //! any other sealed value. The callback also remembers, in memory until they expire, the
 //! states it has accepted, so one redirect cannot be replayed within the process. Nothing from
 //! the callback (not even Entra ID's error text) is reflected before its state has been
-//! verified.
+//! verified. The HTTP handlers are in `crate::http::tenant`.
 
-use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use hcal_actors::ids::TenantId;
 use hcal_actors::seal::{self, KeyRing, Sealed};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use super::{Onboarding, require_admin};
-use crate::api::ApiError;
-use crate::app::AppState;
+use super::Onboarding;
 
 /// Additional data of every sealed state: binds it to this purpose and format version.
 const STATE_AAD: &[u8] = b"hcal/tenant/admin-consent-state/v1";
@@ -174,6 +170,29 @@ impl LinkTenant {
     }
 }
 
+/// Why no consent link was made. The messages quote nothing the caller gave but a parsed
+/// tenant id, since the admin API passes them on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    /// The link would be for a tenant this installation does not serve.
+    #[error("tenant {tenant} is not configured for this installation; {hint}", hint = configured_hint(configured))]
+    NotConfigured {
+        /// The tenant asked for.
+        tenant: TenantId,
+        /// The configured tenants.
+        configured: Vec<TenantId>,
+    },
+    /// The redirect URI is not an absolute http(s) URL, or has a fragment.
+    #[error("the redirect URI must be an absolute http(s) URL without fragment")]
+    InvalidRedirectUri,
+    /// The key ring could not seal the state (never expected).
+    #[error("the state could not be sealed")]
+    Sealing,
+    /// The configured login endpoint does not make a URL.
+    #[error("the login endpoint does not make a valid URL")]
+    LoginEndpoint(#[source] url::ParseError),
+}
+
 /// Makes a consent link with the onboarding settings. `redirect_uri` overrides the default
 /// (`{public_url}/admin/consent/callback`).
 pub fn make_link(
@@ -182,7 +201,7 @@ pub fn make_link(
     tenant: LinkTenant,
     redirect_uri: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<ConsentLink, String> {
+) -> Result<ConsentLink, LinkError> {
     let settings = onboarding.settings();
     let tenant = match tenant {
         LinkTenant::Configured => settings.tenants.first().copied(),
@@ -192,23 +211,16 @@ pub fn make_link(
     if let Some(t) = tenant
         && !settings.tenants.contains(&t)
     {
-        return Err(format!(
-            "tenant {t} is not configured for this installation; {}",
-            configured_hint(&settings.tenants)
-        ));
+        return Err(LinkError::NotConfigured { tenant: t, configured: settings.tenants.clone() });
     }
     let redirect_uri = redirect_uri.unwrap_or(&settings.redirect_uri).to_owned();
     match url::Url::parse(&redirect_uri) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.fragment().is_none() => {}
-        _ => {
-            return Err(format!(
-                "the redirect URI must be an absolute http(s) URL without fragment, got '{redirect_uri}'"
-            ));
-        }
+        _ => return Err(LinkError::InvalidRedirectUri),
     }
-    let (state, expires_at) = issue_state(ring, tenant, now, settings.state_ttl).map_err(|e| e.to_string())?;
+    let (state, expires_at) = issue_state(ring, tenant, now, settings.state_ttl).map_err(|_| LinkError::Sealing)?;
     let url = consent_url(&settings.cloud.login_base, &settings.client_id, tenant, &redirect_uri, &state)
-        .map_err(|e| format!("the login endpoint does not make a valid URL: {e}"))?;
+        .map_err(LinkError::LoginEndpoint)?;
     Ok(ConsentLink { url, redirect_uri, tenant, expires_at })
 }
 
@@ -317,77 +329,6 @@ pub fn decide(
 fn sanitise(s: &str, max: usize) -> String {
     let clean: String = s.chars().filter(|c| !c.is_control()).take(max).collect();
     if s.chars().filter(|c| !c.is_control()).count() > max { format!("{clean}…") } else { clean }
-}
-
-/// `GET /admin/consent/callback`: where Entra ID sends the administrator after the consent
-/// screen. Not behind the API token (a browser arrives here); the sealed state protects it.
-/// Records the tenant (200) or explains why not (400).
-pub async fn callback(
-    state: web::Data<AppState>,
-    onboarding: web::Data<Onboarding>,
-    query: web::Query<CallbackQuery>,
-) -> Result<HttpResponse, ApiError> {
-    const METRIC: &str = "hcal_tenant_consent_callbacks_total";
-    let now = Utc::now();
-    let query = query.into_inner();
-    let verified = verify_state(&state.ring, query.state.as_deref().unwrap_or_default(), now)
-        .and_then(|v| if onboarding.consume_state(&v, now) { Ok(v) } else { Err(StateError::Replayed) })
-        .inspect_err(|e| {
-            state.metrics.inc(METRIC, "outcome", "bad_state");
-            tracing::warn!(problem = %e, "admin-consent callback refused");
-        })
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let tenant = decide(&query, &verified, &onboarding.settings().tenants).map_err(|refusal| {
-        state.metrics.inc(METRIC, "outcome", refusal.label());
-        tracing::warn!(reason = refusal.label(), "admin consent not recorded");
-        ApiError::BadRequest(refusal.to_string())
-    })?;
-    let cloud = onboarding.settings().cloud.cloud;
-    let recorded = onboarding.store().record(tenant, cloud, now).await.map_err(|e| {
-        state.metrics.inc(METRIC, "outcome", "store_failed");
-        tracing::error!(error = %e, "could not record a consented tenant");
-        ApiError::Unavailable("the consent could not be recorded; try the link again".into())
-    })?;
-    state.metrics.inc(METRIC, "outcome", "recorded");
-    tracing::info!(%tenant, cloud = cloud.as_str(), "admin consent recorded");
-    Ok(HttpResponse::Ok().json(json!({
-        "tenant": recorded.id,
-        "status": "consented",
-        "cloud": recorded.cloud,
-        "consentedAt": recorded.consented_at,
-        "next": "Check a mailbox: hcal tenant test --config hcal.toml --mailbox <address>, or POST /admin/v1/tenant/test",
-    })))
-}
-
-/// Body of `POST /admin/v1/tenant/consent-url`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct LinkRequest {
-    /// A tenant id or `organizations`; default the configured tenant.
-    #[serde(default)]
-    pub tenant: Option<String>,
-    /// Overrides the redirect URI.
-    #[serde(default)]
-    pub redirect_uri: Option<String>,
-}
-
-/// `POST /admin/v1/tenant/consent-url {"tenant"?, "redirectUri"?}` (`{}` for the defaults): a
-/// consent link, for administrators who cannot run the CLI next to the service's data directory.
-pub async fn link(
-    state: web::Data<AppState>,
-    onboarding: web::Data<Onboarding>,
-    req: HttpRequest,
-    body: web::Json<LinkRequest>,
-) -> Result<HttpResponse, ApiError> {
-    require_admin(&state, &req)?;
-    let body = body.into_inner();
-    let tenant = match body.tenant.as_deref() {
-        Some(t) => LinkTenant::parse(t).map_err(ApiError::BadRequest)?,
-        None => LinkTenant::Configured,
-    };
-    let link = make_link(&onboarding, &state.ring, tenant, body.redirect_uri.as_deref(), Utc::now())
-        .map_err(ApiError::BadRequest)?;
-    Ok(HttpResponse::Ok().json(link))
 }
 
 #[cfg(test)]

@@ -1,25 +1,24 @@
 //! Tenant onboarding: which Microsoft cloud hcal talks to ([`cloud`]), the admin-consent flow
-//! and the consented tenants ([`consent`], [`store`]), and the admin test that proves hcal can
-//! write to a mailbox ([`admin_test`]).
+//! and the consented tenants ([`consent`], [`store`]), and the mailbox check (the admin test)
+//! that proves hcal can write to a mailbox ([`mailbox_check`]).
 //!
-//! The HTTP handlers share an [`Onboarding`], registered once per server as `web::Data` next to
-//! the `AppState` (it holds the replay guard of consent states and serialises writes of
-//! `tenants.json`, so every worker must see the same one):
+//! The HTTP handlers (`crate::http::tenant`) share an [`Onboarding`], registered once per
+//! server as `web::Data` next to the `AppState` (it holds the replay guard of consent states
+//! and serialises writes of `tenants.json`, so every worker must see the same one):
 //!
 //! ```ignore
 //! let onboarding = web::Data::new(tenant::Onboarding::from_config(&config)?);
-//! HttpServer::new(move || App::new().app_data(onboarding.clone()).configure(tenant::routes))
+//! HttpServer::new(move || App::new().app_data(onboarding.clone()).configure(|c| http::routes(c, max_body)))
 //! ```
 
-pub mod admin_test;
 pub mod cloud;
 pub mod consent;
+pub mod mailbox_check;
 pub mod store;
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use actix_web::web;
 use chrono::{DateTime, Duration, Utc};
 use hcal_actors::ids::TenantId;
 use parking_lot::Mutex;
@@ -30,23 +29,12 @@ use self::store::TenantStore;
 use crate::config::Config;
 
 /// Path of the consent callback (the redirect URI registered on the application ends with it).
+/// Not behind the API token: a browser arrives there, and the sealed state protects it.
 pub const CALLBACK_PATH: &str = "/admin/consent/callback";
 
 /// How long a consent link stays valid by default: long enough to sign in with MFA and read
 /// the consent screen, short enough that a leaked link is soon useless.
 pub const DEFAULT_STATE_TTL_MINUTES: i64 = 30;
-
-/// Registers the tenant endpoints. Needs `web::Data<AppState>` and `web::Data<Onboarding>`.
-///
-/// - `GET /admin/consent/callback`: Entra ID's redirect after admin consent (no API token; the
-///   sealed state protects it).
-/// - `POST /admin/v1/tenant/consent-url`: a consent link.
-/// - `POST /admin/v1/tenant/test`: the admin test on a mailbox.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(CALLBACK_PATH, web::get().to(consent::callback))
-        .route("/admin/v1/tenant/consent-url", web::post().to(consent::link))
-        .route("/admin/v1/tenant/test", web::post().to(admin_test::handle));
-}
 
 /// What onboarding needs from the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,9 +111,6 @@ impl Onboarding {
         used.insert(state.nonce.clone(), state.expires_at).is_none()
     }
 }
-
-/// The admin API's bearer token check, shared with the other admin endpoints.
-pub(crate) use crate::api::authorize as require_admin;
 
 #[cfg(test)]
 mod tests {

@@ -1,26 +1,36 @@
 //! The Graph webhook: the validation handshake, and notification batches that are checked item
 //! by item (known subscription, matching tenant and mailbox, clientState compared in constant
-//! time) and answered 202 only after the accepted items are durably in the notifications log.
+//! time) and answered 202 only after the accepted items are durably in the notifications log
+//! (ADR 002).
+//!
+//! Graph presents no bearer token; the clientState of each item is its credential. The body is
+//! read in the handler rather than by an argument's extractor, so that an oversized one gets
+//! 413 in the one error shape and the validation handshake needs no body at all.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::error::PayloadError;
+use actix_web::{FromRequest as _, HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use hcal_actors::ids::{GraphEventId, UserObjectId};
 use hcal_actors::notification::{ChangeType, LifecycleEvent, NotificationKind, NotificationRecord};
 use serde::Deserialize;
-use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
+use super::error::{ApiError, ErrorKind, JsonProblem};
+use super::too_large;
 use crate::app::AppState;
 
 /// Longest validation token echoed back; Graph's are about 150 characters.
 const MAX_VALIDATION_TOKEN: usize = 2048;
 
+/// A notification batch as Graph posts it.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Batch {
     value: Vec<Item>,
 }
 
+/// One change or lifecycle notification; every field is checked by [`check`], so none is
+/// required by the parser.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Item {
@@ -59,17 +69,20 @@ impl Refusal {
 }
 
 /// `POST /webhook/graph` (change notifications) and `POST /webhook/graph/lifecycle`.
-pub async fn receive(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+pub async fn receive(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     if let Some(token) = validation_token(&req) {
         return validation(&state, token);
     }
-    let batch: Batch = match serde_json::from_slice(&body) {
-        Ok(batch) => batch,
-        Err(_) => {
-            state.metrics.inc("hcal_webhook_batches_total", "outcome", "malformed");
-            return HttpResponse::BadRequest().json(json!({"error": "the body is not a Graph notification batch"}));
-        }
-    };
+    let body = read_body(&req, payload).await?;
+    let batch: Batch = serde_json::from_slice(&body).map_err(|e| {
+        state.metrics.inc("hcal_webhook_batches_total", "outcome", "malformed");
+        ApiError::new(ErrorKind::MalformedBody, "the body is not a Graph notification batch")
+            .with_source(JsonProblem::from(&e))
+    })?;
     let mut accepted = Vec::new();
     let mut refused = 0usize;
     for item in &batch.value {
@@ -86,17 +99,27 @@ pub async fn receive(state: web::Data<AppState>, req: HttpRequest, body: web::By
     }
     if accepted.is_empty() {
         state.metrics.inc("hcal_webhook_batches_total", "outcome", "refused");
-        return HttpResponse::Forbidden()
-            .json(json!({"error": "no notification in the batch was accepted", "refused": refused}));
+        return Err(ApiError::new(ErrorKind::NotificationsRefused, "no notification in the batch was accepted")
+            .with_refused(refused));
     }
     if let Err(e) = state.inbox.append(&accepted).await {
         // Graph retries a 5xx; what was appended before is processed once more, harmlessly.
-        tracing::error!(error = %e, "notifications could not be stored; asking Graph to retry");
         state.metrics.inc("hcal_webhook_batches_total", "outcome", "store_failed");
-        return HttpResponse::ServiceUnavailable().json(json!({"error": "notifications could not be stored"}));
+        return Err(ApiError::new(ErrorKind::Unavailable, "notifications could not be stored; deliver them again")
+            .with_source(e));
     }
     state.metrics.inc("hcal_webhook_batches_total", "outcome", "accepted");
-    HttpResponse::Accepted().finish()
+    Ok(HttpResponse::Accepted().finish())
+}
+
+/// The body, decompressed as its `Content-Encoding` says and limited by the `PayloadConfig`
+/// that [`super::routes`] registers (the limit applies after decompression).
+async fn read_body(req: &HttpRequest, payload: web::Payload) -> Result<web::Bytes, ApiError> {
+    web::Bytes::from_request(req, &mut payload.into_inner()).await.map_err(|e| match e.as_error::<PayloadError>() {
+        Some(PayloadError::Overflow) => too_large(),
+        // Its messages describe the transfer (cut short, bad compression), never the content.
+        _ => ApiError::new(ErrorKind::MalformedBody, "the body could not be read").with_source(e.to_string()),
+    })
 }
 
 fn validation_token(req: &HttpRequest) -> Option<String> {
@@ -105,17 +128,21 @@ fn validation_token(req: &HttpRequest) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// Answers the handshake with the decoded token as `text/plain`, and nothing else.
-fn validation(state: &AppState, token: String) -> HttpResponse {
+/// Answers the handshake with the decoded token as `text/plain`, and nothing else: the one
+/// answer of the webhook that is not JSON, since Graph requires exactly this.
+fn validation(state: &AppState, token: String) -> Result<HttpResponse, ApiError> {
     if token.is_empty() || token.len() > MAX_VALIDATION_TOKEN || token.chars().any(char::is_control) {
         state.metrics.inc("hcal_webhook_validations_total", "outcome", "refused");
-        return HttpResponse::BadRequest().finish();
+        return Err(ApiError::new(
+            ErrorKind::InvalidValidationToken,
+            "the validation token must be 1 to 2048 characters without control characters",
+        ));
     }
     state.metrics.inc("hcal_webhook_validations_total", "outcome", "answered");
-    HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .insert_header(("X-Content-Type-Options", "nosniff"))
-        .body(token)
+        .body(token))
 }
 
 fn check(state: &AppState, item: &Item) -> Result<NotificationRecord, Refusal> {

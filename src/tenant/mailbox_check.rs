@@ -1,4 +1,6 @@
-//! The admin test: proves hcal can do in a mailbox what it does in production. It obtains a
+//! The mailbox check, called the admin test in the setup guide (`hcal tenant test`,
+//! `POST /admin/v1/tenant/test`): product code that proves hcal can do in a mailbox what it
+//! does in production. It obtains a
 //! token, resolves the mailbox when an address was given, creates a test event, reads it back,
 //! changes it (subject and an extended property, like hcal's own writes), and deletes it. The
 //! report names each step and, for the first that fails, the Graph (or Entra ID) status and
@@ -12,16 +14,12 @@
 use std::future::Future;
 use std::time::Instant;
 
-use actix_web::{HttpRequest, HttpResponse, web};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use hcal_actors::ids::{GraphEventId, MailboxId, TenantId, UserObjectId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Onboarding, require_admin};
-use crate::api::ApiError;
-use crate::app::AppState;
 use crate::graph::{GraphCallError, GraphClient};
 
 /// Subject of the test event: fixed and non-sensitive.
@@ -236,7 +234,7 @@ pub struct Cleanup {
 /// The test's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AdminTestReport {
+pub struct MailboxCheckReport {
     /// Every step succeeded.
     pub ok: bool,
     /// The tenant tested.
@@ -253,7 +251,7 @@ pub struct AdminTestReport {
     pub cleanup: Option<Cleanup>,
 }
 
-impl AdminTestReport {
+impl MailboxCheckReport {
     fn new(tenant: TenantId, mailbox: &MailboxRef) -> Self {
         Self {
             ok: false,
@@ -351,9 +349,9 @@ fn failure_lines(heading: &str, f: &Failure) -> String {
     out
 }
 
-/// What the admin test needs from Graph: a port, so the step logic is tested without HTTP.
+/// What the mailbox check needs from Graph: a port, so the step logic is tested without HTTP.
 #[async_trait]
-pub trait TestGraph: Send + Sync {
+pub trait CheckGraph: Send + Sync {
     /// See [`GraphClient::check_token`].
     async fn check_token(&self, tenant: &TenantId) -> Result<(), GraphCallError>;
     /// See [`GraphClient::resolve_user`].
@@ -379,7 +377,7 @@ pub trait TestGraph: Send + Sync {
 }
 
 #[async_trait]
-impl TestGraph for GraphClient {
+impl CheckGraph for GraphClient {
     async fn check_token(&self, tenant: &TenantId) -> Result<(), GraphCallError> {
         GraphClient::check_token(self, tenant).await
     }
@@ -451,13 +449,13 @@ fn unexpected(step: Step, status: u16, what: &str) -> Failure {
 
 /// Runs the test on `mailbox` in `tenant`. Never fails: every problem is in the report.
 pub async fn run(
-    graph: &dyn TestGraph,
+    graph: &dyn CheckGraph,
     tenant: TenantId,
     mailbox: &MailboxRef,
     marker_property_id: &str,
     now: DateTime<Utc>,
-) -> AdminTestReport {
-    let mut report = AdminTestReport::new(tenant, mailbox);
+) -> MailboxCheckReport {
+    let mut report = MailboxCheckReport::new(tenant, mailbox);
     if let Err(f) = report.step(Step::Token, graph.check_token(&tenant)).await {
         report.failure = Some(f);
         return report;
@@ -504,8 +502,8 @@ pub async fn run(
 }
 
 async fn read_and_patch(
-    report: &mut AdminTestReport,
-    graph: &dyn TestGraph,
+    report: &mut MailboxCheckReport,
+    graph: &dyn CheckGraph,
     target: &MailboxId,
     event: &GraphEventId,
     marker_property_id: &str,
@@ -645,47 +643,6 @@ fn explain(reason: Reason, step: Step) -> String {
     text.to_owned()
 }
 
-/// Body of `POST /admin/v1/tenant/test`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TestRequest {
-    /// User principal name or object id of the mailbox to test.
-    pub mailbox: String,
-    /// The tenant; default the organisation's.
-    #[serde(default)]
-    pub tenant: Option<TenantId>,
-}
-
-/// `POST /admin/v1/tenant/test {"mailbox", "tenant"?}`: runs the admin test and answers 200
-/// with the report (its `ok` says whether the mailbox passed); 400 for a malformed mailbox or
-/// a tenant this installation does not serve.
-pub async fn handle(
-    state: web::Data<AppState>,
-    onboarding: web::Data<Onboarding>,
-    req: HttpRequest,
-    body: web::Json<TestRequest>,
-) -> Result<HttpResponse, ApiError> {
-    require_admin(&state, &req)?;
-    let mailbox = MailboxRef::parse(&body.mailbox).map_err(ApiError::BadRequest)?;
-    let tenant = body.tenant.unwrap_or(state.tenant);
-    if !onboarding.settings().tenants.contains(&tenant) {
-        return Err(ApiError::BadRequest(format!("tenant {tenant} is not configured for this installation")));
-    }
-    let report = run(state.graph.as_ref(), tenant, &mailbox, &state.config.graph.marker_property_id, Utc::now()).await;
-    let outcome = report.outcome();
-    state.metrics.inc("hcal_tenant_admin_tests_total", "outcome", outcome);
-    // The address stays out of the log; the object id identifies the mailbox.
-    tracing::info!(
-        %tenant,
-        user = ?report.user_id,
-        outcome,
-        step = report.failure.as_ref().map(|f| f.step.as_str()),
-        code = report.failure.as_ref().map(|f| f.code.as_str()),
-        "admin test finished"
-    );
-    Ok(HttpResponse::Ok().json(report))
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::VecDeque;
@@ -727,7 +684,7 @@ mod tests {
     }
 
     #[async_trait]
-    impl TestGraph for Scripted {
+    impl CheckGraph for Scripted {
         async fn check_token(&self, _: &TenantId) -> Result<(), GraphCallError> {
             self.next(Step::Token).map(|_| ())
         }
@@ -781,7 +738,7 @@ mod tests {
         ]
     }
 
-    async fn run_with(graph: &Scripted, mailbox: &str) -> AdminTestReport {
+    async fn run_with(graph: &Scripted, mailbox: &str) -> MailboxCheckReport {
         run(graph, tenant(), &MailboxRef::parse(mailbox).unwrap(), MARKER, Utc::now()).await
     }
 

@@ -1,0 +1,199 @@
+//! The user API: `GET /v1/users/{user}/meetings?from=&to=`, a user's meeting list.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Datelike as _, Duration, Utc};
+use hcal_actors::detect::AddressKind;
+use hcal_actors::ids::{MailboxId, UserObjectId};
+use hcal_actors::mailbox::events::JoinOrigin;
+use serde::{Deserialize, Serialize};
+
+use super::auth::ApiCaller;
+use super::error::{ApiError, ErrorKind};
+use crate::app::AppState;
+use crate::projection::{self, MeetingRow};
+
+/// Length of the window when `to` is not given.
+const DEFAULT_SPAN: Duration = Duration::weeks(4);
+
+/// Longest window: about a century, wide enough for clients that ask for everything (2000 to
+/// 2100) and far inside what dates can represent.
+const MAX_WINDOW: Duration = Duration::days(36_600);
+
+/// Query of the meeting list; both ends RFC 3339.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Window {
+    /// Start of the window; default now.
+    pub from: Option<DateTime<Utc>>,
+    /// End of the window; default four weeks after `from`.
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl Window {
+    /// The window's ends: `from` (default `now`) and `to` (default four weeks later), with
+    /// `to` not before `from`, at most 36 600 days apart, both within the years 0000 to
+    /// 9999 (what RFC 3339 writes). The arithmetic is checked: a `from` near the end of what
+    /// dates can hold must not overflow.
+    pub fn bounds(&self, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+        let invalid = |message: &'static str| ApiError::new(ErrorKind::InvalidWindow, message);
+        let representable = |t: DateTime<Utc>| (0..=9999).contains(&t.year());
+        let from = self.from.unwrap_or(now);
+        if !representable(from) || self.to.is_some_and(|to| !representable(to)) {
+            return Err(invalid("`from` and `to` must lie within the years 0000 to 9999"));
+        }
+        let to = match self.to {
+            Some(to) => to,
+            // Near the end of year 9999 the default end stops at the last representable instant.
+            None => from.checked_add_signed(DEFAULT_SPAN).filter(|t| representable(*t)).unwrap_or_else(last_instant),
+        };
+        if to < from {
+            return Err(invalid("`to` is before `from`"));
+        }
+        if to.signed_duration_since(from) > MAX_WINDOW {
+            return Err(invalid("the window is longer than 36 600 days"));
+        }
+        Ok((from, to))
+    }
+}
+
+/// 9999-12-31T23:59:59.999999999Z.
+fn last_instant() -> DateTime<Utc> {
+    DateTime::<Utc>::from_naive_utc_and_offset(
+        chrono::NaiveDate::from_ymd_opt(9999, 12, 31)
+            .and_then(|d| d.and_hms_nano_opt(23, 59, 59, 999_999_999))
+            .unwrap_or(chrono::NaiveDateTime::MAX),
+        Utc,
+    )
+}
+
+/// The answer: `{"value": [...]}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeetingList {
+    /// The meetings, by start.
+    pub value: Vec<Meeting>,
+}
+
+/// One meeting of the list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Meeting {
+    /// Graph event id.
+    pub event_id: String,
+    /// Subject.
+    pub subject: String,
+    /// Start.
+    pub start: DateTime<Utc>,
+    /// End.
+    pub end: DateTime<Utc>,
+    /// All-day flag.
+    pub is_all_day: bool,
+    /// How to join, when the meeting has a join target.
+    pub join: Option<Join>,
+}
+
+/// How to join a meeting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Join {
+    /// Platform id (`webex`, `zoom`, …).
+    pub provider: String,
+    /// Kind of address.
+    pub kind: AddressKind,
+    /// Where the target came from.
+    pub origin: JoinOrigin,
+    /// The address to dial or open.
+    pub address: Option<String>,
+    /// The platform's web link.
+    pub web_link: Option<String>,
+}
+
+impl From<MeetingRow> for Meeting {
+    fn from(r: MeetingRow) -> Self {
+        let private = r.private;
+        Self {
+            event_id: r.event_id,
+            subject: private.subject,
+            start: r.start,
+            end: r.end,
+            is_all_day: r.is_all_day,
+            join: r.join.map(|j| Join {
+                provider: j.provider,
+                kind: j.kind,
+                origin: j.origin,
+                address: private.join_address,
+                web_link: private.web_link,
+            }),
+        }
+    }
+}
+
+/// `GET /v1/users/{user}/meetings?from=&to=`: meetings overlapping the window (default: now to
+/// four weeks ahead; bounded as [`Window::bounds`] says), by start, with their join target.
+pub async fn list(
+    _caller: ApiCaller,
+    state: web::Data<AppState>,
+    user: web::Path<UserObjectId>,
+    window: web::Query<Window>,
+) -> Result<HttpResponse, ApiError> {
+    let mailbox = MailboxId { tenant: state.tenant, user: user.into_inner() };
+    let (from, to) = window.bounds(Utc::now())?;
+    let rows =
+        projection::meetings(&state.store, &state.ring, &mailbox, from, to).await.map_err(ApiError::unavailable)?;
+    Ok(HttpResponse::Ok().json(MeetingList { value: rows.into_iter().map(Meeting::from).collect() }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn window(from: Option<&str>, to: Option<&str>) -> Window {
+        Window { from: from.map(at), to: to.map(at) }
+    }
+
+    fn code(w: &Window) -> Option<ErrorKind> {
+        w.bounds(at("2025-03-01T12:00:00Z")).err().map(|e| e.kind())
+    }
+
+    #[test]
+    fn the_window_defaults_to_four_weeks_from_now() {
+        let now = at("2025-03-01T12:00:00Z");
+        assert_eq!(Window::default().bounds(now).unwrap(), (now, at("2025-03-29T12:00:00Z")));
+        let from = at("2025-06-01T00:00:00Z");
+        assert_eq!(window(Some("2025-06-01T00:00:00Z"), None).bounds(now).unwrap(), (from, from + DEFAULT_SPAN));
+        let wide = window(Some("2000-01-01T00:00:00Z"), Some("2100-01-01T00:00:00Z"));
+        assert!(wide.bounds(now).is_ok(), "what the demo and the tests ask for");
+    }
+
+    #[test]
+    fn a_from_at_the_end_of_time_is_refused_not_overflowed() {
+        // As the query parser reads `from=%2B262142-12-31T23:59:59Z`; adding four weeks to it
+        // used to panic and drop the connection.
+        let end = parsed("+262142-12-31T23:59:59Z");
+        assert_eq!(code(&end), Some(ErrorKind::InvalidWindow));
+        assert_eq!(code(&Window { from: Some(DateTime::<Utc>::MAX_UTC), to: None }), Some(ErrorKind::InvalidWindow));
+        assert_eq!(code(&Window { from: Some(DateTime::<Utc>::MIN_UTC), to: None }), Some(ErrorKind::InvalidWindow));
+        let late = window(Some("9999-12-20T00:00:00Z"), None).bounds(at("2025-03-01T12:00:00Z")).unwrap();
+        assert_eq!(late.1, last_instant(), "the default end stops at the end of year 9999");
+    }
+
+    #[test]
+    fn reversed_and_overlong_windows_are_refused() {
+        assert_eq!(
+            code(&window(Some("2025-03-02T00:00:00Z"), Some("2025-03-01T00:00:00Z"))),
+            Some(ErrorKind::InvalidWindow)
+        );
+        assert_eq!(
+            code(&window(Some("0001-01-01T00:00:00Z"), Some("9999-01-01T00:00:00Z"))),
+            Some(ErrorKind::InvalidWindow)
+        );
+        assert_eq!(code(&window(Some("2025-03-01T00:00:00Z"), Some("2025-03-01T00:00:00Z"))), None, "empty is fine");
+    }
+
+    /// A window with `from` read by serde (chrono's visitor, as in the query extractor).
+    fn parsed(from: &str) -> Window {
+        serde_json::from_value(serde_json::json!({ "from": from })).unwrap()
+    }
+}
