@@ -98,9 +98,9 @@ async fn command(state: &AppState, mailbox: MailboxId, command: AdminCommand) ->
     Ok(())
 }
 
-/// `POST /admin/v1/mailboxes {"userId"}`: enables a mailbox. Logs `EnableMailbox` and
-/// `RenewSubscription` for the process that owns the mailbox, which reads the mailbox's
-/// language (proving it can reach it), subscribes to its calendar and resyncs the window.
+/// `POST /admin/v1/mailboxes {"userId"}`: enables a mailbox. Logs `EnableMailbox` for the
+/// process that owns the mailbox, which reads the mailbox's language (proving it can reach it),
+/// subscribes to its calendar and resyncs the window.
 /// Answers 202 `pending`; the status turns `active`, or `error` with a reason (`not_in_scope`,
 /// `mailbox_not_enabled`, `consent_missing`, `throttled`, `unavailable`). Enabling again
 /// retries at once.
@@ -112,7 +112,6 @@ pub async fn enable(
     let user = UserObjectId::parse(&body.user_id).map_err(|_| invalid_user_id())?;
     let mailbox = mailbox(&state, user);
     command(&state, mailbox, AdminCommand::EnableMailbox { locale: None }).await?;
-    command(&state, mailbox, AdminCommand::RenewSubscription).await?;
     state.metrics.inc("hcal_mailbox_commands_total", "command", "enable");
     Ok(HttpResponse::Accepted().json(CommandAccepted { user_id: user, status: "pending".into() }))
 }
