@@ -316,7 +316,7 @@ async fn the_compose_stack_decorates_an_invite_without_docker() {
         println!("skipped: tansu is not on PATH (.ci/run installs it with .ci/install-tansu.sh)");
         return;
     }
-    let broker = support::Broker::start();
+    let broker = support::Broker::start().unwrap();
     let doc = compose();
     let (graph_port, webex_port, hcal_port) = (support::port(), support::port(), support::port());
     let data = tempfile::tempdir().unwrap();

@@ -1646,74 +1646,15 @@ mod tests {
 
     // ---- A real broker: tansu ----
 
-    /// A tansu broker process on a free 127.0.0.1 port, storing in a temporary SQLite file.
-    struct Tansu {
-        child: Option<std::process::Child>,
-        port: u16,
-        dir: tempfile::TempDir,
-    }
+    use hcal_sim::tansu::Broker as Tansu;
 
-    impl Tansu {
-        /// Starts a broker, or returns `None` (after saying so) when tansu is not installed.
-        fn start(test: &str) -> Option<Self> {
-            let on_path = std::env::var_os("PATH")
-                .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("tansu").is_file()));
-            if !on_path {
-                println!("{test}: skipped: tansu not on PATH (.ci/install-tansu.sh installs it)");
-                return None;
-            }
-            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            let mut broker = Self { child: None, port, dir: tempfile::tempdir().unwrap() };
-            broker.spawn();
-            Some(broker)
+    /// Starts a broker, or returns `None` (after saying so) when tansu is not installed.
+    fn tansu(test: &str) -> Option<Tansu> {
+        if !Tansu::available() {
+            println!("{test}: skipped: tansu not on PATH (.ci/install-tansu.sh installs it)");
+            return None;
         }
-
-        fn bootstrap(&self) -> String {
-            format!("127.0.0.1:{}", self.port)
-        }
-
-        fn log_path(&self) -> std::path::PathBuf {
-            self.dir.path().join("tansu.log")
-        }
-
-        fn spawn(&mut self) {
-            let url = format!("tcp://127.0.0.1:{}", self.port);
-            let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).unwrap();
-            // tansu resolves `sqlite://` paths against its working directory (an absolute path
-            // needs four slashes), so run it in the temporary directory.
-            let child = std::process::Command::new("tansu")
-                .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
-                .args(["--storage-engine", "sqlite://kafka.db"])
-                .current_dir(self.dir.path())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap();
-            self.child = Some(child);
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-                let exited = self.child.as_mut().and_then(|c| c.try_wait().unwrap());
-                if exited.is_some() || Instant::now() > deadline {
-                    let output = std::fs::read_to_string(self.log_path()).unwrap_or_default();
-                    panic!("tansu did not start ({exited:?}):\n{output}");
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-
-        /// SIGKILL: no clean shutdown, as in a crash.
-        fn kill(&mut self) {
-            if let Some(mut child) = self.child.take() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
-    }
-
-    impl Drop for Tansu {
-        fn drop(&mut self) {
-            self.kill();
-        }
+        Some(Tansu::start().unwrap_or_else(|e| panic!("{e}")))
     }
 
     fn tansu_config(broker: &Tansu) -> KafkaConfig {
@@ -1722,7 +1663,7 @@ mod tests {
 
     #[tokio::test]
     async fn tansu_append_and_read_in_order() {
-        let Some(broker) = Tansu::start("tansu_append_and_read_in_order") else { return };
+        let Some(broker) = tansu("tansu_append_and_read_in_order") else { return };
         let log = connect(&tansu_config(&broker)).await;
         check_append_and_read(&log).await;
         check_concurrent_reads(&log).await;
@@ -1731,7 +1672,7 @@ mod tests {
 
     #[tokio::test]
     async fn tansu_keys_land_on_the_murmur2_partition() {
-        let Some(broker) = Tansu::start("tansu_keys_land_on_the_murmur2_partition") else { return };
+        let Some(broker) = tansu("tansu_keys_land_on_the_murmur2_partition") else { return };
         let log = connect(&tansu_config(&broker)).await;
         check_partitioner_agrees(&log).await;
         log.shutdown().await;
@@ -1739,7 +1680,7 @@ mod tests {
 
     #[tokio::test]
     async fn tansu_commit_and_committed_round_trip() {
-        let Some(broker) = Tansu::start("tansu_commit_and_committed_round_trip") else { return };
+        let Some(broker) = tansu("tansu_commit_and_committed_round_trip") else { return };
         let config = tansu_config(&broker);
         let log = connect(&config).await;
         check_positions(&log, &config).await;
@@ -1748,7 +1689,7 @@ mod tests {
 
     #[tokio::test]
     async fn tansu_wait_wakes_and_times_out() {
-        let Some(broker) = Tansu::start("tansu_wait_wakes_and_times_out") else { return };
+        let Some(broker) = tansu("tansu_wait_wakes_and_times_out") else { return };
         let config = tansu_config(&broker);
         let log = connect(&config).await;
         check_wait(&log, &config).await;
@@ -1757,7 +1698,7 @@ mod tests {
 
     #[tokio::test]
     async fn tansu_invalid_requests_are_rejected() {
-        let Some(broker) = Tansu::start("tansu_invalid_requests_are_rejected") else { return };
+        let Some(broker) = tansu("tansu_invalid_requests_are_rejected") else { return };
         let log = connect(&tansu_config(&broker)).await;
         check_invalid_requests(&log).await;
         log.shutdown().await;
@@ -1765,7 +1706,7 @@ mod tests {
 
     #[tokio::test]
     async fn tansu_records_and_positions_survive_a_broker_restart() {
-        let Some(mut broker) = Tansu::start("tansu_records_and_positions_survive_a_broker_restart") else { return };
+        let Some(mut broker) = tansu("tansu_records_and_positions_survive_a_broker_restart") else { return };
         let config = tansu_config(&broker);
         let key = "tenant/user";
         let p = partition_for(key, P);
@@ -1777,7 +1718,7 @@ mod tests {
             log.shutdown().await;
         }
         broker.kill();
-        broker.spawn();
+        broker.restart().unwrap();
         // A fresh client, as after a restart of hcal too; topics already exist.
         let log = connect(&config).await;
         assert_eq!(bodies(&log.read(NOTIFICATIONS, p, 0, 10).await.unwrap()), ["a", "b"]);
@@ -1792,7 +1733,7 @@ mod tests {
     /// connect-time probe notices, and appends fall back to the idempotent producer.
     #[tokio::test]
     async fn tansu_without_transactions_a_transactional_id_falls_back() {
-        let Some(broker) = Tansu::start("tansu_without_transactions_a_transactional_id_falls_back") else { return };
+        let Some(broker) = tansu("tansu_without_transactions_a_transactional_id_falls_back") else { return };
         let mut config = tansu_config(&broker);
         config.transactional_id = Some("hcal-test".into());
         let log = connect(&config).await;
@@ -1813,7 +1754,7 @@ mod tests {
 
     #[tokio::test]
     async fn tansu_an_absent_broker_is_unavailable_within_the_timeout() {
-        let Some(mut broker) = Tansu::start("tansu_an_absent_broker_is_unavailable_within_the_timeout") else {
+        let Some(mut broker) = tansu("tansu_an_absent_broker_is_unavailable_within_the_timeout") else {
             return;
         };
         let mut config = tansu_config(&broker);
@@ -1822,21 +1763,21 @@ mod tests {
         before_outage(&log).await;
         broker.kill();
         check_outage(&log).await;
-        broker.spawn();
+        broker.restart().unwrap();
         after_outage(&log).await;
         log.shutdown().await;
     }
 
     #[tokio::test]
     async fn tansu_a_client_rides_out_a_broker_restart() {
-        let Some(mut broker) = Tansu::start("tansu_a_client_rides_out_a_broker_restart") else { return };
+        let Some(mut broker) = tansu("tansu_a_client_rides_out_a_broker_restart") else { return };
         let config = tansu_config(&broker);
         let log = connect(&config).await;
         let key = "tenant/user";
         let p = partition_for(key, P);
         log.append(NOTIFICATIONS, key, payloads(&["a"])).await.unwrap();
         broker.kill();
-        broker.spawn();
+        broker.restart().unwrap();
         // The same clients reconnect by themselves.
         let offsets = log.append(NOTIFICATIONS, key, payloads(&["b"])).await.unwrap();
         assert_eq!(offsets, [1]);

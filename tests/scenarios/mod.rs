@@ -290,7 +290,7 @@ pub async fn every_produced_message_matches_its_schema_and_no_sentinel_leaks(env
     // The broker's own storage is "stored" too.
     let mut stored = support::files(&env.data_dir());
     if let Some(support::KafkaSide::Broker(broker)) = &env.kafka {
-        stored.extend(support::files(broker.dir.path()));
+        stored.extend(support::files(broker.dir()));
     }
     let mut haystacks: Vec<(String, Vec<u8>)> =
         stored.into_iter().map(|p| (p.display().to_string(), std::fs::read(&p).unwrap())).collect();
