@@ -10,9 +10,9 @@ use hcal_actors::seal::KeyRing;
 use crate::config::Config;
 use crate::graph::GraphClient;
 use crate::inbox::Inbox;
+use crate::log::sqlite::SqliteStore;
 use crate::maintenance::{Clock, Scheduler};
 use crate::metrics::Metrics;
-use crate::store::embedded::EmbeddedStore;
 use crate::subscriptions::SubscriptionIndex;
 
 /// Shared state of a running service.
@@ -21,8 +21,8 @@ pub struct AppState {
     pub config: Config,
     /// The organisation's tenant.
     pub tenant: TenantId,
-    /// The embedded store (logs and projections).
-    pub store: Arc<EmbeddedStore>,
+    /// The local store: the projections, and the logs too in embedded mode.
+    pub store: Arc<SqliteStore>,
     /// The store as the event-log port.
     pub log: Arc<dyn EventLog>,
     /// The mailboxes' input log.

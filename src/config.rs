@@ -33,7 +33,7 @@ pub struct Config {
     pub log: LogConfig,
     /// Kafka, when `log.backend = "kafka"`.
     #[serde(default)]
-    pub kafka: Option<crate::store::kafka::KafkaConfig>,
+    pub kafka: Option<crate::log::kafka::KafkaConfig>,
     /// Test-only switches.
     #[serde(default)]
     pub testing: TestingConfig,

@@ -13,7 +13,7 @@ use hcal_actors::mailbox::events::{JoinTarget, MailboxEvent};
 use hcal_actors::seal::{self, KeyRing, Sealed};
 use serde::{Deserialize, Serialize};
 
-use crate::store::embedded::{EmbeddedStore, ProjectionBatch};
+use crate::log::sqlite::{ProjectionBatch, SqliteStore};
 use crate::subscriptions::SubscriptionIndex;
 
 /// Name of the projection (also its consumer group).
@@ -168,7 +168,7 @@ pub fn batch_of(ring: &KeyRing, rows: Rows, positions: Vec<(String, u32, u64)>) 
 /// reported to `subscriptions` on the way, so every process learns those made by the others.
 pub async fn catch_up(
     log: &dyn EventLog,
-    store: &EmbeddedStore,
+    store: &SqliteStore,
     ring: &KeyRing,
     subscriptions: &SubscriptionIndex,
 ) -> Result<usize, LogError> {
@@ -205,7 +205,7 @@ pub async fn catch_up(
 /// Follows the log forever.
 pub async fn run(
     log: Arc<dyn EventLog>,
-    store: Arc<EmbeddedStore>,
+    store: Arc<SqliteStore>,
     ring: KeyRing,
     subscriptions: Arc<SubscriptionIndex>,
 ) {
@@ -226,7 +226,7 @@ pub async fn run(
 
 /// A user's meetings overlapping `[from, to)`, by start.
 pub async fn meetings(
-    store: &EmbeddedStore,
+    store: &SqliteStore,
     ring: &KeyRing,
     mailbox: &MailboxId,
     from: DateTime<Utc>,

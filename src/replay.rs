@@ -12,9 +12,9 @@ use hcal_actors::log::{EventLog, MAILBOX_EVENTS};
 use hcal_actors::mailbox::envelope;
 
 use crate::config::{Backend, Config};
+use crate::log::kafka::KafkaLog;
+use crate::log::sqlite::SqliteStore;
 use crate::projection::{self, MEETING_LIST};
-use crate::store::embedded::EmbeddedStore;
-use crate::store::kafka::KafkaLog;
 use crate::subscriptions::SubscriptionIndex;
 
 /// What to replay.
@@ -36,7 +36,7 @@ fn bar(len: u64) -> indicatif::ProgressBar {
 
 /// Replays; returns how many events were folded.
 pub async fn run(config: &Config, options: &ReplayOptions) -> anyhow::Result<usize> {
-    let store = EmbeddedStore::open(&config.service.data_dir.join("store"), config.service.partitions)
+    let store = SqliteStore::open(&config.service.data_dir.join("store"), config.service.partitions)
         .map_err(|e| anyhow::anyhow!("opening the store: {e}"))?;
     let ring = crate::keys::load_or_create_at(&config.service.key_file())?;
     let kafka = match config.log.backend {
@@ -62,7 +62,7 @@ pub async fn run(config: &Config, options: &ReplayOptions) -> anyhow::Result<usi
 
 async fn rebuild(
     log: &dyn EventLog,
-    store: &EmbeddedStore,
+    store: &SqliteStore,
     ring: &hcal_actors::seal::KeyRing,
     from: Option<DateTime<Utc>>,
 ) -> anyhow::Result<usize> {
@@ -115,7 +115,7 @@ async fn rebuild(
 
 async fn redrive(
     log: &dyn EventLog,
-    store: &EmbeddedStore,
+    store: &SqliteStore,
     ring: &hcal_actors::seal::KeyRing,
     mailbox: MailboxId,
 ) -> anyhow::Result<usize> {

@@ -14,11 +14,11 @@ use crate::app::AppState;
 use crate::config::{Backend, Config};
 use crate::dispatch_kafka::GroupDispatcher;
 use crate::graph::GraphClient;
+use crate::log::kafka::KafkaLog;
+use crate::log::sqlite::SqliteStore;
 use crate::maintenance::{Clock, GraphSubscriptions, Scheduler, WritePacer};
 use crate::metrics::Metrics;
 use crate::platform::webex::WebexClient;
-use crate::store::embedded::EmbeddedStore;
-use crate::store::kafka::KafkaLog;
 use crate::subscriptions::SubscriptionIndex;
 use crate::{api, dispatch, ingest, keys, projection};
 
@@ -87,7 +87,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
     }
     let data_dir = config.service.data_dir.clone();
     let store = Arc::new(
-        EmbeddedStore::open(&data_dir.join("store"), config.service.partitions)
+        SqliteStore::open(&data_dir.join("store"), config.service.partitions)
             .map_err(|e| anyhow::anyhow!("opening the store: {e}"))?,
     );
     let kafka = match config.log.backend {
