@@ -3,16 +3,13 @@
 //! what was already applied changes nothing.
 
 use std::io::IsTerminal as _;
-use std::sync::Arc;
 
-use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use hcal_actors::ids::MailboxId;
 use hcal_actors::log::{EventLog, MAILBOX_EVENTS};
 use hcal_actors::mailbox::envelope;
 
-use crate::config::{Backend, Config};
-use crate::log::kafka::KafkaLog;
+use crate::config::Config;
 use crate::log::sqlite::SqliteStore;
 use crate::projection::{self, MEETING_LIST};
 use crate::subscriptions::SubscriptionIndex;
@@ -36,27 +33,16 @@ fn bar(len: u64) -> indicatif::ProgressBar {
 
 /// Replays; returns how many events were folded.
 pub async fn run(config: &Config, options: &ReplayOptions) -> anyhow::Result<usize> {
-    let store = SqliteStore::open(&config.service.data_dir.join("store"), config.service.partitions)
-        .map_err(|e| anyhow::anyhow!("opening the store: {e}"))?;
     let ring = crate::keys::load_or_create_at(&config.service.key_file())?;
-    let kafka = match config.log.backend {
-        Backend::Embedded => None,
-        Backend::Kafka => {
-            let k = config.kafka.clone().context("log.backend = \"kafka\" needs a [kafka] section")?;
-            Some(Arc::new(KafkaLog::connect(k).await.map_err(|e| anyhow::anyhow!("connecting to Kafka: {e}"))?))
-        }
-    };
-    let log: Arc<dyn EventLog> = match &kafka {
-        Some(k) => k.clone(),
-        None => Arc::new(store.clone()),
-    };
+    let storage = crate::log::open(&config.log, &config.service.data_dir)
+        .await
+        .map_err(|e| anyhow::anyhow!("opening the event log: {e}"))?;
+    let (log, store) = (storage.log.as_ref(), storage.store.as_ref());
     let result = match options.mailbox {
-        Some(mailbox) => redrive(log.as_ref(), &store, &ring, mailbox).await,
-        None => rebuild(log.as_ref(), &store, &ring, options.from).await,
+        Some(mailbox) => redrive(log, store, &ring, mailbox).await,
+        None => rebuild(log, store, &ring, options.from).await,
     };
-    if let Some(k) = kafka {
-        k.shutdown().await;
-    }
+    storage.shutdown().await;
     result
 }
 

@@ -11,11 +11,10 @@ use hcal_actors::mailbox::actor::{Deps, MailboxRegistry, Maintenance};
 use tokio::task::JoinHandle;
 
 use crate::app::AppState;
-use crate::config::{Backend, Config};
+use crate::config::Config;
 use crate::dispatch_kafka::GroupDispatcher;
 use crate::graph::GraphClient;
-use crate::log::kafka::KafkaLog;
-use crate::log::sqlite::SqliteStore;
+use crate::log::Storage;
 use crate::maintenance::{Clock, GraphSubscriptions, Scheduler, WritePacer};
 use crate::metrics::Metrics;
 use crate::platform::webex::WebexClient;
@@ -59,7 +58,7 @@ pub struct Running {
     pub state: web::Data<AppState>,
     server: actix_web::dev::ServerHandle,
     tasks: Vec<JoinHandle<()>>,
-    kafka: Option<Arc<KafkaLog>>,
+    storage: Storage,
 }
 
 impl Running {
@@ -69,9 +68,7 @@ impl Running {
             task.abort();
         }
         self.server.stop(true).await;
-        if let Some(kafka) = self.kafka {
-            kafka.shutdown().await;
-        }
+        self.storage.shutdown().await;
     }
 }
 
@@ -86,23 +83,9 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
         config.service.public_url = Some(url.clone());
     }
     let data_dir = config.service.data_dir.clone();
-    let store = Arc::new(
-        SqliteStore::open(&data_dir.join("store"), config.service.partitions)
-            .map_err(|e| anyhow::anyhow!("opening the store: {e}"))?,
-    );
-    let kafka = match config.log.backend {
-        Backend::Embedded => None,
-        Backend::Kafka => {
-            let kafka_config = config.kafka.clone().context("log.backend = \"kafka\" needs a [kafka] section")?;
-            Some(Arc::new(
-                KafkaLog::connect(kafka_config).await.map_err(|e| anyhow::anyhow!("connecting to Kafka: {e}"))?,
-            ))
-        }
-    };
-    let log: Arc<dyn EventLog> = match &kafka {
-        Some(k) => k.clone(),
-        None => store.clone(),
-    };
+    let storage =
+        crate::log::open(&config.log, &data_dir).await.map_err(|e| anyhow::anyhow!("opening the event log: {e}"))?;
+    let (log, store): (Arc<dyn EventLog>, _) = (storage.log.clone(), storage.store.clone());
     let inbox = crate::inbox::Inbox::new(log.clone());
     let ring = keys::load_or_create_at(&config.service.key_file())?;
     crate::tenant::cloud::reconcile(&config.tenant.cloud, &config.graph)?.apply(&mut config.graph);
@@ -192,16 +175,15 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
         }
     })];
     if !config.testing.hold_processing {
-        match &kafka {
+        match &storage.kafka {
             Some(k) => {
-                let prefix = config.kafka.as_ref().map_or("", |c| c.topic_prefix.as_str());
-                let timeout = config.kafka.as_ref().map_or(std::time::Duration::from_secs(30), |c| c.request_timeout);
+                let kafka = k.config();
                 // Stable per installation: the data directory and address identify the process.
                 let instance =
                     format!("hcal-{}", short_hash(&format!("{}|{}", data_dir.display(), config.service.listen)));
-                let static_member = config.kafka.as_ref().is_none_or(|c| c.static_membership);
-                let instance = static_member.then_some(instance.as_str());
-                let group = format!("{prefix}mailbox-actors");
+                let instance = kafka.static_membership.then_some(instance.as_str());
+                let group = format!("{}mailbox-actors", kafka.topic_prefix);
+                let timeout = kafka.request_timeout;
                 let dispatcher = GroupDispatcher::new(k, &group, instance, timeout, registry.clone(), metrics.clone())?;
                 tasks.push(tokio::spawn(dispatcher.run()));
             }
@@ -219,7 +201,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
         tasks.push(tokio::spawn(scheduler.run(std::time::Duration::from_secs(config.service.tick_secs.max(1)))));
     }
     tracing::info!(%url, "hcal is listening");
-    Ok(Running { url, state, server: handle, tasks, kafka })
+    Ok(Running { url, state, server: handle, tasks, storage })
 }
 
 /// Every route, in one place.

@@ -119,16 +119,16 @@ impl Env {
         Some(env)
     }
 
-    /// The `[log]`/`[kafka]` sections for the backend.
+    /// The `[log]` section for the backend: the Kafka settings live in it, next to the backend.
     fn log_sections(&self) -> String {
         match &self.kafka {
             None => String::new(),
             Some(KafkaSide::Mock(cluster)) => format!(
-                "[log]\nbackend = \"kafka\"\n\n[kafka]\nbootstrap_servers = \"{}\"\ncreate_topics = false\nrequest_timeout = 10\n",
+                "[log]\nbackend = \"kafka\"\nbootstrap_servers = \"{}\"\ncreate_topics = false\nrequest_timeout = 10\n",
                 cluster.bootstrap_servers()
             ),
             Some(KafkaSide::Broker(broker)) => format!(
-                "[log]\nbackend = \"kafka\"\n\n[kafka]\nbootstrap_servers = \"{}\"\nrequest_timeout = 10\nstatic_membership = true\n",
+                "[log]\nbackend = \"kafka\"\nbootstrap_servers = \"{}\"\nrequest_timeout = 10\nstatic_membership = true\n",
                 broker.bootstrap()
             ),
         }

@@ -31,7 +31,8 @@ const RESERVED: &[&str] = &[
     "group.protocol",
 ];
 
-/// `[kafka]`: how kafka mode reaches its broker and lays out its topics.
+/// The Kafka settings of `[log]` with `backend = "kafka"`: how kafka mode reaches its broker and
+/// lays out its topics.
 ///
 /// Durations are written as seconds (fractions allowed), e.g. `request_timeout = 30`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,22 +156,22 @@ impl KafkaConfig {
     /// prefix, no `extra` setting that hcal reserves. `Invalid` names the offending setting.
     pub fn validate(&self) -> Result<(), LogError> {
         if self.bootstrap_servers.trim().is_empty() {
-            return Err(LogError::Invalid("kafka.bootstrap_servers is empty".into()));
+            return Err(LogError::Invalid("log.bootstrap_servers is empty".into()));
         }
         if !self.topic_prefix.chars().all(legal_topic_char) {
-            return Err(LogError::Invalid(format!("illegal kafka.topic_prefix {:?}", self.topic_prefix)));
+            return Err(LogError::Invalid(format!("illegal log.topic_prefix {:?}", self.topic_prefix)));
         }
         if self.partitions == 0 || i32::try_from(self.partitions).is_err() {
-            return Err(LogError::Invalid(format!("kafka.partitions {} out of range", self.partitions)));
+            return Err(LogError::Invalid(format!("log.partitions {} out of range", self.partitions)));
         }
         if self.replication_factor == 0 {
-            return Err(LogError::Invalid("kafka.replication_factor must be at least 1".into()));
+            return Err(LogError::Invalid("log.replication_factor must be at least 1".into()));
         }
         if self.transactional_id.as_deref().is_some_and(str::is_empty) {
-            return Err(LogError::Invalid("kafka.transactional_id is empty".into()));
+            return Err(LogError::Invalid("log.transactional_id is empty".into()));
         }
         if self.request_timeout.is_zero() {
-            return Err(LogError::Invalid("kafka.request_timeout must be positive".into()));
+            return Err(LogError::Invalid("log.request_timeout must be positive".into()));
         }
         if let Some(key) = self.extra.keys().find(|k| RESERVED.contains(&k.as_str())) {
             let why = match key.as_str() {
@@ -179,7 +180,7 @@ impl KafkaConfig {
                 }
                 _ => "hcal sets it itself",
             };
-            return Err(LogError::Invalid(format!("kafka.extra may not set {key:?}: {why}")));
+            return Err(LogError::Invalid(format!("log.extra may not set {key:?}: {why}")));
         }
         Ok(())
     }

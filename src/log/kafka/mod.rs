@@ -128,6 +128,11 @@ impl KafkaLog {
         })
     }
 
+    /// The settings it was connected with.
+    pub fn config(&self) -> &KafkaConfig {
+        &self.inner.catalog.config
+    }
+
     /// The Kafka topic of a logical log: `topic_prefix` + `logical`.
     pub fn topic(&self, logical: &str) -> String {
         self.inner.catalog.topic(logical)

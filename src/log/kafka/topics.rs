@@ -62,7 +62,7 @@ impl Catalog {
             return Err(LogError::Unavailable(if self.config.create_topics {
                 format!("kafka topic {topic} was created but does not appear in the metadata")
             } else {
-                format!("kafka topic {topic} does not exist and kafka.create_topics is off")
+                format!("kafka topic {topic} does not exist and log.create_topics is off")
             }));
         };
         if count != self.config.partitions {
