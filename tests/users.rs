@@ -147,9 +147,15 @@ async fn bulk_enable_from_csv_and_status_with_the_cli() {
     for user in &users {
         wait_status(&env, user, "active").await;
     }
-    let out = hcal(&["users", "status"]);
-    let table = String::from_utf8_lossy(&out.stdout);
-    for user in &users {
-        assert!(table.lines().any(|l| l.starts_with(user.as_str()) && l.contains("active")), "{table}");
-    }
+    // The list comes from the subscription index, which follows the mailbox events a little
+    // behind the per-mailbox status waited for above.
+    let listed = |table: &str| {
+        users.iter().all(|user| table.lines().any(|l| l.starts_with(user.as_str()) && l.contains("active")))
+    };
+    eventually("every user listed as active", WAIT, || async {
+        let out = hcal(&["users", "status"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        listed(&String::from_utf8_lossy(&out.stdout)).then_some(())
+    })
+    .await;
 }
