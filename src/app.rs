@@ -13,7 +13,7 @@ use crate::inbox::Inbox;
 use crate::log::sqlite::SqliteStore;
 use crate::maintenance::{Clock, Scheduler};
 use crate::metrics::Metrics;
-use crate::subscriptions::SubscriptionIndex;
+use crate::projections::subscriptions::SubscriptionIndex;
 
 /// Shared state of a running service.
 pub struct AppState {

@@ -18,8 +18,10 @@ pub mod log;
 pub mod maintenance;
 pub mod metrics;
 pub mod platform;
-pub mod projection;
+pub mod projections;
 pub mod replay;
 pub mod service;
-pub mod subscriptions;
 pub mod tenant;
+
+/// The meeting-list projection under its former path, which the HTTP handlers still use.
+pub use projections::meetings as projection;

@@ -17,7 +17,7 @@ use parking_lot::Mutex;
 
 use crate::graph::GraphClient;
 use crate::inbox::Inbox;
-use crate::subscriptions::SubscriptionIndex;
+use crate::projections::subscriptions::SubscriptionIndex;
 
 /// `SubscriptionApi` over the Graph client, with this installation's webhook URLs.
 pub struct GraphSubscriptions {

@@ -1,5 +1,6 @@
-//! Wiring of a running service in embedded mode: store, keys, clients, actors, the HTTP
-//! server (webhook, public and admin APIs), the notification consumers and the projection.
+//! Wiring of a running service in either mode: the event log and local store, keys, clients,
+//! actors, the HTTP server (webhook, public and admin APIs), the notification consumers and the
+//! projections.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -18,8 +19,10 @@ use crate::log::Storage;
 use crate::maintenance::{Clock, GraphSubscriptions, Scheduler, WritePacer};
 use crate::metrics::Metrics;
 use crate::platform::webex::WebexClient;
-use crate::subscriptions::SubscriptionIndex;
-use crate::{api, dispatch, ingest, keys, projection};
+use crate::projections::meetings::MeetingList;
+use crate::projections::subscriptions::SubscriptionIndex;
+use crate::projections::{self, Projection};
+use crate::{api, dispatch, ingest, keys};
 
 /// Secrets, read from the environment (names in the configuration) or given by the demo.
 #[derive(Clone)]
@@ -131,10 +134,15 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
     let arbiters = (0..2).map(|_| actix::Arbiter::new().handle()).collect();
     let registry = Arc::new(MailboxRegistry::new(deps, arbiters));
     let subscriptions = Arc::new(
-        SubscriptionIndex::rebuild(log.as_ref(), &ring)
+        SubscriptionIndex::open(&store, ring.clone())
             .await
-            .map_err(|e| anyhow::anyhow!("reading subscriptions: {e}"))?,
+            .map_err(|e| anyhow::anyhow!("opening the subscription index: {e}"))?,
     );
+    // The webhook must know every existing subscription before it answers Graph: the stored
+    // rows, then the events after their positions, before the server starts.
+    projections::catch_up(log.as_ref(), &store, &ring, &[subscriptions.as_ref()])
+        .await
+        .map_err(|e| anyhow::anyhow!("catching up the subscription index: {e}"))?;
     let metrics = Arc::new(Metrics::default());
     let scheduler = Arc::new(Scheduler::new(inbox.clone(), subscriptions.clone(), clock.clone(), lifetime));
     let state = web::Data::new(AppState {
@@ -196,7 +204,8 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
             }
         }
     }
-    tasks.push(tokio::spawn(projection::run(log.clone(), store, ring, subscriptions)));
+    let followed: Vec<Arc<dyn Projection>> = vec![subscriptions, Arc::new(MeetingList::new(ring.clone()))];
+    tasks.push(tokio::spawn(projections::run(log.clone(), store, ring, followed)));
     if !config.testing.controllable_clock {
         tasks.push(tokio::spawn(scheduler.run(std::time::Duration::from_secs(config.service.tick_secs.max(1)))));
     }

@@ -326,6 +326,12 @@ base_url = "{webex}"
             .await
     }
 
+    /// The admin list of mailboxes (`GET /admin/v1/mailboxes`), which the subscription index
+    /// serves.
+    pub async fn mailboxes(&self) -> Vec<Value> {
+        self.get_list("/admin/v1/mailboxes", "value").await
+    }
+
     pub async fn records(&self, topic: &str) -> Vec<Value> {
         self.get_list(&format!("/admin/v1/logs/{topic}"), "records").await
     }
