@@ -23,7 +23,7 @@ pub struct AppState {
     pub tenant: TenantId,
     /// The local store: the projections, and the logs too in embedded mode.
     pub store: Arc<SqliteStore>,
-    /// The store as the event-log port.
+    /// The event log: the local store in embedded mode, Kafka in kafka mode.
     pub log: Arc<dyn EventLog>,
     /// The mailboxes' input log.
     pub inbox: Inbox,

@@ -48,7 +48,7 @@ pub struct KafkaConfig {
     /// prefixes the group ids of hcal's internal clients (`reader`, `transaction-probe`).
     #[serde(default = "defaults::topic_prefix")]
     pub topic_prefix: String,
-    /// Partitions of the topics hcal creates. Default 8, the embedded store's default. It caps
+    /// Partitions of the topics hcal creates. Default 8, the embedded log's default. It caps
     /// how many processes share the work (one partition has one owner), and it is fixed for a
     /// topic's life: a key's partition depends on it. Existing topics keep their own count.
     #[serde(default = "defaults::partitions")]
@@ -83,9 +83,9 @@ pub struct KafkaConfig {
     /// `ssl.ca.location`, `client.id`. Default empty. The settings hcal's correctness relies on
     /// (bootstrap, group, transactional id, idempotence, acks, partitioner, commit and isolation
     /// settings, and the group's assignment strategy and protocol, which must stay the classic
-    /// eager ones) cannot be overridden here; connecting with one of them is refused. hcal's
-    /// other choices (`reconnect.backoff.max.ms=1000`, the producer's `linger.ms=0`) can. Do not put secrets here:
-    /// configuration files are shared and printed.
+    /// eager ones) cannot be overridden here: a file that sets one of them is refused when it
+    /// is loaded. hcal's other choices (`reconnect.backoff.max.ms=1000`, the producer's
+    /// `linger.ms=0`) can. Do not put secrets here: configuration files are shared and printed.
     #[serde(default)]
     pub extra: BTreeMap<String, String>,
     /// Join the notifications group as a static member (`group.instance.id` derived from the
