@@ -10,11 +10,11 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::graph::GraphClient;
 use crate::inbox::Inbox;
+use crate::log::sqlite::SqliteStore;
 use crate::metrics::Metrics;
+use crate::projections::subscriptions::SubscriptionIndex;
 use crate::runtime::MailboxRegistry;
 use crate::scheduler::Scheduler;
-use crate::store::embedded::EmbeddedStore;
-use crate::subscriptions::SubscriptionIndex;
 
 /// Shared state of a running service.
 pub struct AppState {
@@ -22,9 +22,9 @@ pub struct AppState {
     pub config: Config,
     /// The organisation's tenant.
     pub tenant: TenantId,
-    /// The embedded store (logs and projections).
-    pub store: Arc<EmbeddedStore>,
-    /// The store as the event-log port.
+    /// The local store: the projections, and the logs too in embedded mode.
+    pub store: Arc<SqliteStore>,
+    /// The event log: the local store in embedded mode, Kafka in kafka mode.
     pub log: Arc<dyn EventLog>,
     /// The mailboxes' input log.
     pub inbox: Inbox,

@@ -6,10 +6,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use hcal_actors::ids::TenantId;
+use hcal_actors::log::LogError;
 use hcal_actors::mailbox::decide::DecideConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::graph::GraphConfig;
+use crate::log::LogConfig;
 use crate::platform::webex::WebexConfig;
 use crate::runtime::crash::CrashPoint;
 
@@ -28,12 +30,9 @@ pub struct Config {
     /// Keyword rules.
     #[serde(default)]
     pub domain: DecideConfig,
-    /// Which event log.
+    /// Which event log, with its settings. Default embedded.
     #[serde(default)]
     pub log: LogConfig,
-    /// Kafka, when `log.backend = "kafka"`.
-    #[serde(default)]
-    pub kafka: Option<crate::store::kafka::KafkaConfig>,
     /// Test-only switches.
     #[serde(default)]
     pub testing: TestingConfig,
@@ -50,16 +49,14 @@ pub struct ServiceConfig {
     /// Default: `http://{listen}`.
     #[serde(default)]
     pub public_url: Option<String>,
-    /// Directory for the embedded store and the local key file. Required.
+    /// Directory for the local store (`store/hcal.db`: the projections, and the logs in
+    /// embedded mode) and the local key file. Required.
     pub data_dir: PathBuf,
     /// The local key file sealing sensitive fields. Default `{data_dir}/keys/local.key`.
     /// Processes of one installation in kafka mode must share it (the KMS integration replaces
     /// it with keys from a key service).
     #[serde(default)]
     pub key_file: Option<PathBuf>,
-    /// Partitions of each log (fixed when the store is created). Default 8.
-    #[serde(default = "default_partitions")]
-    pub partitions: u32,
     /// Largest webhook body accepted, in bytes. Default 1 MiB (Graph batches are far smaller).
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
@@ -131,9 +128,6 @@ fn default_resync_ahead_days() -> i64 {
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }
-fn default_partitions() -> u32 {
-    8
-}
 fn default_max_body() -> usize {
     1024 * 1024
 }
@@ -190,26 +184,6 @@ fn default_consent_link_minutes() -> i64 {
     30
 }
 
-/// Event-log backends.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    /// One process; logs in the local SQLite store under the data directory.
-    #[default]
-    Embedded,
-    /// Logs are Kafka topics; several processes share the mailboxes by consumer group.
-    Kafka,
-}
-
-/// `[log]`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogConfig {
-    /// Backend. Default `embedded`.
-    #[serde(default)]
-    pub backend: Backend,
-}
-
 /// `[testing]`: switches that exist only so tests can prove recovery. Leave unset in production.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -226,11 +200,64 @@ pub struct TestingConfig {
     pub controllable_clock: bool,
 }
 
-/// Reads and parses a configuration file.
+impl Config {
+    /// Checks what can be checked before anything is opened or connected, so that a bad value
+    /// is reported when the file is loaded rather than at first use.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.log.validate().map_err(|e| match e {
+            LogError::Invalid(why) | LogError::Unavailable(why) => anyhow::anyhow!("invalid [log] section: {why}"),
+        })
+    }
+}
+
+/// Settings that moved, as (where they were, what to write instead). A file that still has one
+/// is refused with where it went, rather than serde's bare "unknown field".
+const MOVED: &[(&str, Option<&str>, &str)] = &[
+    (
+        "kafka",
+        None,
+        "the [kafka] section is gone: write its settings into [log], under backend = \"kafka\" \
+         (see docs/configuration.md)",
+    ),
+    (
+        "service",
+        Some("partitions"),
+        "service.partitions moved to [log]: write partitions = … there (the embedded log's partition count; \
+         in kafka mode it is the partition count of the topics hcal creates)",
+    ),
+];
+
+/// The first setting of `text` that moved elsewhere, with where it went.
+fn moved_setting(text: &str) -> Option<&'static str> {
+    let table: toml::Table = text.parse().ok()?;
+    MOVED.iter().find_map(|(section, key, message)| {
+        let found = match (table.get(*section), key) {
+            (Some(_), None) => true,
+            (Some(toml::Value::Table(section)), Some(key)) => section.contains_key(*key),
+            _ => false,
+        };
+        found.then_some(*message)
+    })
+}
+
+/// Parses and validates the text of a configuration file.
+pub fn parse(text: &str) -> anyhow::Result<Config> {
+    let config: Config = match toml::from_str(text) {
+        Ok(config) => config,
+        Err(e) => match moved_setting(text) {
+            Some(moved) => anyhow::bail!("{moved}"),
+            None => return Err(e.into()),
+        },
+    };
+    config.validate()?;
+    Ok(config)
+}
+
+/// Reads, parses and validates a configuration file.
 pub fn load(path: &std::path::Path) -> anyhow::Result<Config> {
     use anyhow::Context as _;
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    parse(&text).with_context(|| format!("loading {}", path.display()))
 }
 
 #[cfg(test)]
@@ -240,6 +267,66 @@ mod tests {
     fn service(extra: &str) -> ServiceConfig {
         let text = format!("data_dir = \"data\"\n{extra}");
         toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A complete file around the given `[log]` lines (and more sections).
+    fn file(rest: &str) -> String {
+        format!(
+            "[service]\ndata_dir = \"data\"\n\n[tenant]\nid = \"72f988bf-86f1-41af-91ab-2d7cd011db47\"\n\n\
+             [graph]\nclient_id = \"c\"\n\n[webex]\n\n{rest}"
+        )
+    }
+
+    fn refusal(text: &str) -> String {
+        match parse(text) {
+            Ok(config) => panic!("accepted: {config:?}"),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    #[test]
+    fn the_log_section_selects_the_backend_and_holds_its_settings() {
+        assert_eq!(parse(&file("")).unwrap().log, LogConfig::default());
+        let kafka = parse(&file("[log]\nbackend = \"kafka\"\nbootstrap_servers = \"k:9092\"\n")).unwrap();
+        assert!(matches!(&kafka.log, LogConfig::Kafka(k) if k.bootstrap_servers == "k:9092"), "{:?}", kafka.log);
+        let embedded = parse(&file("[log]\npartitions = 4\n")).unwrap();
+        assert_eq!(embedded.log, LogConfig::Embedded(crate::log::EmbeddedConfig { partitions: 4 }));
+    }
+
+    #[test]
+    fn impossible_and_retired_log_settings_are_refused_with_where_they_belong() {
+        // Kafka without its broker, Kafka settings on the embedded log.
+        assert!(refusal(&file("[log]\nbackend = \"kafka\"\n")).contains("bootstrap_servers"));
+        let ignored = refusal(&file("[log]\nbootstrap_servers = \"k:9092\"\n"));
+        assert!(ignored.contains("unknown field") && ignored.contains("bootstrap_servers"), "{ignored}");
+        assert!(ignored.contains("need backend = \"kafka\""), "{ignored}");
+        // The retired top-level section, alone or next to a kafka [log].
+        for rest in [
+            "[log]\nbackend = \"kafka\"\n\n[kafka]\nbootstrap_servers = \"k:9092\"\n",
+            "[kafka]\nbootstrap_servers = \"k:9092\"\n",
+        ] {
+            let moved = refusal(&file(rest));
+            assert!(moved.contains("[kafka] section is gone") && moved.contains("[log]"), "{moved}");
+        }
+        let partitions = file("").replace("data_dir = \"data\"", "data_dir = \"data\"\npartitions = 8");
+        assert!(refusal(&partitions).contains("service.partitions moved to [log]"));
+        // Other unknown fields keep serde's message.
+        let other = refusal(&file("[log]\nbackend = \"embedded\"\n\n[extra]\n"));
+        assert!(other.contains("unknown field") && other.contains("extra"), "{other}");
+    }
+
+    #[test]
+    fn kafka_settings_are_validated_when_the_file_is_loaded() {
+        let bad = refusal(&file("[log]\nbackend = \"kafka\"\nbootstrap_servers = \"k:9092\"\nrequest_timeout = 0\n"));
+        assert!(bad.contains("log.request_timeout"), "{bad}");
+        let reserved = file("[log]\nbackend = \"kafka\"\nbootstrap_servers = \"k:9092\"\nextra = { acks = \"1\" }\n");
+        assert!(refusal(&reserved).contains("log.extra may not set \"acks\""));
+        assert!(refusal(&file("[log]\npartitions = 0\n")).contains("log.partitions"));
+        let path = std::env::temp_dir().join(format!("hcal-config-{}.toml", uuid::Uuid::new_v4().simple()));
+        std::fs::write(&path, file("[log]\npartitions = 0\n")).unwrap();
+        let loaded = load(&path).map_err(|e| format!("{e:#}"));
+        std::fs::remove_file(&path).unwrap();
+        assert!(loaded.as_ref().is_err_and(|e| e.contains("log.partitions")), "{loaded:?}");
     }
 
     #[test]

@@ -121,7 +121,6 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<bool> {
             public_url: None,
             data_dir: data_dir.clone(),
             key_file: None,
-            partitions: 8,
             max_body_bytes: 1024 * 1024,
             api_token_env: "HCAL_API_TOKEN".into(),
             subscription_minutes: 10_000,
@@ -143,7 +142,6 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<bool> {
         webex: webex_config,
         domain: Default::default(),
         log: Default::default(),
-        kafka: None,
         testing: TestingConfig::default(),
     };
     let secrets =

@@ -1,6 +1,6 @@
 //! The hcal service: configuration, HTTP edges (webhook, public and admin APIs), the Graph and
-//! meeting-platform clients, the embedded store, projections and the wiring of a running
-//! service. The domain lives in `hcal-actors`.
+//! meeting-platform clients, the event logs and the local store ([`log`]), projections and the
+//! wiring of a running service. The domain lives in `hcal-actors`.
 
 #![forbid(unsafe_code)]
 
@@ -13,13 +13,12 @@ pub mod graph;
 pub mod http;
 pub mod inbox;
 pub mod keys;
+pub mod log;
 pub mod metrics;
 pub mod platform;
-pub mod projection;
+pub mod projections;
 pub mod replay;
 pub mod runtime;
 pub mod scheduler;
 pub mod service;
-pub mod store;
-pub mod subscriptions;
 pub mod tenant;

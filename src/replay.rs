@@ -1,21 +1,24 @@
-//! `hcal replay`: rebuilding the meeting-list projection from the domain-event log, all of it,
-//! from a point in time, or for one mailbox. Idempotent: the fold only sets rows, so replaying
-//! what was already applied changes nothing.
+//! `hcal replay`: rebuilding projections from the domain-event log (run it while the service is
+//! stopped). Without options both projections are rebuilt from the start of the log: the meeting
+//! lists and the subscription index (the webhook's and the scheduler's view, which a restart
+//! otherwise loads from its rows). `--from` refolds the meeting lists from a point in time and
+//! `--mailbox` one mailbox's meeting list; both leave the subscription index alone, since its
+//! rows fold a mailbox's whole history and are not split by time. Idempotent: the folds only
+//! set rows, so replaying what was already applied changes nothing.
 
 use std::io::IsTerminal as _;
-use std::sync::Arc;
 
-use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use hcal_actors::ids::MailboxId;
-use hcal_actors::log::{EventLog, MAILBOX_EVENTS};
+use hcal_actors::log::{EventLog, LogError, MAILBOX_EVENTS};
 use hcal_actors::mailbox::envelope;
+use hcal_actors::seal::KeyRing;
 
-use crate::config::{Backend, Config};
-use crate::projection::{self, MEETING_LIST};
-use crate::store::embedded::EmbeddedStore;
-use crate::store::kafka::KafkaLog;
-use crate::subscriptions::SubscriptionIndex;
+use crate::config::Config;
+use crate::log::sqlite::{ProjectionBatch, SqliteStore};
+use crate::projections::meetings::{self as projection, MEETING_LIST, MeetingList};
+use crate::projections::subscriptions::{SUBSCRIPTION_INDEX, SubscriptionIndex};
+use crate::projections::{self, Projection};
 
 /// What to replay.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +29,15 @@ pub struct ReplayOptions {
     pub mailbox: Option<MailboxId>,
 }
 
+/// What a replay did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replayed {
+    /// Events folded.
+    pub events: usize,
+    /// The projections rebuilt.
+    pub projections: Vec<&'static str>,
+}
+
 fn bar(len: u64) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len);
     if !std::io::stderr().is_terminal() {
@@ -34,63 +46,79 @@ fn bar(len: u64) -> indicatif::ProgressBar {
     bar
 }
 
-/// Replays; returns how many events were folded.
-pub async fn run(config: &Config, options: &ReplayOptions) -> anyhow::Result<usize> {
-    let store = EmbeddedStore::open(&config.service.data_dir.join("store"), config.service.partitions)
-        .map_err(|e| anyhow::anyhow!("opening the store: {e}"))?;
+fn err(e: LogError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+/// Replays as `options` say.
+pub async fn run(config: &Config, options: &ReplayOptions) -> anyhow::Result<Replayed> {
     let ring = crate::keys::load_or_create_at(&config.service.key_file())?;
-    let kafka = match config.log.backend {
-        Backend::Embedded => None,
-        Backend::Kafka => {
-            let k = config.kafka.clone().context("log.backend = \"kafka\" needs a [kafka] section")?;
-            Some(Arc::new(KafkaLog::connect(k).await.map_err(|e| anyhow::anyhow!("connecting to Kafka: {e}"))?))
+    let storage = crate::log::open(&config.log, &config.service.data_dir)
+        .await
+        .map_err(|e| anyhow::anyhow!("opening the event log: {e}"))?;
+    let (log, store) = (storage.log.as_ref(), storage.store.as_ref());
+    let result = match (options.mailbox, options.from) {
+        (Some(mailbox), _) => {
+            redrive(log, store, &ring, mailbox).await.map(|events| Replayed { events, projections: vec![MEETING_LIST] })
         }
+        (None, Some(at)) => rewind(log, store, &ring, at).await,
+        (None, None) => rebuild(log, store, &ring).await,
     };
-    let log: Arc<dyn EventLog> = match &kafka {
-        Some(k) => k.clone(),
-        None => Arc::new(store.clone()),
-    };
-    let result = match options.mailbox {
-        Some(mailbox) => redrive(log.as_ref(), &store, &ring, mailbox).await,
-        None => rebuild(log.as_ref(), &store, &ring, options.from).await,
-    };
-    if let Some(k) = kafka {
-        k.shutdown().await;
-    }
+    storage.shutdown().await;
     result
 }
 
-async fn rebuild(
+/// Every projection from the start.
+async fn rebuild(log: &dyn EventLog, store: &SqliteStore, ring: &KeyRing) -> anyhow::Result<Replayed> {
+    store.projection_reset(SUBSCRIPTION_INDEX).await.map_err(err)?;
+    store.projection_reset(MEETING_LIST).await.map_err(err)?;
+    let index = SubscriptionIndex::new(ring.clone());
+    let meetings = MeetingList::new(ring.clone());
+    let events = follow(log, store, ring, &[&index, &meetings]).await?;
+    Ok(Replayed { events, projections: vec![MEETING_LIST, SUBSCRIPTION_INDEX] })
+}
+
+/// The meeting lists from each partition's first event at or after `at`.
+async fn rewind(
     log: &dyn EventLog,
-    store: &EmbeddedStore,
-    ring: &hcal_actors::seal::KeyRing,
-    from: Option<DateTime<Utc>>,
-) -> anyhow::Result<usize> {
-    let err = |e: hcal_actors::log::LogError| anyhow::anyhow!("{e}");
-    match from {
-        None => store.projection_reset(MEETING_LIST).await.map_err(err)?,
-        Some(at) => {
-            // Rewind each partition to its first event at or after `at`.
-            for partition in 0..log.partitions(MAILBOX_EVENTS) {
-                let mut offset = 0;
-                let start = loop {
-                    let records = log.read(MAILBOX_EVENTS, partition, offset, 1000).await.map_err(err)?;
-                    let Some(last) = records.last().map(|r| r.offset) else { break offset };
-                    let hit =
-                        records.iter().find(|r| envelope::decode(&r.payload, ring).is_ok_and(|e| e.occurred_at >= at));
-                    if let Some(r) = hit {
-                        break r.offset;
-                    }
-                    offset = last + 1;
-                };
-                store.commit(MEETING_LIST, MAILBOX_EVENTS, partition, start).await.map_err(err)?;
+    store: &SqliteStore,
+    ring: &KeyRing,
+    at: DateTime<Utc>,
+) -> anyhow::Result<Replayed> {
+    let mut positions = Vec::new();
+    for partition in 0..log.partitions(MAILBOX_EVENTS) {
+        let mut offset = 0;
+        let start = loop {
+            let records = log.read(MAILBOX_EVENTS, partition, offset, 1000).await.map_err(err)?;
+            let Some(last) = records.last().map(|r| r.offset) else { break offset };
+            let hit = records.iter().find(|r| envelope::decode(&r.payload, ring).is_ok_and(|e| e.occurred_at >= at));
+            if let Some(r) = hit {
+                break r.offset;
             }
-        }
+            offset = last + 1;
+        };
+        positions.push((MAILBOX_EVENTS.to_owned(), partition, start));
     }
+    // Positions only: the rows stay, and the refold sets them again.
+    store.projection_apply(MEETING_LIST, ProjectionBatch { positions, ..Default::default() }).await.map_err(err)?;
+    let events = follow(log, store, ring, &[&MeetingList::new(ring.clone())]).await?;
+    Ok(Replayed { events, projections: vec![MEETING_LIST] })
+}
+
+/// Drives `projections` to the end of the log, with a progress bar.
+async fn follow(
+    log: &dyn EventLog,
+    store: &SqliteStore,
+    ring: &KeyRing,
+    projections: &[&dyn Projection],
+) -> anyhow::Result<usize> {
     let mut total = 0u64;
     for partition in 0..log.partitions(MAILBOX_EVENTS) {
-        let from = store.committed(MEETING_LIST, MAILBOX_EVENTS, partition).await.map_err(err)?;
-        let mut offset = from;
+        let mut offset = u64::MAX;
+        for projection in projections {
+            let at = store.projection_position(projection.name(), MAILBOX_EVENTS, partition).await.map_err(err)?;
+            offset = offset.min(at);
+        }
         loop {
             let records = log.read(MAILBOX_EVENTS, partition, offset, 1000).await.map_err(err)?;
             let Some(last) = records.last().map(|r| r.offset) else { break };
@@ -99,10 +127,9 @@ async fn rebuild(
         }
     }
     let progress = bar(total);
-    let index = SubscriptionIndex::default();
     let mut folded = 0;
     loop {
-        let n = projection::catch_up(log, store, ring, &index).await.map_err(err)?;
+        let n = projections::catch_up(log, store, ring, projections).await.map_err(err)?;
         if n == 0 {
             break;
         }
@@ -113,17 +140,12 @@ async fn rebuild(
     Ok(folded)
 }
 
-async fn redrive(
-    log: &dyn EventLog,
-    store: &EmbeddedStore,
-    ring: &hcal_actors::seal::KeyRing,
-    mailbox: MailboxId,
-) -> anyhow::Result<usize> {
-    let err = |e: hcal_actors::log::LogError| anyhow::anyhow!("{e}");
+/// One mailbox's meeting list from its whole history, up to where the projection stands.
+async fn redrive(log: &dyn EventLog, store: &SqliteStore, ring: &KeyRing, mailbox: MailboxId) -> anyhow::Result<usize> {
     let key = mailbox.to_string();
     let partition = hcal_actors::log::partition_for(&key, log.partitions(MAILBOX_EVENTS));
     // Up to what the projection has applied, so the re-drive never runs ahead of it.
-    let until = store.committed(MEETING_LIST, MAILBOX_EVENTS, partition).await.map_err(err)?;
+    let until = store.projection_position(MEETING_LIST, MAILBOX_EVENTS, partition).await.map_err(err)?;
     let prefix = format!("{key}/");
     let existing = store.projection_scan(MEETING_LIST, &prefix).await.map_err(err)?;
     let mut rows: projection::Rows = existing.into_iter().map(|(k, _)| (k, None)).collect();

@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 
 use crate::clock::Clock;
 use crate::inbox::Inbox;
-use crate::subscriptions::SubscriptionIndex;
+use crate::projections::subscriptions::SubscriptionIndex;
 
 /// Decides which mailboxes need their subscription renewed (or recreated) and asks their owners.
 pub struct Scheduler {

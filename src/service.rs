@@ -1,5 +1,6 @@
-//! Wiring of a running service in embedded mode: store, keys, clients, actors, the HTTP
-//! server (webhook, public and admin APIs), the notification consumers and the projection.
+//! Wiring of a running service in either mode: the event log and local store, keys, clients,
+//! actors, the HTTP server (webhook, public and admin APIs), the notification consumers and the
+//! projections.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -14,19 +15,20 @@ use tokio::task::JoinHandle;
 
 use crate::app::AppState;
 use crate::clock::Clock;
-use crate::config::{Backend, Config};
+use crate::config::Config;
 use crate::dispatch::kafka::GroupDispatcher;
 use crate::graph::GraphClient;
 use crate::graph::subscriptions::{GraphSubscriptions, WritePacer};
+use crate::log::Storage;
 use crate::metrics::Metrics;
 use crate::platform::webex::WebexClient;
+use crate::projections::meetings::MeetingList;
+use crate::projections::subscriptions::SubscriptionIndex;
+use crate::projections::{self, Projection};
 use crate::runtime::MailboxRegistry;
 use crate::runtime::crash::{CrashingGraph, CrashingInbox, CrashingLog, CrashingSubscriptions};
 use crate::scheduler::Scheduler;
-use crate::store::embedded::EmbeddedStore;
-use crate::store::kafka::KafkaLog;
-use crate::subscriptions::SubscriptionIndex;
-use crate::{dispatch, http, keys, projection};
+use crate::{dispatch, http, keys};
 
 /// Secrets, read from the environment (names in the configuration) or given by the demo.
 #[derive(Clone)]
@@ -65,7 +67,7 @@ pub struct Running {
     pub state: web::Data<AppState>,
     server: actix_web::dev::ServerHandle,
     tasks: Vec<JoinHandle<()>>,
-    kafka: Option<Arc<KafkaLog>>,
+    storage: Storage,
 }
 
 impl Running {
@@ -75,9 +77,7 @@ impl Running {
             task.abort();
         }
         self.server.stop(true).await;
-        if let Some(kafka) = self.kafka {
-            kafka.shutdown().await;
-        }
+        self.storage.shutdown().await;
     }
 }
 
@@ -92,23 +92,9 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
         config.service.public_url = Some(url.clone());
     }
     let data_dir = config.service.data_dir.clone();
-    let store = Arc::new(
-        EmbeddedStore::open(&data_dir.join("store"), config.service.partitions)
-            .map_err(|e| anyhow::anyhow!("opening the store: {e}"))?,
-    );
-    let kafka = match config.log.backend {
-        Backend::Embedded => None,
-        Backend::Kafka => {
-            let kafka_config = config.kafka.clone().context("log.backend = \"kafka\" needs a [kafka] section")?;
-            Some(Arc::new(
-                KafkaLog::connect(kafka_config).await.map_err(|e| anyhow::anyhow!("connecting to Kafka: {e}"))?,
-            ))
-        }
-    };
-    let log: Arc<dyn EventLog> = match &kafka {
-        Some(k) => k.clone(),
-        None => store.clone(),
-    };
+    let storage =
+        crate::log::open(&config.log, &data_dir).await.map_err(|e| anyhow::anyhow!("opening the event log: {e}"))?;
+    let (log, store): (Arc<dyn EventLog>, _) = (storage.log.clone(), storage.store.clone());
     let inbox = crate::inbox::Inbox::new(log.clone());
     let ring = keys::load_or_create_at(&config.service.key_file())?;
     crate::tenant::cloud::reconcile(&config.tenant.cloud, &config.graph)?.apply(&mut config.graph);
@@ -163,10 +149,15 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
     let arbiters = (0..2).map(|_| actix::Arbiter::new().handle()).collect();
     let registry = Arc::new(MailboxRegistry::new(deps, arbiters, config.service.snapshot_every));
     let subscriptions = Arc::new(
-        SubscriptionIndex::rebuild(log.as_ref(), &ring)
+        SubscriptionIndex::open(&store, ring.clone())
             .await
-            .map_err(|e| anyhow::anyhow!("reading subscriptions: {e}"))?,
+            .map_err(|e| anyhow::anyhow!("opening the subscription index: {e}"))?,
     );
+    // The webhook must know every existing subscription before it answers Graph: the stored
+    // rows, then the events after their positions, before the server starts.
+    projections::catch_up(log.as_ref(), &store, &ring, &[subscriptions.as_ref()])
+        .await
+        .map_err(|e| anyhow::anyhow!("catching up the subscription index: {e}"))?;
     let metrics = Arc::new(Metrics::default());
     let scheduler = Arc::new(Scheduler::new(inbox.clone(), subscriptions.clone(), clock.clone(), lifetime));
     let state = web::Data::new(AppState {
@@ -201,16 +192,15 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
         }
     })];
     if !config.testing.hold_processing {
-        match &kafka {
+        match &storage.kafka {
             Some(k) => {
-                let prefix = config.kafka.as_ref().map_or("", |c| c.topic_prefix.as_str());
-                let timeout = config.kafka.as_ref().map_or(std::time::Duration::from_secs(30), |c| c.request_timeout);
+                let kafka = k.config();
                 // Stable per installation: the data directory and address identify the process.
                 let instance =
                     format!("hcal-{}", short_hash(&format!("{}|{}", data_dir.display(), config.service.listen)));
-                let static_member = config.kafka.as_ref().is_none_or(|c| c.static_membership);
-                let instance = static_member.then_some(instance.as_str());
-                let group = format!("{prefix}mailbox-actors");
+                let instance = kafka.static_membership.then_some(instance.as_str());
+                let group = format!("{}mailbox-actors", kafka.topic_prefix);
+                let timeout = kafka.request_timeout;
                 let dispatcher = GroupDispatcher::new(k, &group, instance, timeout, registry.clone(), metrics.clone())?;
                 tasks.push(tokio::spawn(dispatcher.run()));
             }
@@ -224,12 +214,13 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
             }
         }
     }
-    tasks.push(tokio::spawn(projection::run(log.clone(), store, ring, subscriptions)));
+    let followed: Vec<Arc<dyn Projection>> = vec![subscriptions, Arc::new(MeetingList::new(ring.clone()))];
+    tasks.push(tokio::spawn(projections::run(log.clone(), store, ring, followed)));
     if !config.testing.controllable_clock {
         tasks.push(tokio::spawn(scheduler.run(std::time::Duration::from_secs(config.service.tick_secs.max(1)))));
     }
     tracing::info!(%url, "hcal is listening");
-    Ok(Running { url, state, server: handle, tasks, kafka })
+    Ok(Running { url, state, server: handle, tasks, storage })
 }
 
 /// A short, stable hash of `s` (for ids derived from configuration).

@@ -13,8 +13,6 @@ use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use hcal::config::Backend;
-
 mod support;
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -184,8 +182,7 @@ fn hcal_runs_in_kafka_mode_against_the_healthy_compose_broker() {
     }
 
     let config = hcal_config(&doc);
-    assert_eq!(config.log.backend, Backend::Kafka);
-    let kafka_config = config.kafka.as_ref().expect("a [kafka] section");
+    let hcal::log::LogConfig::Kafka(kafka_config) = &config.log else { panic!("not in kafka mode: {:?}", config.log) };
     assert_eq!(kafka_config.bootstrap_servers, "kafka:9092");
     assert!(kafka_config.create_topics, "the broker does not auto-create topics, so hcal must");
     assert_eq!(broker_env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"], "false");
@@ -316,7 +313,7 @@ async fn the_compose_stack_decorates_an_invite_without_docker() {
         println!("skipped: tansu is not on PATH (.ci/run installs it with .ci/install-tansu.sh)");
         return;
     }
-    let broker = support::Broker::start();
+    let broker = support::Broker::start().unwrap();
     let doc = compose();
     let (graph_port, webex_port, hcal_port) = (support::port(), support::port(), support::port());
     let data = tempfile::tempdir().unwrap();

@@ -10,7 +10,7 @@ use std::io::{Read as _, Write as _};
 use std::path::Path;
 use std::time::Duration;
 
-use hcal::store::kafka::{KafkaConfig, KafkaLog};
+use hcal::log::kafka::{KafkaConfig, KafkaLog};
 use hcal_actors::log::{EventLog as _, MAILBOX_EVENTS, NOTIFICATIONS, partition_for};
 use testcontainers_modules::kafka::apache;
 use testcontainers_modules::testcontainers::ImageExt as _;

@@ -193,7 +193,7 @@ async fn a_broker_restart_mid_run_loses_nothing_and_decorates_nothing_twice() {
         during.push(ev["id"].as_str().unwrap().to_owned());
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
-    env.broker().unwrap().restart();
+    env.broker().unwrap().restart().unwrap();
 
     for id in &during {
         eventually("decoration after the restart", WAIT, || async {

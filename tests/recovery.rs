@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
+use hcal::log::sqlite::SqliteStore;
 use hcal::runtime::recovery::recover_partition;
-use hcal::store::embedded::EmbeddedStore;
 use hcal_actors::ids::{MailboxId, TenantId, UserObjectId};
 use hcal_actors::log::{EventLog, LogError, MAILBOX_EVENTS, MAILBOX_SNAPSHOTS, Record, partition_for};
 use hcal_actors::mailbox::envelope::{self, Envelope};
@@ -27,7 +27,7 @@ const PARTITIONS: u32 = 2;
 
 /// The store, counting the event records recovery reads.
 struct Counting {
-    store: EmbeddedStore,
+    store: SqliteStore,
     events_read: AtomicUsize,
 }
 
@@ -67,7 +67,7 @@ struct World {
 impl World {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = EmbeddedStore::open(dir.path(), PARTITIONS).unwrap();
+        let store = SqliteStore::open(dir.path(), PARTITIONS).unwrap();
         Self {
             log: Arc::new(Counting { store, events_read: AtomicUsize::new(0) }),
             ring: KeyRing::new(DataKey::generate("k1").unwrap()),
@@ -117,7 +117,7 @@ impl World {
 }
 
 /// Every event of the partition folded from its start, without snapshots.
-async fn reference(store: &EmbeddedStore, ring: &KeyRing, partition: u32) -> HashMap<MailboxId, Recovered> {
+async fn reference(store: &SqliteStore, ring: &KeyRing, partition: u32) -> HashMap<MailboxId, Recovered> {
     let mut fold = Fold::new();
     for record in store.read(MAILBOX_EVENTS, partition, 0, 100_000).await.unwrap() {
         fold.event(&envelope::decode(&record.payload, ring).unwrap(), record.offset).unwrap();

@@ -147,19 +147,15 @@ async fn bulk_enable_from_csv_and_status_with_the_cli() {
     for user in &users {
         wait_status(&env, user, "active").await;
     }
-    // The list is read from the subscription index, which follows the mailbox events a moment
-    // after each mailbox's own status does.
-    let all_active = |table: &str| {
+    // The list comes from the subscription index, which follows the mailbox events a little
+    // behind the per-mailbox status waited for above.
+    let listed = |table: &str| {
         users.iter().all(|user| table.lines().any(|l| l.starts_with(user.as_str()) && l.contains("active")))
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
+    eventually("every user listed as active", WAIT, || async {
         let out = hcal(&["users", "status"]);
-        let table = String::from_utf8_lossy(&out.stdout).into_owned();
-        if all_active(&table) {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{table}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        listed(&String::from_utf8_lossy(&out.stdout)).then_some(())
+    })
+    .await;
 }

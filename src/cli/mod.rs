@@ -28,8 +28,10 @@ pub enum Command {
     Detect(detect::DetectArgs),
     /// Run the service and the bundled simulators in one process and play a scripted scenario.
     Demo(demo::DemoArgs),
-    /// Rebuild the meeting-list projection from the domain-event log (all, from a time, or one
-    /// mailbox); run it while the service is stopped.
+    /// Rebuild projections from the domain-event log: without options the meeting lists and the
+    /// subscription index from the start; `--from` (meeting lists from a time) and `--mailbox`
+    /// (one mailbox's meeting list) leave the subscription index alone. Run it while the
+    /// service is stopped.
     Replay(replay::ReplayArgs),
     /// Run one of the bundled simulators of the outside world (for tests, demos, development).
     #[command(subcommand)]

@@ -13,15 +13,17 @@ pub struct ReplayArgs {
     /// Configuration file of the installation (its data directory and event log).
     #[arg(long, default_value = "hcal.toml")]
     pub config: PathBuf,
-    /// Replay only events at or after this instant (RFC 3339), keeping the rows before it.
+    /// Replay only events at or after this instant (RFC 3339) into the meeting lists, keeping
+    /// the rows before it; the subscription index is left as it is.
     #[arg(long)]
     pub from: Option<chrono::DateTime<chrono::Utc>>,
-    /// Re-drive one mailbox (`tenantId/userId`): drop its rows and refold its whole history.
+    /// Re-drive one mailbox (`tenantId/userId`): drop its meeting-list rows and refold its whole
+    /// history; the subscription index is left as it is.
     #[arg(long)]
     pub mailbox: Option<String>,
 }
 
-/// Rebuilds the meeting-list projection. Run it while the service is stopped.
+/// Rebuilds projections from the domain-event log. Run it while the service is stopped.
 pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let config = config::load(&args.config)?;
     let mailbox = match &args.mailbox {
@@ -31,7 +33,7 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let folded = replay::run(&config, &ReplayOptions { from: args.from, mailbox }).await?;
-    println!("replayed {folded} events into the meeting-list projection");
+    let replayed = replay::run(&config, &ReplayOptions { from: args.from, mailbox }).await?;
+    println!("replayed {} events into {}", replayed.events, replayed.projections.join(" and "));
     Ok(())
 }

@@ -30,9 +30,9 @@ use tokio::sync::Notify;
 use tokio::task::{AbortHandle, Id, JoinError, JoinSet};
 
 use crate::dispatch::{self, Attempt};
+use crate::log::kafka::KafkaLog;
 use crate::metrics::Metrics;
 use crate::runtime::MailboxRegistry;
-use crate::store::kafka::KafkaLog;
 
 /// Acts on rebalances as they happen (inside the consumer's poll): lapses the actors' leases
 /// the moment partitions are taken away, and wakes the polling task to drop its backlog.

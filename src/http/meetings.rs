@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::ApiCaller;
 use super::error::{ApiError, ErrorKind};
 use crate::app::AppState;
-use crate::projection::{self, MeetingRow};
+use crate::projections::meetings::{self as projection, MeetingRow};
 
 /// Length of the window when `to` is not given.
 const DEFAULT_SPAN: Duration = Duration::weeks(4);

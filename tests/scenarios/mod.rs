@@ -292,17 +292,24 @@ pub async fn every_produced_message_matches_its_schema_and_no_sentinel_leaks(env
     // The broker's own storage is "stored" too.
     let mut stored = support::files(&env.data_dir());
     if let Some(support::KafkaSide::Broker(broker)) = &env.kafka {
-        stored.extend(support::files(broker.dir.path()));
+        stored.extend(support::files(broker.dir()));
     }
     let mut haystacks: Vec<(String, Vec<u8>)> =
         stored.into_iter().map(|p| (p.display().to_string(), std::fs::read(&p).unwrap())).collect();
     haystacks.push(("process output".into(), env.logs().into_bytes()));
     haystacks.push(("metrics".into(), env.metrics().await.into_bytes()));
     haystacks.push(("log records".into(), serde_json::to_vec(&(events, notifications, snapshots)).unwrap()));
+    // The subscriptions' client states are secrets too (the subscription index keeps them
+    // sealed in its rows).
+    let client_states = env.graph.subscription_client_states();
+    assert!(!client_states.is_empty(), "hcal's subscriptions carry a clientState");
+    let mut needles: Vec<(&str, &str)> =
+        [sentinel.as_str(), "alex@contoso.example", "deniz@contoso.example", "Zoom one"].map(|n| (n, n)).into();
+    needles.extend(client_states.iter().map(|c| ("a subscription's clientState", c.as_str())));
     for (what, bytes) in &haystacks {
         let text = String::from_utf8_lossy(bytes);
-        for needle in [sentinel.as_str(), "alex@contoso.example", "deniz@contoso.example", "Zoom one"] {
-            assert!(!text.contains(needle), "{needle} found in {what}");
+        for (name, needle) in &needles {
+            assert!(!text.contains(needle), "{name} found in {what}");
         }
     }
 }
@@ -482,6 +489,48 @@ pub async fn a_mailbox_too_large_to_snapshot_recovers_from_its_history(env: Env)
     assert!(after.iter().all(|e| e["data"]["recovered"] == false));
 }
 
+/// How many change notifications of each user the notifications log holds (records come in
+/// partition order, so they are counted rather than sliced).
+async fn change_notifications(env: &Env, users: &[String]) -> Vec<usize> {
+    let records = env.records("notifications").await;
+    let change_of = |r: &&Value, user: &str| r["value"]["kind"] == "change" && r["value"]["userId"] == user;
+    users.iter().map(|user| records.iter().filter(|r| change_of(r, user)).count()).collect()
+}
+
+/// A restarted hcal knows its subscriptions at once: the subscription index comes back from
+/// its stored rows and the events after its positions before the webhook answers, so Graph's
+/// first notifications after the restart are accepted, and the admin list is complete, even
+/// with processing held (no mailbox recovered, nothing new appended).
+pub async fn a_restarted_hcal_accepts_notifications_for_its_existing_subscriptions(env: Env) {
+    let first = env.start("").await;
+    let users = [env.user("alex"), env.user("deniz")];
+    for user in &users {
+        env.enable(user).await;
+    }
+    for user in &users {
+        env.wait_resynced(user).await;
+    }
+    first.kill();
+
+    let _hcal = env.start("hold_processing = true").await;
+    let listed = env.mailboxes().await;
+    for user in &users {
+        assert!(listed.iter().any(|m| m["userId"] == user.as_str() && m["status"] == "active"), "{listed:?}");
+    }
+    let before = change_notifications(&env, &users).await;
+    for user in &users {
+        env.graph.create_event(user, invite("After the restart", "Room", "<p>x</p>")).await.unwrap();
+    }
+    eventually("a new notification per mailbox in the log", WAIT, || async {
+        let now = change_notifications(&env, &users).await;
+        now.iter().zip(&before).all(|(now, before)| now > before).then_some(())
+    })
+    .await;
+    let metrics = env.metrics().await;
+    assert!(!metrics.contains("outcome=\"unknown_subscription\""), "{metrics}");
+    assert!(!metrics.contains("outcome=\"bad_client_state\""), "{metrics}");
+}
+
 /// Instantiates every scenario as a test on one backend.
 #[macro_export]
 macro_rules! scenario_tests {
@@ -544,6 +593,12 @@ macro_rules! scenario_tests {
         async fn a_kill_during_the_resync_of_missed_notifications_loses_no_invite() {
             if let Some(env) = support::Env::on($backend).await {
                 scenarios::kills::a_kill_during_the_resync_of_missed_notifications_loses_no_invite(env).await;
+            }
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_restarted_hcal_accepts_notifications_for_its_existing_subscriptions() {
+            if let Some(env) = support::Env::on($backend).await {
+                scenarios::a_restarted_hcal_accepts_notifications_for_its_existing_subscriptions(env).await;
             }
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

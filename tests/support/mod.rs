@@ -25,64 +25,8 @@ pub enum Backend {
     KafkaBroker,
 }
 
-/// A tansu broker process on a free port, storing in a SQLite file in its own directory.
-pub struct Broker {
-    pub port: u16,
-    pub dir: tempfile::TempDir,
-    child: Option<Child>,
-}
-
-impl Broker {
-    /// Whether tansu is installed.
-    pub fn available() -> bool {
-        std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("tansu").is_file()))
-    }
-
-    pub fn start() -> Self {
-        let mut broker = Self { port: free_port(), dir: tempfile::tempdir().unwrap(), child: None };
-        broker.restart();
-        broker
-    }
-
-    pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// (Re)starts the broker on the same port and storage.
-    pub fn restart(&mut self) {
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        let log =
-            std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("tansu.log")).unwrap();
-        let child = Command::new("tansu")
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "sqlite://kafka.db"])
-            .current_dir(self.dir.path())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "tansu did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// SIGKILL, as a crash.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+/// The tansu broker harness the kafka-mode tests share with hcal's own Kafka log tests.
+pub use hcal_sim::tansu::Broker;
 
 /// The Kafka side of a test.
 pub enum KafkaSide {
@@ -169,22 +113,22 @@ impl Env {
                     println!("skipped: tansu is not on PATH (.ci/run installs it with .ci/install-tansu.sh)");
                     return None;
                 }
-                Some(KafkaSide::Broker(Broker::start()))
+                Some(KafkaSide::Broker(Broker::start().unwrap()))
             }
         };
         Some(env)
     }
 
-    /// The `[log]`/`[kafka]` sections for the backend.
+    /// The `[log]` section for the backend: the Kafka settings live in it, next to the backend.
     fn log_sections(&self) -> String {
         match &self.kafka {
             None => String::new(),
             Some(KafkaSide::Mock(cluster)) => format!(
-                "[log]\nbackend = \"kafka\"\n\n[kafka]\nbootstrap_servers = \"{}\"\ncreate_topics = false\nrequest_timeout = 10\n",
+                "[log]\nbackend = \"kafka\"\nbootstrap_servers = \"{}\"\ncreate_topics = false\nrequest_timeout = 10\n",
                 cluster.bootstrap_servers()
             ),
             Some(KafkaSide::Broker(broker)) => format!(
-                "[log]\nbackend = \"kafka\"\n\n[kafka]\nbootstrap_servers = \"{}\"\nrequest_timeout = 10\nstatic_membership = true\n",
+                "[log]\nbackend = \"kafka\"\nbootstrap_servers = \"{}\"\nrequest_timeout = 10\nstatic_membership = true\n",
                 broker.bootstrap()
             ),
         }
@@ -380,6 +324,12 @@ base_url = "{webex}"
     pub async fn meetings(&self, user: &str) -> Vec<Value> {
         self.get_list(&format!("/v1/users/{user}/meetings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"), "value")
             .await
+    }
+
+    /// The admin list of mailboxes (`GET /admin/v1/mailboxes`), which the subscription index
+    /// serves.
+    pub async fn mailboxes(&self) -> Vec<Value> {
+        self.get_list("/admin/v1/mailboxes", "value").await
     }
 
     pub async fn records(&self, topic: &str) -> Vec<Value> {

@@ -215,6 +215,12 @@ impl GraphSim {
         script::subscription_summary(&self.core)
     }
 
+    /// The `clientState` of every live subscription that has one, so a test can check that
+    /// the secret is never stored or printed in clear.
+    pub fn subscription_client_states(&self) -> Vec<String> {
+        self.core.store.lock().subscriptions.values().filter_map(|s| s.client_state.clone()).collect()
+    }
+
     /// Creates the demo tenant (see [`script::seed_demo`]).
     pub fn seed_demo(&self, redirect_uri: &str) -> Result<script::DemoTenant, String> {
         script::seed_demo(&self.core, redirect_uri)

@@ -2,19 +2,18 @@
 //! its sensitive part sealed, and its log position committed in the same transaction.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hcal_actors::ids::MailboxId;
-use hcal_actors::log::{EventLog, LogError, MAILBOX_EVENTS};
-use hcal_actors::mailbox::envelope;
+use hcal_actors::log::LogError;
+use hcal_actors::mailbox::envelope::Envelope;
 use hcal_actors::mailbox::events::{JoinTarget, MailboxEvent};
 use hcal_actors::seal::{self, KeyRing, Sealed};
 use serde::{Deserialize, Serialize};
 
-use crate::store::embedded::{EmbeddedStore, ProjectionBatch};
-use crate::subscriptions::SubscriptionIndex;
+use super::{Position, Projection};
+use crate::log::sqlite::{ProjectionBatch, SqliteStore};
 
 /// Name of the projection (also its consumer group).
 pub const MEETING_LIST: &str = "meeting-list";
@@ -162,71 +161,47 @@ pub fn batch_of(ring: &KeyRing, rows: Rows, positions: Vec<(String, u32, u64)>) 
     Ok(batch)
 }
 
-/// Applies the events of `log` after the projection's committed position in each partition;
-/// returns how many events were folded. Rows and position are committed in one transaction of
-/// the local store `store` (which is also the log in embedded mode). New subscriptions are
-/// reported to `subscriptions` on the way, so every process learns those made by the others.
-pub async fn catch_up(
-    log: &dyn EventLog,
-    store: &EmbeddedStore,
-    ring: &KeyRing,
-    subscriptions: &SubscriptionIndex,
-) -> Result<usize, LogError> {
-    let mut folded = 0;
-    for partition in 0..log.partitions(MAILBOX_EVENTS) {
-        loop {
-            let from = store.committed(MEETING_LIST, MAILBOX_EVENTS, partition).await?;
-            let records = log.read(MAILBOX_EVENTS, partition, from, 500).await?;
-            let Some(last) = records.last().map(|r| r.offset) else { break };
-            let mut rows = Rows::new();
-            for record in &records {
-                let env = envelope::decode(&record.payload, ring).map_err(|e| LogError::Invalid(e.to_string()))?;
-                subscriptions.observe(env.mailbox, &env.event);
-                let Some(event_id) = env.event.event_id() else { continue };
-                let key = row_key(&env.mailbox, event_id.as_str());
-                if !rows.contains_key(&key) {
-                    let current = match store.projection_get(MEETING_LIST, &key).await? {
-                        Some(bytes) => Some(decode(ring, &key, &bytes)?),
-                        None => None,
-                    };
-                    rows.insert(key.clone(), current);
-                }
-                fold_into(&mut rows, key, &env.event);
-                folded += 1;
-            }
-            let positions = vec![(MAILBOX_EVENTS.to_owned(), partition, last + 1)];
-            let batch = batch_of(ring, rows, positions)?;
-            store.projection_apply(MEETING_LIST, batch).await?;
-        }
-    }
-    Ok(folded)
+/// The meeting-list projection as the follower drives it.
+#[derive(Debug, Clone)]
+pub struct MeetingList {
+    ring: KeyRing,
 }
 
-/// Follows the log forever.
-pub async fn run(
-    log: Arc<dyn EventLog>,
-    store: Arc<EmbeddedStore>,
-    ring: KeyRing,
-    subscriptions: Arc<SubscriptionIndex>,
-) {
-    loop {
-        match catch_up(log.as_ref(), &store, &ring, &subscriptions).await {
-            Ok(0) => {
-                // Idle: look again shortly. The projection lags the log by at most this much.
-                tokio::time::sleep(Duration::from_millis(50)).await;
+impl MeetingList {
+    /// The projection, sealing rows with `ring`.
+    pub fn new(ring: KeyRing) -> Self {
+        Self { ring }
+    }
+}
+
+#[async_trait]
+impl Projection for MeetingList {
+    fn name(&self) -> &'static str {
+        MEETING_LIST
+    }
+
+    async fn apply(&self, store: &SqliteStore, events: &[Envelope], position: Position) -> Result<(), LogError> {
+        let mut rows = Rows::new();
+        for env in events {
+            let Some(event_id) = env.event.event_id() else { continue };
+            let key = row_key(&env.mailbox, event_id.as_str());
+            if !rows.contains_key(&key) {
+                let current = match store.projection_get(MEETING_LIST, &key).await? {
+                    Some(bytes) => Some(decode(&self.ring, &key, &bytes)?),
+                    None => None,
+                };
+                rows.insert(key.clone(), current);
             }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "meeting-list projection failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
+            fold_into(&mut rows, key, &env.event);
         }
+        let batch = batch_of(&self.ring, rows, position.into_positions())?;
+        store.projection_apply(MEETING_LIST, batch).await
     }
 }
 
 /// A user's meetings overlapping `[from, to)`, by start.
 pub async fn meetings(
-    store: &EmbeddedStore,
+    store: &SqliteStore,
     ring: &KeyRing,
     mailbox: &MailboxId,
     from: DateTime<Utc>,
