@@ -8,17 +8,37 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hcal_actors::seal::{DataKey, KeyRing};
 
+/// Why the key file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// Reading, creating or writing it failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or its directory.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It holds something other than `id:base64-of-32-bytes`.
+    #[error("{path} does not hold a key (expected `id:` and 32 bytes in base64)")]
+    Malformed {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+}
+
 /// Loads `dir/keys/local.key`, creating it (mode 0600) when absent.
-pub fn load_or_create(dir: &Path) -> anyhow::Result<KeyRing> {
+pub fn load_or_create(dir: &Path) -> Result<KeyRing, KeyError> {
     load_or_create_at(&dir.join("keys").join("local.key"))
 }
 
 /// Loads the key file at `path`, creating it (mode 0600) when absent. Several processes of one
 /// installation (kafka mode) must share it: each opens what the others sealed.
-pub fn load_or_create_at(path: &Path) -> anyhow::Result<KeyRing> {
-    use anyhow::Context as _;
+pub fn load_or_create_at(path: &Path) -> Result<KeyRing, KeyError> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(|e| io_error("creating", parent, e))?;
     }
     for _ in 0..2 {
         if let Ok(ring) = read(path) {
@@ -30,24 +50,22 @@ pub fn load_or_create_at(path: &Path) -> anyhow::Result<KeyRing> {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
-            Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+            Err(e) => return Err(io_error("creating", path, e)),
         }
     }
     read(path)
 }
 
-fn read(path: &Path) -> anyhow::Result<KeyRing> {
-    use anyhow::Context as _;
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    {
-        let (id, b64) = text.trim().split_once(':').context("key file is malformed")?;
-        let bytes: [u8; 32] = STANDARD
-            .decode(b64)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .context("key file does not hold a 32-byte key")?;
-        Ok(KeyRing::new(DataKey::new(id, bytes)))
-    }
+fn io_error(action: &'static str, path: &Path, source: std::io::Error) -> KeyError {
+    KeyError::Io { action, path: path.to_path_buf(), source }
+}
+
+fn read(path: &Path) -> Result<KeyRing, KeyError> {
+    let text = std::fs::read_to_string(path).map_err(|e| io_error("reading", path, e))?;
+    let malformed = || KeyError::Malformed { path: path.to_path_buf() };
+    let (id, b64) = text.trim().split_once(':').ok_or_else(malformed)?;
+    let bytes: [u8; 32] = STANDARD.decode(b64).ok().and_then(|b| b.try_into().ok()).ok_or_else(malformed)?;
+    Ok(KeyRing::new(DataKey::new(id, bytes)))
 }
 
 fn create(path: &Path) -> std::io::Result<KeyRing> {

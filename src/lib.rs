@@ -7,7 +7,6 @@
 pub mod app;
 pub mod clock;
 pub mod config;
-pub mod demo;
 pub mod dispatch;
 pub mod graph;
 pub mod http;

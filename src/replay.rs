@@ -46,16 +46,24 @@ fn bar(len: u64) -> indicatif::ProgressBar {
     bar
 }
 
-fn err(e: LogError) -> anyhow::Error {
-    anyhow::anyhow!("{e}")
+/// Why a replay stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The key file could not be read.
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyError),
+    /// The log or the local store failed.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// A stored event could not be read.
+    #[error(transparent)]
+    Codec(#[from] hcal_actors::mailbox::envelope::CodecError),
 }
 
 /// Replays as `options` say.
-pub async fn run(config: &Config, options: &ReplayOptions) -> anyhow::Result<Replayed> {
+pub async fn run(config: &Config, options: &ReplayOptions) -> Result<Replayed, ReplayError> {
     let ring = crate::keys::load_or_create_at(&config.service.key_file())?;
-    let storage = crate::log::open(&config.log, &config.service.data_dir)
-        .await
-        .map_err(|e| anyhow::anyhow!("opening the event log: {e}"))?;
+    let storage = crate::log::open(&config.log, &config.service.data_dir).await?;
     let (log, store) = (storage.log.as_ref(), storage.store.as_ref());
     let result = match (options.mailbox, options.from) {
         (Some(mailbox), _) => {
@@ -69,9 +77,9 @@ pub async fn run(config: &Config, options: &ReplayOptions) -> anyhow::Result<Rep
 }
 
 /// Every projection from the start.
-async fn rebuild(log: &dyn EventLog, store: &SqliteStore, ring: &KeyRing) -> anyhow::Result<Replayed> {
-    store.projection_reset(SUBSCRIPTION_INDEX).await.map_err(err)?;
-    store.projection_reset(MEETING_LIST).await.map_err(err)?;
+async fn rebuild(log: &dyn EventLog, store: &SqliteStore, ring: &KeyRing) -> Result<Replayed, ReplayError> {
+    store.projection_reset(SUBSCRIPTION_INDEX).await?;
+    store.projection_reset(MEETING_LIST).await?;
     let index = SubscriptionIndex::new(ring.clone());
     let meetings = MeetingList::new(ring.clone());
     let events = follow(log, store, ring, &[&index, &meetings]).await?;
@@ -84,12 +92,12 @@ async fn rewind(
     store: &SqliteStore,
     ring: &KeyRing,
     at: DateTime<Utc>,
-) -> anyhow::Result<Replayed> {
+) -> Result<Replayed, ReplayError> {
     let mut positions = Vec::new();
     for partition in 0..log.partitions(MAILBOX_EVENTS) {
         let mut offset = 0;
         let start = loop {
-            let records = log.read(MAILBOX_EVENTS, partition, offset, 1000).await.map_err(err)?;
+            let records = log.read(MAILBOX_EVENTS, partition, offset, 1000).await?;
             let Some(last) = records.last().map(|r| r.offset) else { break offset };
             let hit = records.iter().find(|r| envelope::decode(&r.payload, ring).is_ok_and(|e| e.occurred_at >= at));
             if let Some(r) = hit {
@@ -100,7 +108,7 @@ async fn rewind(
         positions.push((MAILBOX_EVENTS.to_owned(), partition, start));
     }
     // Positions only: the rows stay, and the refold sets them again.
-    store.projection_apply(MEETING_LIST, ProjectionBatch { positions, ..Default::default() }).await.map_err(err)?;
+    store.projection_apply(MEETING_LIST, ProjectionBatch { positions, ..Default::default() }).await?;
     let events = follow(log, store, ring, &[&MeetingList::new(ring.clone())]).await?;
     Ok(Replayed { events, projections: vec![MEETING_LIST] })
 }
@@ -111,16 +119,16 @@ async fn follow(
     store: &SqliteStore,
     ring: &KeyRing,
     projections: &[&dyn Projection],
-) -> anyhow::Result<usize> {
+) -> Result<usize, ReplayError> {
     let mut total = 0u64;
     for partition in 0..log.partitions(MAILBOX_EVENTS) {
         let mut offset = u64::MAX;
         for projection in projections {
-            let at = store.projection_position(projection.name(), MAILBOX_EVENTS, partition).await.map_err(err)?;
+            let at = store.projection_position(projection.name(), MAILBOX_EVENTS, partition).await?;
             offset = offset.min(at);
         }
         loop {
-            let records = log.read(MAILBOX_EVENTS, partition, offset, 1000).await.map_err(err)?;
+            let records = log.read(MAILBOX_EVENTS, partition, offset, 1000).await?;
             let Some(last) = records.last().map(|r| r.offset) else { break };
             total += records.len() as u64;
             offset = last + 1;
@@ -129,7 +137,7 @@ async fn follow(
     let progress = bar(total);
     let mut folded = 0;
     loop {
-        let n = projections::catch_up(log, store, ring, projections).await.map_err(err)?;
+        let n = projections::catch_up(log, store, ring, projections).await?;
         if n == 0 {
             break;
         }
@@ -141,22 +149,27 @@ async fn follow(
 }
 
 /// One mailbox's meeting list from its whole history, up to where the projection stands.
-async fn redrive(log: &dyn EventLog, store: &SqliteStore, ring: &KeyRing, mailbox: MailboxId) -> anyhow::Result<usize> {
+async fn redrive(
+    log: &dyn EventLog,
+    store: &SqliteStore,
+    ring: &KeyRing,
+    mailbox: MailboxId,
+) -> Result<usize, ReplayError> {
     let key = mailbox.to_string();
     let partition = hcal_actors::log::partition_for(&key, log.partitions(MAILBOX_EVENTS));
     // Up to what the projection has applied, so the re-drive never runs ahead of it.
-    let until = store.projection_position(MEETING_LIST, MAILBOX_EVENTS, partition).await.map_err(err)?;
+    let until = store.projection_position(MEETING_LIST, MAILBOX_EVENTS, partition).await?;
     let prefix = format!("{key}/");
-    let existing = store.projection_scan(MEETING_LIST, &prefix).await.map_err(err)?;
+    let existing = store.projection_scan(MEETING_LIST, &prefix).await?;
     let mut rows: projection::Rows = existing.into_iter().map(|(k, _)| (k, None)).collect();
     let progress = bar(until);
     let mut folded = 0;
     let mut offset = 0;
     while offset < until {
-        let records = log.read(MAILBOX_EVENTS, partition, offset, 1000).await.map_err(err)?;
+        let records = log.read(MAILBOX_EVENTS, partition, offset, 1000).await?;
         let Some(last) = records.last().map(|r| r.offset) else { break };
         for record in records.iter().filter(|r| r.offset < until && r.key == key) {
-            let env = envelope::decode(&record.payload, ring).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let env = envelope::decode(&record.payload, ring)?;
             let Some(event_id) = env.event.event_id() else { continue };
             projection::fold_into(&mut rows, projection::row_key(&mailbox, event_id.as_str()), &env.event);
             folded += 1;
@@ -165,7 +178,7 @@ async fn redrive(log: &dyn EventLog, store: &SqliteStore, ring: &KeyRing, mailbo
         progress.set_position(offset.min(until));
     }
     progress.finish_and_clear();
-    let batch = projection::batch_of(ring, rows, Vec::new()).map_err(err)?;
-    store.projection_apply(MEETING_LIST, batch).await.map_err(err)?;
+    let batch = projection::batch_of(ring, rows, Vec::new())?;
+    store.projection_apply(MEETING_LIST, batch).await?;
     Ok(folded)
 }

@@ -6,7 +6,6 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::{App, HttpServer, web};
-use anyhow::Context as _;
 use hcal_actors::log::{EventLog, NOTIFICATIONS};
 use hcal_actors::mailbox::actor::Deps;
 use hcal_actors::mailbox::config::{MailboxConfig, Maintenance};
@@ -48,15 +47,52 @@ impl std::fmt::Debug for Secrets {
 }
 
 impl Secrets {
-    /// Reads every secret from the variables the configuration names.
-    pub fn from_env(config: &Config) -> anyhow::Result<Self> {
-        let var = |name: &str| std::env::var(name).with_context(|| format!("environment variable {name} is not set"));
-        Ok(Self {
-            graph_client_secret: var(&config.graph.client_secret_env)?,
-            webex_token: var(&config.webex.token_env)?,
-            api_token: var(&config.service.api_token_env)?,
-        })
+    /// Reads every secret from the variables the configuration names; a missing one is
+    /// reported together with every other missing one.
+    pub fn from_env(config: &Config) -> Result<Self, StartError> {
+        let names = [&config.graph.client_secret_env, &config.webex.token_env, &config.service.api_token_env];
+        let values: Vec<Option<String>> =
+            names.iter().map(|name| std::env::var(name).ok().filter(|v| !v.is_empty())).collect();
+        let missing: Vec<String> =
+            names.iter().zip(&values).filter(|(_, v)| v.is_none()).map(|(n, _)| (*n).clone()).collect();
+        match values.as_slice() {
+            [Some(graph), Some(webex), Some(api)] => {
+                Ok(Self { graph_client_secret: graph.clone(), webex_token: webex.clone(), api_token: api.clone() })
+            }
+            _ => Err(StartError::MissingSecrets(missing)),
+        }
     }
+}
+
+/// Why the service did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Environment variables the configuration names are not set.
+    #[error("environment variables not set: {}", .0.join(", "))]
+    MissingSecrets(Vec<String>),
+    /// The HTTP address cannot be used.
+    #[error("listening on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The event log or the local store could not be opened.
+    #[error("opening the event log: {0}")]
+    Log(#[from] hcal_actors::log::LogError),
+    /// The key file could not be used.
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyError),
+    /// The Microsoft cloud's endpoints do not fit the configuration.
+    #[error(transparent)]
+    Cloud(#[from] crate::tenant::cloud::CloudError),
+    /// The Graph client could not be built.
+    #[error("configuring the Graph client: {0}")]
+    Graph(#[from] crate::graph::GraphSetupError),
+    /// The Kafka consumer could not be created.
+    #[error("joining the Kafka consumer group: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
 }
 
 /// A running service.
@@ -82,33 +118,29 @@ impl Running {
 }
 
 /// Starts the service; must run inside an actix `System` (the actors need its arbiters).
-pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Running> {
-    let listener =
-        TcpListener::bind(config.service.listen).with_context(|| format!("listening on {}", config.service.listen))?;
-    let addr = listener.local_addr()?;
+pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, StartError> {
+    let listen = |source| StartError::Listen { addr: config.service.listen, source };
+    let listener = TcpListener::bind(config.service.listen).map_err(listen)?;
+    let addr = listener.local_addr().map_err(listen)?;
     config.service.listen = addr;
     let url = format!("http://{addr}");
     if config.service.public_url.is_none() {
         config.service.public_url = Some(url.clone());
     }
     let data_dir = config.service.data_dir.clone();
-    let storage =
-        crate::log::open(&config.log, &data_dir).await.map_err(|e| anyhow::anyhow!("opening the event log: {e}"))?;
+    let storage = crate::log::open(&config.log, &data_dir).await?;
     let (log, store): (Arc<dyn EventLog>, _) = (storage.log.clone(), storage.store.clone());
     let inbox = crate::inbox::Inbox::new(log.clone());
     let ring = keys::load_or_create_at(&config.service.key_file())?;
     crate::tenant::cloud::reconcile(&config.tenant.cloud, &config.graph)?.apply(&mut config.graph);
-    let graph = Arc::new(
-        GraphClient::new(config.graph.clone(), secrets.graph_client_secret.clone())
-            .context("configuring the Graph client")?,
-    );
+    let graph = Arc::new(GraphClient::new(config.graph.clone(), secrets.graph_client_secret.clone())?);
     let webex = Arc::new(WebexClient::new(config.webex.clone(), secrets.webex_token.clone()));
     // Build the detection tables now rather than on the first invite.
     hcal_actors::detect::warm_up();
     let clock = Arc::new(Clock::default());
     let base = config.service.public_url();
-    let lifetime = chrono::Duration::minutes(config.service.subscription_minutes);
-    let forget_after = config.service.forget_after()?;
+    let to_chrono = crate::config::duration::to_chrono;
+    let lifetime = to_chrono(config.service.subscription_lifetime);
     let mut actor_graph: Arc<dyn GraphApi> = graph.clone();
     let mut actor_subscriptions: Arc<dyn SubscriptionApi> = Arc::new(GraphSubscriptions {
         client: graph.clone(),
@@ -139,25 +171,19 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
             maintenance: Maintenance {
                 lifetime,
                 resync_back: chrono::Duration::days(7),
-                resync_ahead: chrono::Duration::days(config.service.resync_ahead_days),
-                retry_first: chrono::Duration::minutes(config.service.retry_first_minutes),
-                retry_later: chrono::Duration::minutes(config.service.retry_later_minutes),
-                forget_after,
+                resync_ahead: to_chrono(config.service.resync_ahead),
+                retry_first: to_chrono(config.service.retry_first),
+                retry_later: to_chrono(config.service.retry_later),
+                forget_after: to_chrono(config.service.forget_meetings_after),
             },
         },
     });
     let arbiters = (0..2).map(|_| actix::Arbiter::new().handle()).collect();
     let registry = Arc::new(MailboxRegistry::new(deps, arbiters, config.service.snapshot_every));
-    let subscriptions = Arc::new(
-        SubscriptionIndex::open(&store, ring.clone())
-            .await
-            .map_err(|e| anyhow::anyhow!("opening the subscription index: {e}"))?,
-    );
+    let subscriptions = Arc::new(SubscriptionIndex::open(&store, ring.clone()).await?);
     // The webhook must know every existing subscription before it answers Graph: the stored
     // rows, then the events after their positions, before the server starts.
-    projections::catch_up(log.as_ref(), &store, &ring, &[subscriptions.as_ref()])
-        .await
-        .map_err(|e| anyhow::anyhow!("catching up the subscription index: {e}"))?;
+    projections::catch_up(log.as_ref(), &store, &ring, &[subscriptions.as_ref()]).await?;
     let metrics = Arc::new(Metrics::default());
     let scheduler = Arc::new(Scheduler::new(inbox.clone(), subscriptions.clone(), clock.clone(), lifetime));
     let state = web::Data::new(AppState {
@@ -183,7 +209,8 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
     })
     .workers(2)
     .disable_signals()
-    .listen(listener)?
+    .listen(listener)
+    .map_err(|source| StartError::Listen { addr, source })?
     .run();
     let handle = server.handle();
     let mut tasks = vec![tokio::spawn(async move {
@@ -217,7 +244,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> anyhow::Result<Runni
     let followed: Vec<Arc<dyn Projection>> = vec![subscriptions, Arc::new(MeetingList::new(ring.clone()))];
     tasks.push(tokio::spawn(projections::run(log.clone(), store, ring, followed)));
     if !config.testing.controllable_clock {
-        tasks.push(tokio::spawn(scheduler.run(std::time::Duration::from_secs(config.service.tick_secs.max(1)))));
+        tasks.push(tokio::spawn(scheduler.run(config.service.scheduler_tick)));
     }
     tracing::info!(%url, "hcal is listening");
     Ok(Running { url, state, server: handle, tasks, storage })

@@ -38,7 +38,7 @@ async fn decorated(env: &Env, user: &str, id: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn short_lived_subscriptions_are_renewed_before_they_lapse() {
     let env = Env::with_graph(GraphSimConfig { max_subscription_minutes: 180, ..Default::default() }).await;
-    let _hcal = env.start_with("subscription_minutes = 180", "controllable_clock = true").await;
+    let _hcal = env.start_with("subscription_lifetime = \"180m\"", "controllable_clock = true").await;
     let alex = env.user("alex");
     env.enable(&alex).await;
     env.wait_resynced(&alex).await;

@@ -39,7 +39,8 @@ async fn a_thousand_mailboxes_with_throttling_and_faults() {
     // Retries are what carries hcal through a 20 % fault rate; give it room.
     // Checkpoints as often as a busy installation would take them (every 100 records of a
     // partition), not every few records as the other tests do.
-    let _hcal = env.start_full("snapshot_every = 100", "max_retries = 12\nretry_base = 0.05\nretry_cap = 2", "").await;
+    let _hcal =
+        env.start_full("snapshot_every = 100", "max_retries = 12\nretry_base = \"50ms\"\nretry_cap = \"2s\"", "").await;
     env.graph.set_faults(FaultConfig { rate_429: 0.1, rate_503: 0.1, ..Default::default() });
 
     let started = std::time::Instant::now();

@@ -25,7 +25,7 @@ const ATTENDEES: usize = 8;
 const BOOKED_AHEAD: i64 = 14;
 /// Hours between subscription renewals (half of the 10,000-minute lifetime, about).
 const RENEW_EVERY_HOURS: i64 = 83;
-/// The default of `service.forget_meetings_after_days`.
+/// The default of `service.forget_meetings_after`, in days.
 const FORGET_AFTER_DAYS: i64 = 30;
 
 fn meeting(n: u32, start: DateTime<Utc>) -> MeetingDetails {

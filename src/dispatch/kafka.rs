@@ -302,7 +302,7 @@ impl GroupDispatcher {
         session_timeout: Duration,
         registry: Arc<MailboxRegistry>,
         metrics: Arc<Metrics>,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, rdkafka::error::KafkaError> {
         let changed = Arc::new(AtomicBool::new(true));
         let wake = Arc::new(Notify::new());
         let mut config = kafka.client_config();

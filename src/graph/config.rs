@@ -12,8 +12,8 @@ pub const MAX_CONCURRENT_HARD_CAP: usize = 4;
 
 /// Configuration of [`GraphClient`](super::GraphClient).
 ///
-/// Durations are written as seconds (fractions allowed), e.g. `request_timeout = 30` or
-/// `retry_base = 0.5`.
+/// Durations are written with their unit (see [`crate::config::duration`]), e.g.
+/// `request_timeout = "30s"` or `retry_base = "500ms"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GraphConfig {
@@ -51,7 +51,7 @@ pub struct GraphConfig {
     /// Time limit of one HTTP attempt, body included. Default 30 s: Graph answers most calls
     /// within a second, but creating a subscription waits for the validation handshake
     /// against hcal's own webhook, which Graph allows 10 s.
-    #[serde(default = "defaults::request_timeout", with = "secs")]
+    #[serde(default = "defaults::request_timeout", with = "crate::config::duration")]
     pub request_timeout: Duration,
     /// Retries after the first attempt for throttling, 5xx, timeouts and connection errors.
     /// Default 5: with the default backoff the waits add up to at most about 15 s (longer when
@@ -61,12 +61,12 @@ pub struct GraphConfig {
     pub max_retries: u32,
     /// Base of the exponential backoff (full jitter: the n-th retry waits a random time up to
     /// `retry_base * 2^n`). Default 0.5 s: short enough for a blip, long enough not to hammer.
-    #[serde(default = "defaults::retry_base", with = "secs")]
+    #[serde(default = "defaults::retry_base", with = "crate::config::duration")]
     pub retry_base: Duration,
     /// Longest single wait, also for `Retry-After`. Default 60 s. A `Retry-After` longer than
     /// this is not slept through: the call returns `Throttled` at once with Graph's value, so a
     /// task is never parked for minutes and the caller can schedule the work instead.
-    #[serde(default = "defaults::retry_cap", with = "secs")]
+    #[serde(default = "defaults::retry_cap", with = "crate::config::duration")]
     pub retry_cap: Duration,
     /// Id of the single-value extended property in which hcal marks what it wrote into an
     /// event. Default `String {1a01a2e5-2d02-4c13-9262-2d08835c19d8} Name hcal.joinInfo`: a
@@ -196,21 +196,6 @@ mod defaults {
     }
 }
 
-/// `Duration` as (fractional) seconds in configuration files.
-mod secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Duration::try_from_secs_f64(f64::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,10 +217,11 @@ mod tests {
     }
 
     #[test]
-    fn unknown_fields_and_fractional_seconds() {
+    fn unknown_fields_and_durations_with_their_unit() {
         assert!(serde_json::from_str::<GraphConfig>(r#"{"client_id": "a", "max_concurent": 2}"#).is_err());
-        let cfg: GraphConfig = serde_json::from_str(r#"{"client_id": "a", "retry_base": 0.05}"#).unwrap();
+        let cfg: GraphConfig = serde_json::from_str(r#"{"client_id": "a", "retry_base": "50ms"}"#).unwrap();
         assert_eq!(cfg.retry_base, Duration::from_millis(50));
+        assert!(serde_json::from_str::<GraphConfig>(r#"{"client_id": "a", "retry_base": 0.05}"#).is_err());
     }
 
     #[test]

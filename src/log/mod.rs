@@ -167,7 +167,8 @@ mod tests {
         assert_eq!(parse("backend = \"embedded\"").unwrap(), LogConfig::Embedded(EmbeddedConfig { partitions: 8 }));
         assert_eq!(parse("partitions = 16").unwrap(), LogConfig::Embedded(EmbeddedConfig { partitions: 16 }));
         let kafka =
-            parse("backend = \"kafka\"\nbootstrap_servers = \"k:9092\"\npartitions = 12\nrequest_timeout = 2").unwrap();
+            parse("backend = \"kafka\"\nbootstrap_servers = \"k:9092\"\npartitions = 12\nrequest_timeout = \"2s\"")
+                .unwrap();
         let expected = KafkaConfig {
             partitions: 12,
             request_timeout: std::time::Duration::from_secs(2),

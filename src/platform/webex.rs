@@ -38,9 +38,9 @@ pub struct WebexConfig {
     /// Name of the environment variable holding the bearer token (an admin integration or a
     /// service app with `meeting:admin_preferences_read`). Default `HCAL_WEBEX_TOKEN`.
     pub token_env: String,
-    /// Time allowed for one HTTP attempt, connect to last byte, in seconds. Default 10 s:
+    /// Time allowed for one HTTP attempt, connect to last byte. Default `"10s"`:
     /// Webex answers in well under a second, and a hung call holds up a mailbox.
-    #[serde(with = "secs_f64")]
+    #[serde(with = "crate::config::duration")]
     pub timeout: Duration,
     /// Retries after the first attempt for throttling, 5xx and network errors. Default 3, so a
     /// call makes at most 4 attempts before it reports a transient failure and the caller's
@@ -48,15 +48,15 @@ pub struct WebexConfig {
     pub max_retries: u32,
     /// Backoff before the first retry when Webex gives no `Retry-After`; doubled per retry.
     /// Default 0.5 s.
-    #[serde(with = "secs_f64")]
+    #[serde(with = "crate::config::duration")]
     pub backoff_initial: Duration,
     /// Largest backoff between two attempts. Default 8 s.
-    #[serde(with = "secs_f64")]
+    #[serde(with = "crate::config::duration")]
     pub backoff_max: Duration,
     /// Longest `Retry-After` waited for inside one call. Default 30 s. When Webex asks for
     /// longer, the call gives up at once with a transient failure rather than retrying early
     /// (an early retry only earns another 429) or blocking the caller for minutes.
-    #[serde(with = "secs_f64")]
+    #[serde(with = "crate::config::duration")]
     pub max_retry_after: Duration,
 }
 
@@ -373,21 +373,6 @@ impl PersonalRoomWire {
     }
 }
 
-/// `Duration` as fractional seconds in configuration files.
-mod secs_f64 {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Duration::try_from_secs_f64(f64::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Instant;
@@ -608,7 +593,7 @@ mod tests {
     #[test]
     fn configuration_has_documented_defaults_and_refuses_unknown_fields() {
         let config: WebexConfig =
-            serde_json::from_value(serde_json::json!({"max_retries": 5, "timeout": 2.5})).unwrap();
+            serde_json::from_value(serde_json::json!({"max_retries": 5, "timeout": "2500ms"})).unwrap();
         assert_eq!(config.max_retries, 5);
         assert_eq!(config.timeout, Duration::from_millis(2500));
         assert_eq!(config.base_url, "https://webexapis.com");

@@ -68,7 +68,7 @@ impl OnboardingSettings {
             client_id: config.graph.client_id.clone(),
             redirect_uri: format!("{}{CALLBACK_PATH}", config.service.public_url()),
             tenants,
-            state_ttl: Duration::minutes(config.tenant.consent_link_minutes),
+            state_ttl: crate::config::duration::to_chrono(config.tenant.consent_link_lifetime),
         })
     }
 }

@@ -124,11 +124,11 @@ impl Env {
         match &self.kafka {
             None => String::new(),
             Some(KafkaSide::Mock(cluster)) => format!(
-                "[log]\nbackend = \"kafka\"\nbootstrap_servers = \"{}\"\ncreate_topics = false\nrequest_timeout = 10\n",
+                "[log]\nbackend = \"kafka\"\nbootstrap_servers = \"{}\"\ncreate_topics = false\nrequest_timeout = \"10s\"\n",
                 cluster.bootstrap_servers()
             ),
             Some(KafkaSide::Broker(broker)) => format!(
-                "[log]\nbackend = \"kafka\"\nbootstrap_servers = \"{}\"\nrequest_timeout = 10\nstatic_membership = true\n",
+                "[log]\nbackend = \"kafka\"\nbootstrap_servers = \"{}\"\nrequest_timeout = \"10s\"\nstatic_membership = true\n",
                 broker.bootstrap()
             ),
         }

@@ -34,7 +34,8 @@ const RESERVED: &[&str] = &[
 /// The Kafka settings of `[log]` with `backend = "kafka"`: how kafka mode reaches its broker and
 /// lays out its topics.
 ///
-/// Durations are written as seconds (fractions allowed), e.g. `request_timeout = 30`.
+/// Durations are written with their unit (see [`crate::config::duration`]), e.g.
+/// `request_timeout = "30s"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaConfig {
@@ -77,7 +78,7 @@ pub struct KafkaConfig {
     /// `message.timeout.ms` and `request.timeout.ms`). Default 30 s, librdkafka's own request
     /// timeout: long enough to ride out a leader election, short enough that a dead cluster
     /// surfaces as `Unavailable` instead of a hung task.
-    #[serde(default = "defaults::request_timeout", with = "secs")]
+    #[serde(default = "defaults::request_timeout", with = "crate::config::duration")]
     pub request_timeout: Duration,
     /// Further librdkafka properties for every client, e.g. `security.protocol`,
     /// `ssl.ca.location`, `client.id`. Default empty. The settings hcal's correctness relies on
@@ -118,21 +119,6 @@ mod defaults {
     }
     pub fn request_timeout() -> Duration {
         Duration::from_secs(30)
-    }
-}
-
-/// `Duration` as (fractional) seconds in configuration files.
-mod secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Duration::try_from_secs_f64(f64::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
 
@@ -210,7 +196,7 @@ mod tests {
             replication_factor = 3
             create_topics = false
             transactional_id = "hcal-1"
-            request_timeout = 2.5
+            request_timeout = "2500ms"
             extra = { "security.protocol" = "ssl", "client.id" = "hcal" }
             "#,
         )

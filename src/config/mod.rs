@@ -2,8 +2,11 @@
 //! with its default. Secrets never live here: sections name the environment variables that
 //! hold them.
 
+pub mod duration;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use hcal_actors::ids::TenantId;
 use hcal_actors::log::LogError;
@@ -25,7 +28,8 @@ pub struct Config {
     pub tenant: TenantConfig,
     /// Microsoft Graph client.
     pub graph: GraphConfig,
-    /// Webex client.
+    /// Webex client. Default: Webex's public API, token in `HCAL_WEBEX_TOKEN`.
+    #[serde(default)]
     pub webex: WebexConfig,
     /// Keyword rules.
     #[serde(default)]
@@ -64,65 +68,69 @@ pub struct ServiceConfig {
     /// Default `HCAL_API_TOKEN`.
     #[serde(default = "default_api_token_env")]
     pub api_token_env: String,
-    /// Subscription lifetime requested, in minutes. Default 10,000 (under Graph's 10,070 cap);
-    /// renewed at about half of it.
-    #[serde(default = "default_subscription_minutes")]
-    pub subscription_minutes: i64,
-    /// How often the scheduler looks for subscriptions to renew, in seconds. Default 60.
-    #[serde(default = "default_tick_secs")]
-    pub tick_secs: u64,
-    /// How far ahead a resync reads, in days. Default 183 (about six months; the incumbent
-    /// processes meetings more than five months out late).
-    #[serde(default = "default_resync_ahead_days")]
-    pub resync_ahead_days: i64,
+    /// Subscription lifetime requested. Default `"10000m"` (under the 10,070 minutes Graph
+    /// accepts for Outlook resources); renewed at about half of it.
+    #[serde(default = "default_subscription_lifetime", with = "duration")]
+    pub subscription_lifetime: Duration,
+    /// How often the scheduler looks for subscriptions to renew. Default `"60s"`.
+    #[serde(default = "default_scheduler_tick", with = "duration")]
+    pub scheduler_tick: Duration,
+    /// How far ahead a resync reads (it reads a week back). Default `"183d"`, about six months:
+    /// the incumbent processes meetings more than five months out late.
+    #[serde(default = "default_resync_ahead", with = "duration")]
+    pub resync_ahead: Duration,
     /// Subscription creations per 20 s per tenant. Default 400, under Graph's 500 per app and
     /// tenant so other writers of the same app keep some room.
     #[serde(default = "default_subscription_writes")]
     pub subscription_writes_per_20s: usize,
-    /// First retry of a mailbox whose set-up failed for a passing reason (throttling, outage),
-    /// in minutes. Default 60, like the incumbent.
-    #[serde(default = "default_retry_first")]
-    pub retry_first_minutes: i64,
-    /// Later retries, in minutes. Default 1,440 (daily), like the incumbent.
-    #[serde(default = "default_retry_later")]
-    pub retry_later_minutes: i64,
+    /// First retry of a mailbox whose set-up failed for a passing reason (throttling, outage).
+    /// Default `"60m"`, like the incumbent.
+    #[serde(default = "default_retry_first", with = "duration")]
+    pub retry_first: Duration,
+    /// Later retries. Default `"1d"` (daily), like the incumbent.
+    #[serde(default = "default_retry_later", with = "duration")]
+    pub retry_later: Duration,
     /// Records of a partition processed between two checkpoints, which snapshot every mailbox
     /// of the partition into the `mailbox-snapshots` log so that recovery (a restart, a
     /// partition taken over from another process) reads only the events after them. Default
     /// 1,000; 0 turns snapshots off (recovery then folds each partition from its start).
     #[serde(default = "default_snapshot_every")]
     pub snapshot_every: u64,
-    /// Days after its end a meeting is still kept in its mailbox's state (and snapshots); at
-    /// each subscription renewal the mailbox forgets older ones with a `MeetingForgotten`
-    /// event. Meeting lists keep them. Default 30; at least 8, since a resync reads a week back.
-    #[serde(default = "default_forget_meetings_after_days")]
-    pub forget_meetings_after_days: i64,
+    /// How long after its end a meeting is still kept in its mailbox's state (and snapshots);
+    /// at each subscription renewal the mailbox forgets older ones with a `MeetingForgotten`
+    /// event. Meeting lists keep them. Default `"30d"`; at least `"8d"`, since a resync reads a
+    /// week back.
+    #[serde(default = "default_forget_meetings_after", with = "duration")]
+    pub forget_meetings_after: Duration,
 }
 
 fn default_snapshot_every() -> u64 {
     1000
 }
-fn default_forget_meetings_after_days() -> i64 {
-    30
+fn default_forget_meetings_after() -> Duration {
+    Duration::from_secs(30 * DAY)
 }
-/// Smallest `service.forget_meetings_after_days`: longer than a resync looks back.
-pub const MIN_FORGET_MEETINGS_AFTER_DAYS: i64 = 8;
+/// Shortest `service.forget_meetings_after`: longer than a resync looks back.
+pub const MIN_FORGET_MEETINGS_AFTER: Duration = Duration::from_secs(8 * DAY);
+/// Longest subscription lifetime Graph accepts for Outlook resources (observed live; the
+/// documentation says 10,080 minutes and Graph refuses 10,071 with "can only be 10070 minutes").
+pub const MAX_SUBSCRIPTION_LIFETIME: Duration = Duration::from_secs(10_070 * 60);
+const DAY: u64 = 86_400;
 
 fn default_subscription_writes() -> usize {
     400
 }
-fn default_retry_first() -> i64 {
-    60
+fn default_retry_first() -> Duration {
+    Duration::from_secs(3600)
 }
-fn default_retry_later() -> i64 {
-    1440
+fn default_retry_later() -> Duration {
+    Duration::from_secs(DAY)
 }
-
-fn default_tick_secs() -> u64 {
-    60
+fn default_scheduler_tick() -> Duration {
+    Duration::from_secs(60)
 }
-fn default_resync_ahead_days() -> i64 {
-    183
+fn default_resync_ahead() -> Duration {
+    Duration::from_secs(183 * DAY)
 }
 
 fn default_listen() -> SocketAddr {
@@ -134,8 +142,8 @@ fn default_max_body() -> usize {
 fn default_api_token_env() -> String {
     "HCAL_API_TOKEN".into()
 }
-fn default_subscription_minutes() -> i64 {
-    10_000
+fn default_subscription_lifetime() -> Duration {
+    Duration::from_secs(10_000 * 60)
 }
 
 impl ServiceConfig {
@@ -149,17 +157,40 @@ impl ServiceConfig {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_owned()
     }
 
-    /// How long after its end a mailbox keeps a meeting; refuses values a resync would undo.
-    pub fn forget_after(&self) -> anyhow::Result<chrono::Duration> {
-        let days = self.forget_meetings_after_days;
-        anyhow::ensure!(
-            days >= MIN_FORGET_MEETINGS_AFTER_DAYS,
-            "service.forget_meetings_after_days is {days}; it must be at least {MIN_FORGET_MEETINGS_AFTER_DAYS} \
-             (a resync reads a week back and would bring younger meetings back)"
-        );
-        Ok(chrono::Duration::days(days))
+    /// The problems of the section, each naming its field.
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.forget_meetings_after < MIN_FORGET_MEETINGS_AFTER {
+            problems.push(format!(
+                "service.forget_meetings_after is {}; it must be at least 8d (a resync reads a week back and would \
+                 bring younger meetings back)",
+                humantime::format_duration(self.forget_meetings_after)
+            ));
+        }
+        if self.subscription_lifetime > MAX_SUBSCRIPTION_LIFETIME || self.subscription_lifetime < MIN_LIFETIME {
+            problems.push(format!(
+                "service.subscription_lifetime is {}; Graph accepts between 1m and 10070m for calendars",
+                humantime::format_duration(self.subscription_lifetime)
+            ));
+        }
+        if self.scheduler_tick.is_zero() {
+            problems.push("service.scheduler_tick must be longer than 0s".into());
+        }
+        if self.retry_first.is_zero() || self.retry_later.is_zero() {
+            problems.push("service.retry_first and service.retry_later must be longer than 0s".into());
+        }
+        if let Some(url) = &self.public_url {
+            match url::Url::parse(url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                _ => problems.push(format!("service.public_url {url:?} is not an http(s) URL")),
+            }
+        }
+        problems
     }
 }
+
+/// Shortest subscription lifetime asked for.
+const MIN_LIFETIME: Duration = Duration::from_secs(60);
 
 /// `[tenant]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -175,13 +206,13 @@ pub struct TenantConfig {
     /// endpoints are configured explicitly (see `docs/setup-guide.md`).
     #[serde(default)]
     pub cloud: crate::tenant::cloud::CloudConfig,
-    /// Minutes an admin-consent link stays valid. Default 30.
-    #[serde(default = "default_consent_link_minutes")]
-    pub consent_link_minutes: i64,
+    /// How long an admin-consent link stays valid. Default `"30m"`.
+    #[serde(default = "default_consent_link_lifetime", with = "duration")]
+    pub consent_link_lifetime: Duration,
 }
 
-fn default_consent_link_minutes() -> i64 {
-    30
+fn default_consent_link_lifetime() -> Duration {
+    Duration::from_secs(30 * 60)
 }
 
 /// `[testing]`: switches that exist only so tests can prove recovery. Leave unset in production.
@@ -200,13 +231,54 @@ pub struct TestingConfig {
     pub controllable_clock: bool,
 }
 
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not valid TOML for hcal's configuration (the message names the line and the field).
+    #[error("{0}")]
+    Parse(String),
+    /// A setting of an earlier version, with where it went.
+    #[error("{0}")]
+    Moved(&'static str),
+    /// Values that cannot work, every one of them.
+    #[error("{}", .0.join("; "))]
+    Invalid(Vec<String>),
+    /// Any of the above, in a file.
+    #[error("{path}: {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: Box<ConfigError>,
+    },
+}
+
 impl Config {
     /// Checks what can be checked before anything is opened or connected, so that a bad value
-    /// is reported when the file is loaded rather than at first use.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        self.log.validate().map_err(|e| match e {
-            LogError::Invalid(why) | LogError::Unavailable(why) => anyhow::anyhow!("invalid [log] section: {why}"),
-        })
+    /// is reported when the file is loaded rather than at first use; every problem at once.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = self.service.problems();
+        if let Err(LogError::Invalid(why) | LogError::Unavailable(why)) = self.log.validate() {
+            problems.push(format!("invalid [log] section: {why}"));
+        }
+        if let Err(e) = self.graph.validate() {
+            problems.push(format!("invalid [graph] section: {e}"));
+        }
+        if let Err(e) = crate::tenant::cloud::reconcile(&self.tenant.cloud, &self.graph) {
+            problems.push(format!("invalid [tenant.cloud] section: {e}"));
+        }
+        if self.tenant.consent_link_lifetime.is_zero() {
+            problems.push("tenant.consent_link_lifetime must be longer than 0s".into());
+        }
+        if problems.is_empty() { Ok(()) } else { Err(ConfigError::Invalid(problems)) }
     }
 }
 
@@ -241,12 +313,12 @@ fn moved_setting(text: &str) -> Option<&'static str> {
 }
 
 /// Parses and validates the text of a configuration file.
-pub fn parse(text: &str) -> anyhow::Result<Config> {
+pub fn parse(text: &str) -> Result<Config, ConfigError> {
     let config: Config = match toml::from_str(text) {
         Ok(config) => config,
         Err(e) => match moved_setting(text) {
-            Some(moved) => anyhow::bail!("{moved}"),
-            None => return Err(e.into()),
+            Some(moved) => return Err(ConfigError::Moved(moved)),
+            None => return Err(ConfigError::Parse(e.to_string())),
         },
     };
     config.validate()?;
@@ -254,10 +326,10 @@ pub fn parse(text: &str) -> anyhow::Result<Config> {
 }
 
 /// Reads, parses and validates a configuration file.
-pub fn load(path: &std::path::Path) -> anyhow::Result<Config> {
-    use anyhow::Context as _;
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    parse(&text).with_context(|| format!("loading {}", path.display()))
+pub fn load(path: &std::path::Path) -> Result<Config, ConfigError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    parse(&text).map_err(|e| ConfigError::File { path: path.to_path_buf(), source: Box::new(e) })
 }
 
 #[cfg(test)]
@@ -317,7 +389,8 @@ mod tests {
 
     #[test]
     fn kafka_settings_are_validated_when_the_file_is_loaded() {
-        let bad = refusal(&file("[log]\nbackend = \"kafka\"\nbootstrap_servers = \"k:9092\"\nrequest_timeout = 0\n"));
+        let bad =
+            refusal(&file("[log]\nbackend = \"kafka\"\nbootstrap_servers = \"k:9092\"\nrequest_timeout = \"0s\"\n"));
         assert!(bad.contains("log.request_timeout"), "{bad}");
         let reserved = file("[log]\nbackend = \"kafka\"\nbootstrap_servers = \"k:9092\"\nextra = { acks = \"1\" }\n");
         assert!(refusal(&reserved).contains("log.extra may not set \"acks\""));
@@ -331,9 +404,29 @@ mod tests {
 
     #[test]
     fn meetings_are_kept_thirty_days_after_their_end_unless_configured_and_never_under_a_resync_window() {
-        assert_eq!(service("").forget_after().ok(), Some(chrono::Duration::days(30)));
-        assert_eq!(service("forget_meetings_after_days = 90").forget_after().ok(), Some(chrono::Duration::days(90)));
-        let refused = service("forget_meetings_after_days = 3").forget_after().map_err(|e| e.to_string());
-        assert!(refused.as_ref().is_err_and(|e| e.contains("at least 8")), "{refused:?}");
+        assert_eq!(service("").forget_meetings_after, Duration::from_secs(30 * DAY));
+        assert_eq!(service("forget_meetings_after = \"90d\"").forget_meetings_after, Duration::from_secs(90 * DAY));
+        let refused =
+            refusal(&file("").replace("data_dir = \"data\"", "data_dir = \"data\"\nforget_meetings_after = \"3d\""));
+        assert!(refused.contains("at least 8d"), "{refused}");
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_at_once_naming_its_field() {
+        let text = file("").replace(
+            "data_dir = \"data\"",
+            "data_dir = \"data\"\nforget_meetings_after = \"1d\"\nsubscription_lifetime = \"8d\"\nscheduler_tick = \"0s\"\npublic_url = \"hcal.example\"",
+        );
+        let refused = refusal(&text);
+        for field in ["forget_meetings_after", "subscription_lifetime", "scheduler_tick", "public_url"] {
+            assert!(refused.contains(&format!("service.{field}")), "{field} missing from: {refused}");
+        }
+    }
+
+    #[test]
+    fn durations_are_written_with_their_unit() {
+        assert_eq!(service("subscription_lifetime = \"180m\"").subscription_lifetime, Duration::from_secs(180 * 60));
+        let bare = toml::from_str::<ServiceConfig>("data_dir = \"d\"\nscheduler_tick = 60").unwrap_err().to_string();
+        assert!(bare.contains("\"60s\""), "{bare}");
     }
 }

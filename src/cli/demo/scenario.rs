@@ -10,10 +10,7 @@ use hcal_sim::graph::{GraphSim, GraphSimConfig, MailboxKind};
 use hcal_sim::webex::{WebexSim, WebexSimConfig};
 use serde_json::{Value, json};
 
-use crate::config::{Config, ServiceConfig, TenantConfig, TestingConfig};
-use crate::graph::GraphConfig;
-use crate::platform::webex::WebexConfig;
-use crate::service::{self, Secrets};
+use hcal::service::{self, Secrets};
 
 /// Options of the demo.
 #[derive(Debug, Clone)]
@@ -111,39 +108,32 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<bool> {
     let temp = tempfile::tempdir().context("creating a temporary data directory")?;
     let data_dir = options.data_dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
     let api_token = format!("hcal-{}", uuid::Uuid::new_v4().simple());
-    let mut graph_config = GraphConfig::new(demo.client_id.clone());
-    graph_config.login_base = graph.url().to_owned();
-    graph_config.graph_base = graph.graph_url();
-    let webex_config = WebexConfig { base_url: webex.url().to_owned(), ..WebexConfig::default() };
-    let config = Config {
-        service: ServiceConfig {
-            listen: options.listen,
-            public_url: None,
-            data_dir: data_dir.clone(),
-            key_file: None,
-            max_body_bytes: 1024 * 1024,
-            api_token_env: "HCAL_API_TOKEN".into(),
-            subscription_minutes: 10_000,
-            tick_secs: 60,
-            resync_ahead_days: 183,
-            subscription_writes_per_20s: 400,
-            retry_first_minutes: 60,
-            retry_later_minutes: 1440,
-            snapshot_every: 1000,
-            forget_meetings_after_days: 30,
-        },
-        tenant: TenantConfig {
-            id: hcal_actors::ids::TenantId::parse(&demo.tenant_id)?,
-            additional_ids: Vec::new(),
-            cloud: Default::default(),
-            consent_link_minutes: 30,
-        },
-        graph: graph_config,
-        webex: webex_config,
-        domain: Default::default(),
-        log: Default::default(),
-        testing: TestingConfig::default(),
-    };
+    // The demo's configuration is a file's text, read by the loader `hcal serve` uses.
+    let text = format!(
+        r#"[service]
+listen = "{listen}"
+data_dir = "{data_dir}"
+
+[tenant]
+id = "{tenant}"
+
+[graph]
+client_id = "{client}"
+login_base = "{login}"
+graph_base = "{graph_base}"
+
+[webex]
+base_url = "{webex}"
+"#,
+        listen = options.listen,
+        data_dir = data_dir.display().to_string().replace('\\', "\\\\").replace('"', "\\\""),
+        tenant = demo.tenant_id,
+        client = demo.client_id,
+        login = graph.url(),
+        graph_base = graph.graph_url(),
+        webex = webex.url(),
+    );
+    let config = hcal::config::parse(&text).context("the demo's configuration")?;
     let secrets =
         Secrets { graph_client_secret: demo.client_secret.clone(), webex_token, api_token: api_token.clone() };
     let running = service::start(config, secrets).await?;

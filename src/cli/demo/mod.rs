@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-use hcal::demo::{self, DemoOptions};
+mod scenario;
+
+use self::scenario::DemoOptions;
 
 /// Options of `hcal demo`.
 #[derive(Debug, Args)]
@@ -22,6 +24,6 @@ pub struct DemoArgs {
 
 /// Runs the demo.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let ok = demo::run(DemoOptions { data_dir: args.data_dir, listen: args.listen, exit: args.exit }).await?;
+    let ok = scenario::run(DemoOptions { data_dir: args.data_dir, listen: args.listen, exit: args.exit }).await?;
     if ok { Ok(()) } else { anyhow::bail!("the demo scenario did not complete") }
 }
