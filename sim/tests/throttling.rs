@@ -267,12 +267,53 @@ async fn batch_runs_dependencies_and_reports_each_status() {
     let now: Value = f.get(&url).send().await.unwrap().json().await.unwrap();
     assert_eq!(now["subject"], "Batched, renamed");
 
+    // Every answer with a body says what it is, as Graph's do.
+    let odata_json =
+        "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+    assert_eq!(out["1"]["headers"]["Content-Type"], odata_json);
+    assert_eq!(out["2"]["headers"]["Content-Type"], odata_json);
+    for id in ["3", "4", "5"] {
+        assert_eq!(out[id]["headers"]["Content-Type"], "application/json", "{}", out[id]);
+    }
+
     // At most 20 requests.
     let too_many: Vec<Value> = (0..21).map(|i| json!({"id": i.to_string(), "method": "GET", "url": url})).collect();
     assert_graph_error(batch(&f, json!(too_many)).await, 400, "BadRequest").await;
     let twenty: Vec<Value> = (0..20).map(|i| json!({"id": i.to_string(), "method": "GET", "url": url})).collect();
     let out = batch_ok(&f, json!(twenty)).await;
     assert_eq!(out.len(), 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_ids_are_not_case_sensitive() {
+    let f = Fixture::new().await;
+    let ev = f.create(&f.alice, event("Cased", "2026-12-01T09:00:00", "2026-12-01T10:00:00")).await;
+    let url = format!("{}/{}", events(&f.alice), encode(ev["id"].as_str().unwrap()));
+    let missing = format!("{}/{}", events(&f.alice), encode("AAMkAdoesnotexist="));
+    // dependsOn finds its request whatever the case; answers echo ids as the client wrote them.
+    let out = batch_ok(
+        &f,
+        json!([
+            {"id": "Read", "method": "GET", "url": url},
+            {"id": "rename", "method": "PATCH", "url": url, "dependsOn": ["READ"],
+             "headers": {"Content-Type": "application/json"}, "body": {"subject": "Renamed"}},
+            {"id": "Gone", "method": "GET", "url": missing, "dependsOn": ["RENAME"]},
+            {"id": "after", "method": "GET", "url": url, "dependsOn": ["gone"]},
+        ]),
+    )
+    .await;
+    let statuses: Vec<(&str, u64)> = out.iter().map(|(id, r)| (id.as_str(), r["status"].as_u64().unwrap())).collect();
+    assert_eq!(statuses, [("Gone", 404), ("Read", 200), ("after", 424), ("rename", 200)]);
+    // Ids that differ only in case are the same id: the batch is refused.
+    let dup = batch(
+        &f,
+        json!([
+            {"id": "a", "method": "GET", "url": url},
+            {"id": "A", "method": "GET", "url": url},
+        ]),
+    )
+    .await;
+    assert_graph_error(dup, 400, "BadRequest").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
