@@ -65,6 +65,54 @@ async fn prefer_headers_convert_time_zone_and_body() {
     assert_graph_error(bad, 400, "TimeZoneNotSupportedException").await;
 }
 
+/// The document Exchange wraps an HTML fragment in.
+fn exchange_document(fragment: &str) -> String {
+    format!(
+        "<html>\r\n<head>\r\n<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">\r\n</head>\r\n<body>\r\n{fragment}\r\n</body>\r\n</html>\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_bodies_come_back_as_whole_documents() {
+    let f = Fixture::new().await;
+    let mut body = event("Fragment", "2026-12-01T09:00:00", "2026-12-01T10:00:00");
+    body["body"] = json!({"contentType": "HTML", "content": "<p>Agenda</p><p>Join: https://video.example/j/1</p>"});
+    let ev = f.create(&f.alice, body).await;
+    let expected = exchange_document("<p>Agenda</p><p>Join: https://video.example/j/1</p>");
+    assert_eq!(ev["body"], json!({"contentType": "html", "content": expected}));
+    // bodyPreview is the text, line by line, as Exchange writes it.
+    assert_eq!(ev["bodyPreview"], "Agenda\r\nJoin: https://video.example/j/1");
+    let path = format!("/users/{}/events/{}", f.alice, hcal_sim::graph::encode(ev["id"].as_str().unwrap()));
+    let got: Value = f.get(&path).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got["body"]["content"], expected.as_str(), "stored that way");
+
+    // PATCHing a fragment wraps it the same way; a whole document stays as given.
+    let patched: Value = f
+        .patch(&path, &json!({"body": {"contentType": "html", "content": "<div>New agenda</div>"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(patched["body"]["content"], exchange_document("<div>New agenda</div>"));
+    let whole = "<html><head></head><body><div>As given</div></body></html>";
+    let patched: Value = f
+        .patch(&path, &json!({"body": {"contentType": "html", "content": whole}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(patched["body"]["content"], whole);
+
+    // Asked for text, the body is its plain text.
+    let text: Value =
+        f.get(&path).header("Prefer", "outlook.body-content-type=\"text\"").send().await.unwrap().json().await.unwrap();
+    assert_eq!(text["body"], json!({"contentType": "text", "content": "As given\r\n"}));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn patch_is_partial_and_changes_the_change_key() {
     let f = Fixture::new().await;

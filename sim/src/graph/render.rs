@@ -28,13 +28,7 @@ pub fn event(ev: &EventRecord, opts: &RenderOpts<'_>) -> Result<Value, GraphErro
     };
     let body_type = opts.prefs.body_type.unwrap_or(ContentType::Html);
     let content = wire::convert_body(&ev.body, ev.body_type, body_type);
-    let preview: String = wire::convert_body(&ev.body, ev.body_type, ContentType::Text)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(255)
-        .collect();
+    let preview = wire::body_preview(&ev.body, ev.body_type);
     let join_url = ev.online_meeting.as_ref().and_then(|m| m.get("joinUrl")).cloned().unwrap_or(Value::Null);
     let mut v = json!({
         "@odata.etag": etag(&ev.change_key),

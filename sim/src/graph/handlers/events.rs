@@ -124,7 +124,12 @@ pub fn apply(ev: &mut EventRecord, body: &Value, script: bool) -> Result<(), Gra
     if let Some(v) = get("body") {
         let content_type = v.get("contentType").map(|c| one_of(c, "contentType", &["text", "html"])).transpose()?;
         ev.body_type = content_type.as_deref().and_then(ContentType::parse).unwrap_or(ContentType::Text);
-        ev.body = v.get("content").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let content = v.get("content").and_then(Value::as_str).unwrap_or_default();
+        // Exchange keeps an HTML body as a whole document, wrapping a fragment into one.
+        ev.body = match ev.body_type {
+            ContentType::Html => wire::store_html(content),
+            ContentType::Text => content.to_owned(),
+        };
     }
     if let Some(v) = get("start") {
         (ev.start, ev.start_tz) = date_time_zone(v, "start")?;
