@@ -296,6 +296,7 @@ pub fn blank(core: &Core, user: &User) -> EventRecord {
         kind: EventKind::SingleInstance,
         series_master_id: None,
         original_date: None,
+        original_start: None,
         recurrence: None,
         cancelled_dates: BTreeSet::new(),
         exceptions: BTreeMap::new(),
