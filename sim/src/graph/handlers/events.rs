@@ -12,6 +12,7 @@ use super::super::odata::{self, Prefs};
 use super::super::recurrence::{self, PatternedRecurrence};
 use super::super::render::{self, RenderOpts};
 use super::super::store::{Store, etag};
+use super::super::teams;
 use super::super::wire::{self, ContentType};
 
 /// Most attendees an event may have.
@@ -374,6 +375,7 @@ pub fn create(core: &Core, req: &Req, user: &User, script: bool) -> Result<Resp,
     }
     let mut ev = blank(core, user);
     apply(&mut ev, body, script)?;
+    teams::provision(core, user, &mut ev, None, body, script);
     let rendered = render::event(&ev, &RenderOpts { prefs: prefs.clone(), ..Default::default() })?;
     let mut changes = vec![Change {
         user_id: user.id.clone(),
@@ -480,6 +482,7 @@ pub fn patch(core: &Core, req: &Req, user: &User, id: &str, script: bool) -> Res
             });
         }
         apply(&mut ev, body, script)?;
+        teams::provision(core, user, &mut ev, Some(&current), body, script);
         ev.change_key = core.change_key();
         ev.last_modified = now;
         changes.push(Change {
