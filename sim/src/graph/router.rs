@@ -317,6 +317,11 @@ fn user_route(core: &Core, req: &Req, caller: &Caller, user: &User, rest: &[&str
             "PATCH" => mailbox::patch(core, req, user),
             _ => Err(GraphError::method_not_allowed()),
         },
+        [m, name] if eq(m, "mailboxSettings") => match method {
+            "GET" => mailbox::get_one(core, user, name),
+            "PATCH" => Err(mailbox::patch_one(name)),
+            _ => Err(GraphError::method_not_allowed()),
+        },
         [e] if eq(e, "events") => match method {
             "GET" => events::list(core, req, user),
             "POST" => events::create(core, req, user, script),
