@@ -30,6 +30,15 @@ async fn assert_aad_error(resp: reqwest::Response, status: u16, error: &str, aad
     for key in ["timestamp", "trace_id", "correlation_id"] {
         assert!(body[key].is_string(), "{key} in {body}");
     }
+    // Entra ID's timestamp: a space, whole seconds, Z (2016-01-09 02:02:12Z).
+    let timestamp = body["timestamp"].as_str().unwrap();
+    assert!(chrono::NaiveDateTime::parse_from_str(timestamp, "%Y-%m-%d %H:%M:%SZ").is_ok(), "{timestamp}");
+    let trailer = format!(
+        "\r\nTrace ID: {}\r\nCorrelation ID: {}\r\nTimestamp: {timestamp}",
+        body["trace_id"].as_str().unwrap(),
+        body["correlation_id"].as_str().unwrap()
+    );
+    assert!(description.ends_with(&trailer), "{description}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
