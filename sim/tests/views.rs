@@ -204,6 +204,21 @@ async fn instances_carry_their_original_start() {
     assert_eq!(exception["originalStart"], "2026-06-08T08:00:00Z");
     let exception_id = exception["id"].as_str().unwrap().to_owned();
 
+    // An instance cannot be moved onto or past the day of a neighbouring occurrence.
+    for (day, what) in [
+        ("2026-06-01", "the previous occurrence's day"),
+        ("2026-06-15", "the next occurrence's day"),
+        ("2026-06-20", "past the next occurrence"),
+    ] {
+        let crossing = json!({
+            "start": {"dateTime": format!("{day}T12:00:00"), "timeZone": "UTC"},
+            "end": {"dateTime": format!("{day}T13:00:00"), "timeZone": "UTC"}
+        });
+        let resp = f.patch(&path, &crossing).send().await.unwrap();
+        let body = assert_graph_error(resp, 400, "ErrorOccurrenceCrossingBoundary").await;
+        assert!(body["error"]["message"].as_str().unwrap().contains("adjacent occurrence"), "{what}");
+    }
+
     // calendarView and delta show it on occurrences and exceptions alike.
     let view = format!("/users/{}/calendarView?{window}", f.alice);
     let (_, page) = ok_json(f.get(&view).send().await.unwrap()).await;

@@ -482,6 +482,9 @@ pub fn patch(core: &Core, req: &Req, user: &User, id: &str, script: bool) -> Res
             });
         }
         apply(&mut ev, body, script)?;
+        if ev.start != current.start {
+            check_occurrence_boundary(&store, &ev)?;
+        }
         teams::provision(core, user, &mut ev, Some(&current), body, script);
         ev.change_key = core.change_key();
         ev.last_modified = now;
@@ -502,6 +505,34 @@ pub fn patch(core: &Core, req: &Req, user: &User, id: &str, script: bool) -> Res
         o.insert("@odata.context".into(), json!(context(core, user, "events/$entity")));
     }
     Ok(with_applied(Resp::json(200, v), &prefs))
+}
+
+/// Outlook's documented restriction on moving an instance of a series: it cannot start on or
+/// before the day of the previous occurrence, nor on or after the day of the next one (days in
+/// the series' time zone), else 400 `ErrorOccurrenceCrossingBoundary`.
+fn check_occurrence_boundary(store: &Store, ev: &EventRecord) -> Result<(), GraphError> {
+    let (Some(master_id), Some(date)) = (&ev.series_master_id, ev.original_date) else { return Ok(()) };
+    let Some(master) = store.events.get(master_id) else { return Ok(()) };
+    let Some(rec) = &master.recurrence else { return Ok(()) };
+    let day = wire::from_utc(ev.start, &master.start_tz)?.date();
+    // Look back in widening windows, so daily series stay cheap and yearly ones are found.
+    let previous = [40, 400, 4000].iter().find_map(|span| {
+        let from = date.checked_sub_days(chrono::Days::new(*span))?;
+        let to = date.pred_opt()?;
+        recurrence::occurrence_dates(rec, from, to, usize::MAX).last().copied()
+    });
+    let next = date.succ_opt().and_then(|from| {
+        let to = from.checked_add_days(chrono::Days::new(4000)).unwrap_or(chrono::NaiveDate::MAX);
+        recurrence::occurrence_dates(rec, from, to, 1).first().copied()
+    });
+    if previous.is_some_and(|p| day <= p) || next.is_some_and(|n| day >= n) {
+        return Err(GraphError::new(
+            400,
+            "ErrorOccurrenceCrossingBoundary",
+            "Modified occurrence is crossing or overlapping adjacent occurrence.",
+        ));
+    }
+    Ok(())
 }
 
 /// `DELETE …/events/{id}`. The organiser's delete cancels attendees' copies.
