@@ -30,6 +30,15 @@ async fn assert_aad_error(resp: reqwest::Response, status: u16, error: &str, aad
     for key in ["timestamp", "trace_id", "correlation_id"] {
         assert!(body[key].is_string(), "{key} in {body}");
     }
+    // Entra ID's timestamp: a space, whole seconds, Z (2016-01-09 02:02:12Z).
+    let timestamp = body["timestamp"].as_str().unwrap();
+    assert!(chrono::NaiveDateTime::parse_from_str(timestamp, "%Y-%m-%d %H:%M:%SZ").is_ok(), "{timestamp}");
+    let trailer = format!(
+        "\r\nTrace ID: {}\r\nCorrelation ID: {}\r\nTimestamp: {timestamp}",
+        body["trace_id"].as_str().unwrap(),
+        body["correlation_id"].as_str().unwrap()
+    );
+    assert!(description.ends_with(&trailer), "{description}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -204,6 +213,64 @@ async fn mailbox_settings_read_and_patch_partially() {
     assert_graph_error(bad, 400, "TimeZoneNotSupportedException").await;
     let bad = f.patch(&path, &json!({"favouriteColour": "green"})).send().await.unwrap();
     assert_graph_error(bad, 400, "RequestBodyRead").await;
+}
+
+async fn setting(f: &Fixture, url: String) -> Value {
+    let resp = f.get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{url}");
+    resp.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_mailbox_settings_are_read_by_path() {
+    let f = Fixture::new().await;
+    let base = format!("/users/{}/mailboxSettings", f.alice);
+    let context = |name: &str| format!("{}/v1.0/$metadata#users('{}')/mailboxSettings/{name}", f.sim.url(), f.alice);
+    let f = &f;
+    let get = |name: &str| setting(f, format!("{base}/{name}"));
+    // A complex setting answers with its own properties.
+    let replies = get("automaticRepliesSetting").await;
+    assert_eq!(replies["@odata.context"], context("automaticRepliesSetting"));
+    assert_eq!(replies["status"], "disabled");
+    assert_eq!(replies["externalAudience"], "all");
+    assert!(replies.get("automaticRepliesSetting").is_none() && replies.get("language").is_none(), "{replies}");
+    let language = get("language").await;
+    assert_eq!(language["locale"], "en-US");
+    assert_eq!(language["@odata.context"], context("language"));
+    let hours = get("workingHours").await;
+    assert_eq!(hours["startTime"], "08:00:00.0000000");
+    assert_eq!(hours["@odata.context"], context("workingHours"));
+    // A string setting answers as {"value": …}; names match in any case.
+    for (name, value) in
+        [("timeZone", "UTC"), ("dateFormat", "M/d/yyyy"), ("timeFormat", "h:mm tt"), ("userPurpose", "user")]
+    {
+        let got = get(name).await;
+        assert_eq!(got, json!({"@odata.context": context(name), "value": value}), "{name}");
+    }
+    let got = get("TIMEZONE").await;
+    assert_eq!(got["value"], "UTC");
+    let room: Value =
+        f.get(&format!("/users/{}/mailboxSettings/userPurpose", f.room)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(room["value"], "room");
+    // What a PATCH of the whole settings changes shows up by path too.
+    let patch = json!({"automaticRepliesSetting": {"status": "alwaysEnabled", "internalReplyMessage": "Away"}});
+    assert_eq!(f.patch(&base, &patch).send().await.unwrap().status(), 200);
+    let replies = get("automaticRepliesSetting").await;
+    assert_eq!(
+        (replies["status"].clone(), replies["internalReplyMessage"].clone()),
+        (json!("alwaysEnabled"), json!("Away"))
+    );
+
+    // Unknown settings are refused; writing one setting by its path is not documented.
+    let unknown = f.get(&format!("{base}/favouriteColour")).send().await.unwrap();
+    assert_graph_error(unknown, 400, "BadRequest").await;
+    let by_path =
+        f.patch(&format!("{base}/automaticRepliesSetting"), &json!({"status": "disabled"})).send().await.unwrap();
+    assert_graph_error(by_path, 405, "ErrorInvalidRequest").await;
+    // Reading by path needs the same permission as the whole settings.
+    f.sim.consent_with(&f.client_id, &f.tenant, &[hcal_sim::graph::Permission::CalendarsReadWrite]).unwrap();
+    let denied = f.get(&format!("{base}/timeZone")).send().await.unwrap();
+    assert_graph_error(denied, 403, "ErrorAccessDenied").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,8 @@
 //! Events: create, read with `Prefer`, partial PATCH with new change keys, extended
-//! properties, delete, paging, and attendees' copies.
+//! properties, delete, paging, attendees' copies, HTML documents and Teams meetings.
+
+// Helpers of a test crate panic on surprises just as the tests do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
@@ -63,6 +66,54 @@ async fn prefer_headers_convert_time_zone_and_body() {
     assert!(got["body"]["content"].as_str().unwrap().contains("Join <here> & now"));
     let bad = f.get(&path).header("Prefer", "outlook.timezone=\"Mars/Olympus\"").send().await.unwrap();
     assert_graph_error(bad, 400, "TimeZoneNotSupportedException").await;
+}
+
+/// The document Exchange wraps an HTML fragment in.
+fn exchange_document(fragment: &str) -> String {
+    format!(
+        "<html>\r\n<head>\r\n<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">\r\n</head>\r\n<body>\r\n{fragment}\r\n</body>\r\n</html>\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn html_bodies_come_back_as_whole_documents() {
+    let f = Fixture::new().await;
+    let mut body = event("Fragment", "2026-12-01T09:00:00", "2026-12-01T10:00:00");
+    body["body"] = json!({"contentType": "HTML", "content": "<p>Agenda</p><p>Join: https://video.example/j/1</p>"});
+    let ev = f.create(&f.alice, body).await;
+    let expected = exchange_document("<p>Agenda</p><p>Join: https://video.example/j/1</p>");
+    assert_eq!(ev["body"], json!({"contentType": "html", "content": expected}));
+    // bodyPreview is the text, line by line, as Exchange writes it.
+    assert_eq!(ev["bodyPreview"], "Agenda\r\nJoin: https://video.example/j/1");
+    let path = format!("/users/{}/events/{}", f.alice, hcal_sim::graph::encode(ev["id"].as_str().unwrap()));
+    let got: Value = f.get(&path).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got["body"]["content"], expected.as_str(), "stored that way");
+
+    // PATCHing a fragment wraps it the same way; a whole document stays as given.
+    let patched: Value = f
+        .patch(&path, &json!({"body": {"contentType": "html", "content": "<div>New agenda</div>"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(patched["body"]["content"], exchange_document("<div>New agenda</div>"));
+    let whole = "<html><head></head><body><div>As given</div></body></html>";
+    let patched: Value = f
+        .patch(&path, &json!({"body": {"contentType": "html", "content": whole}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(patched["body"]["content"], whole);
+
+    // Asked for text, the body is its plain text.
+    let text: Value =
+        f.get(&path).header("Prefer", "outlook.body-content-type=\"text\"").send().await.unwrap().json().await.unwrap();
+    assert_eq!(text["body"], json!({"contentType": "text", "content": "As given\r\n"}));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,6 +189,108 @@ async fn patch_is_partial_and_changes_the_change_key() {
     assert_eq!(om.status(), 200);
     let got: Value = f.get(&path).send().await.unwrap().json().await.unwrap();
     assert_eq!(got["onlineMeeting"], Value::Null);
+}
+
+async fn patch_json(f: &Fixture, path: &str, body: Value) -> Value {
+    let resp = f.patch(path, &body).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "PATCH {body}");
+    resp.json().await.unwrap()
+}
+
+fn join_url(ev: &Value) -> &str {
+    ev["onlineMeeting"]["joinUrl"].as_str().unwrap_or_else(|| panic!("no joinUrl in {}", ev["onlineMeeting"]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teams_meetings_are_created_and_kept_as_exchange_does() {
+    let f = Fixture::new().await;
+    let mut body = event("Teams sync", "2026-12-01T09:00:00", "2026-12-01T10:00:00");
+    body["body"] = json!({"contentType": "html", "content": "<p>Agenda</p>"});
+    body["isOnlineMeeting"] = json!(true);
+    body["onlineMeetingProvider"] = json!("teamsForBusiness");
+    let ev = f.create(&f.alice, body.clone()).await;
+    assert_eq!(ev["isOnlineMeeting"], true);
+    assert_eq!(ev["onlineMeetingProvider"], "teamsForBusiness");
+    assert_eq!(ev["onlineMeetingUrl"], Value::Null, "Teams meetings have no onlineMeetingUrl");
+    let url = join_url(&ev).to_owned();
+    assert!(url.starts_with("https://teams.microsoft.com/l/meetup-join/19%3ameeting_"), "{url}");
+    assert!(url.contains("%40thread.v2/0?context=%7b%22Tid%22%3a%22"), "{url}");
+    assert!(url.contains(&f.tenant) && url.contains(&f.alice), "context names tenant and organiser: {url}");
+    assert!(ev["onlineMeeting"].get("conferenceId").is_none(), "no audio conferencing by default");
+    // Exchange writes a join block into the HTML body, after what the organiser wrote.
+    let html = ev["body"]["content"].as_str().unwrap();
+    assert!(html.starts_with("<html>") && html.ends_with("</body>\r\n</html>\r\n"), "{html}");
+    let agenda = html.find("<p>Agenda</p>").unwrap();
+    let block = html.find("Microsoft Teams meeting").unwrap();
+    assert!(agenda < block, "{html}");
+    assert!(html.contains(&format!("<a href=\"{url}\"")), "{html}");
+    for text in ["Join the meeting now", "Meeting ID: ", "Passcode: "] {
+        assert!(html.contains(text), "{text} in {html}");
+    }
+    assert!(ev["bodyPreview"].as_str().unwrap().contains("Microsoft Teams meeting"));
+    // Every meeting has its own URL.
+    let other = f.create(&f.alice, body).await;
+    assert_ne!(join_url(&other), url);
+
+    let path = format!("/users/{}/events/{}", f.alice, hcal_sim::graph::encode(ev["id"].as_str().unwrap()));
+    let got: Value = f.get(&path).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got["onlineMeeting"], ev["onlineMeeting"]);
+    // Later changes of isOnlineMeeting are ignored; onlineMeeting is read-only and ignored too.
+    let kept = patch_json(&f, &path, json!({"subject": "Renamed", "isOnlineMeeting": false})).await;
+    assert_eq!((kept["isOnlineMeeting"].clone(), join_url(&kept)), (json!(true), url.as_str()));
+    assert_eq!(kept["body"], ev["body"]);
+    let kept = patch_json(
+        &f,
+        &path,
+        json!({"onlineMeeting": {"joinUrl": "https://video.example/j/1"}, "onlineMeetingUrl": "x"}),
+    )
+    .await;
+    assert_eq!(join_url(&kept), url);
+    // A body rewritten around the meeting block keeps the meeting.
+    let rewritten = html.replace("<p>Agenda</p>", "<p>New agenda</p>");
+    let kept = patch_json(&f, &path, json!({"body": {"contentType": "html", "content": rewritten}})).await;
+    assert_eq!(join_url(&kept), url);
+    assert_eq!(kept["body"]["content"], rewritten.as_str());
+    // Removing the block disables the online meeting.
+    let plain = patch_json(&f, &path, json!({"body": {"contentType": "html", "content": "<p>No meeting</p>"}})).await;
+    assert_eq!(plain["onlineMeeting"], Value::Null);
+    assert_eq!(plain["isOnlineMeeting"], false);
+    assert!(!plain["body"]["content"].as_str().unwrap().contains("Microsoft Teams meeting"));
+    // Asking again makes a new meeting; the provider defaults to Teams.
+    let again = patch_json(&f, &path, json!({"isOnlineMeeting": true})).await;
+    assert_eq!(again["onlineMeetingProvider"], "teamsForBusiness");
+    let new_url = join_url(&again).to_owned();
+    assert_ne!(new_url, url);
+    assert!(again["body"]["content"].as_str().unwrap().contains(&new_url));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teams_meetings_on_text_bodies_and_with_dial_in() {
+    let config = hcal_sim::graph::GraphSimConfig {
+        teams_toll_number: Some("+1 555-0100".into()),
+        ..hcal_sim::graph::GraphSimConfig::default()
+    };
+    let f = Fixture::with(config).await;
+    let mut body = event("Text and Teams", "2026-12-01T09:00:00", "2026-12-01T10:00:00");
+    body["body"] = json!({"contentType": "text", "content": "Agenda"});
+    let ev = f.create(&f.bob, body).await;
+    assert_eq!(ev["onlineMeeting"], Value::Null, "not an online meeting yet");
+    let path = format!("/users/{}/events/{}", f.bob, hcal_sim::graph::encode(ev["id"].as_str().unwrap()));
+    // PATCH can make an event a Teams meeting; a text body becomes HTML for the block.
+    let teams =
+        patch_json(&f, &path, json!({"isOnlineMeeting": true, "onlineMeetingProvider": "teamsForBusiness"})).await;
+    let meeting = &teams["onlineMeeting"];
+    assert_eq!(meeting["tollNumber"], "+1 555-0100");
+    let conference_id = meeting["conferenceId"].as_str().unwrap();
+    assert!(conference_id.len() == 9 && conference_id.chars().all(|c| c.is_ascii_digit()), "{conference_id}");
+    assert_eq!(teams["body"]["contentType"], "html");
+    let html = teams["body"]["content"].as_str().unwrap();
+    assert!(html.contains("<div>Agenda</div>") && html.contains(join_url(&teams)), "{html}");
+    assert!(html.contains(conference_id), "{html}");
+    let text: Value =
+        f.get(&path).header("Prefer", "outlook.body-content-type=\"text\"").send().await.unwrap().json().await.unwrap();
+    let content = text["body"]["content"].as_str().unwrap();
+    assert!(content.starts_with("Agenda\r\n") && content.contains("Microsoft Teams meeting"), "{content}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

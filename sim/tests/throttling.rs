@@ -55,7 +55,7 @@ async fn more_than_four_concurrent_requests_to_a_mailbox_are_throttled() {
     assert!(!throttled.is_empty(), "{alice:?}");
     assert!(alice.iter().all(|r| r.0 == 200 || r.0 == 429), "{alice:?}");
     for (_, after, body) in throttled {
-        assert_eq!(after.as_deref(), Some("1.5"), "Retry-After");
+        assert_eq!(after.as_deref(), Some("2"), "Retry-After in whole seconds, as Graph sends it");
         assert_eq!(body["error"]["code"], "ApplicationThrottled");
         assert_eq!(body["error"]["message"], CONCURRENCY_MESSAGE);
     }
@@ -90,8 +90,8 @@ async fn the_request_budget_resets_with_its_window() {
         assert_eq!(f.get(&events(&f.alice)).send().await.unwrap().status(), 200);
     }
     let resp = f.get(&events(&f.alice)).send().await.unwrap();
-    let after: f64 = retry_after(&resp).expect("Retry-After").parse().unwrap();
-    assert!(after > 0.0 && after <= 600.0, "Retry-After {after}");
+    let after: u64 = retry_after(&resp).expect("Retry-After").parse().expect("whole seconds by default");
+    assert!(after > 0 && after <= 600, "Retry-After {after}");
     assert_graph_error(resp, 429, "ApplicationThrottled").await;
     // The budget is per mailbox.
     assert_eq!(f.get(&events(&f.bob)).send().await.unwrap().status(), 200);
@@ -110,8 +110,9 @@ async fn a_test_can_spend_one_mailboxs_budget_as_another_client_would() {
     let f = Fixture::new().await;
     f.sim.exhaust_budget(&f.client_id, &f.alice);
     let resp = f.get(&events(&f.alice)).send().await.unwrap();
-    let after: f64 = retry_after(&resp).expect("Retry-After").parse().unwrap();
-    assert!(after > 590.0 && after <= 600.0, "the rest of the 600 s window: {after}");
+    let header = retry_after(&resp).expect("Retry-After");
+    let after: u64 = header.parse().expect("whole seconds by default");
+    assert!(after > 590 && after <= 600, "the rest of the 600 s window: {after}");
     let body = assert_graph_error(resp, 429, "ApplicationThrottled").await;
     assert_eq!(body["error"]["message"], "Application is over its MailboxRequestLimit limit.");
     assert_eq!(f.get(&events(&f.bob)).send().await.unwrap().status(), 200, "other mailboxes keep their budget");
@@ -120,7 +121,7 @@ async fn a_test_can_spend_one_mailboxs_budget_as_another_client_would() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retry_after_may_be_fractional() {
+async fn retry_after_is_fractional_only_when_configured() {
     let throttle = ThrottleConfig { retry_after_secs: 0.5, max_concurrent: 1, ..ThrottleConfig::default() };
     let f = Fixture::with(with_throttle(throttle)).await;
     f.sim.set_faults(FaultConfig { rate_429: 1.0, ..FaultConfig::default() });
@@ -133,6 +134,35 @@ async fn retry_after_may_be_fractional() {
     let throttled: Vec<_> = results.iter().filter(|r| r.0 == 429).collect();
     assert_eq!(throttled.len(), 1, "{results:?}");
     assert_eq!(throttled[0].1.as_deref(), Some("0.5"));
+
+    // With a fractional value configured, the rest of a spent window keeps its fraction too.
+    f.sim.set_faults(FaultConfig::default());
+    f.sim.exhaust_budget(&f.client_id, &f.alice);
+    f.sim.advance_clock(Duration::from_millis(250));
+    let resp = f.get(&events(&f.alice)).send().await.unwrap();
+    // The simulated clock also runs with real time, so only bounds are certain.
+    let after: f64 = retry_after(&resp).expect("Retry-After").parse().unwrap();
+    assert!(after.fract() != 0.0 && after > 598.0 && after <= 599.75, "Retry-After {after}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_defaults_to_whole_seconds_everywhere() {
+    let f = Fixture::new().await;
+    assert_eq!(ThrottleConfig::default().retry_after_secs, 2.0);
+    // The rest of a spent window is rounded up to whole seconds.
+    f.sim.exhaust_budget(&f.client_id, &f.alice);
+    f.sim.advance_clock(Duration::from_millis(250));
+    let resp = f.get(&events(&f.alice)).send().await.unwrap();
+    assert_eq!(retry_after(&resp).as_deref(), Some("600"));
+    // Inner 429s of a batch carry the same header.
+    let out = batch_ok(&f, json!([{"id": "1", "method": "GET", "url": events(&f.alice)}])).await;
+    assert_eq!(out["1"]["status"], 429);
+    assert_eq!(out["1"]["headers"]["Retry-After"], "600");
+    f.sim.restore_budget(&f.client_id, &f.alice);
+    f.sim.set_faults(FaultConfig { rate_503: 1.0, ..FaultConfig::default() });
+    let out = batch_ok(&f, json!([{"id": "1", "method": "GET", "url": events(&f.alice)}])).await;
+    assert_eq!(out["1"]["status"], 503);
+    assert_eq!(out["1"]["headers"]["Retry-After"], "2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,12 +173,12 @@ async fn injected_faults() {
 
     f.sim.set_faults(FaultConfig { rate_429: 1.0, ..FaultConfig::default() });
     let resp = f.get(&path).send().await.unwrap();
-    assert_eq!(retry_after(&resp).as_deref(), Some("1.5"));
+    assert_eq!(retry_after(&resp).as_deref(), Some("2"));
     assert_graph_error(resp, 429, "TooManyRequests").await;
 
     f.sim.set_faults(FaultConfig { rate_503: 1.0, ..FaultConfig::default() });
     let resp = f.get(&path).send().await.unwrap();
-    assert!(retry_after(&resp).is_some(), "Retry-After on 503");
+    assert_eq!(retry_after(&resp).as_deref(), Some("2"), "Retry-After on 503");
     assert_eq!(resp.status(), 503);
     let body: Value = resp.json().await.unwrap();
     assert!(body["error"]["code"].as_str().is_some_and(|c| !c.is_empty()), "{body}");
@@ -237,12 +267,53 @@ async fn batch_runs_dependencies_and_reports_each_status() {
     let now: Value = f.get(&url).send().await.unwrap().json().await.unwrap();
     assert_eq!(now["subject"], "Batched, renamed");
 
+    // Every answer with a body says what it is, as Graph's do.
+    let odata_json =
+        "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+    assert_eq!(out["1"]["headers"]["Content-Type"], odata_json);
+    assert_eq!(out["2"]["headers"]["Content-Type"], odata_json);
+    for id in ["3", "4", "5"] {
+        assert_eq!(out[id]["headers"]["Content-Type"], "application/json", "{}", out[id]);
+    }
+
     // At most 20 requests.
     let too_many: Vec<Value> = (0..21).map(|i| json!({"id": i.to_string(), "method": "GET", "url": url})).collect();
     assert_graph_error(batch(&f, json!(too_many)).await, 400, "BadRequest").await;
     let twenty: Vec<Value> = (0..20).map(|i| json!({"id": i.to_string(), "method": "GET", "url": url})).collect();
     let out = batch_ok(&f, json!(twenty)).await;
     assert_eq!(out.len(), 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_ids_are_not_case_sensitive() {
+    let f = Fixture::new().await;
+    let ev = f.create(&f.alice, event("Cased", "2026-12-01T09:00:00", "2026-12-01T10:00:00")).await;
+    let url = format!("{}/{}", events(&f.alice), encode(ev["id"].as_str().unwrap()));
+    let missing = format!("{}/{}", events(&f.alice), encode("AAMkAdoesnotexist="));
+    // dependsOn finds its request whatever the case; answers echo ids as the client wrote them.
+    let out = batch_ok(
+        &f,
+        json!([
+            {"id": "Read", "method": "GET", "url": url},
+            {"id": "rename", "method": "PATCH", "url": url, "dependsOn": ["READ"],
+             "headers": {"Content-Type": "application/json"}, "body": {"subject": "Renamed"}},
+            {"id": "Gone", "method": "GET", "url": missing, "dependsOn": ["RENAME"]},
+            {"id": "after", "method": "GET", "url": url, "dependsOn": ["gone"]},
+        ]),
+    )
+    .await;
+    let statuses: Vec<(&str, u64)> = out.iter().map(|(id, r)| (id.as_str(), r["status"].as_u64().unwrap())).collect();
+    assert_eq!(statuses, [("Gone", 404), ("Read", 200), ("after", 424), ("rename", 200)]);
+    // Ids that differ only in case are the same id: the batch is refused.
+    let dup = batch(
+        &f,
+        json!([
+            {"id": "a", "method": "GET", "url": url},
+            {"id": "A", "method": "GET", "url": url},
+        ]),
+    )
+    .await;
+    assert_graph_error(dup, 400, "BadRequest").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -162,6 +162,81 @@ async fn instances_of_a_weekly_series_with_an_exception_and_a_deletion() {
     assert_eq!(rec["range"]["endDate"], "2026-06-28");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_carry_their_original_start() {
+    let f = Fixture::new().await;
+    let master = f.create(&f.alice, weekly_series()).await;
+    assert!(master.get("originalStart").is_none(), "a series master has none: {master}");
+    assert_eq!(master["originalStartTimeZone"], "W. Europe Standard Time");
+    assert_eq!(master["originalEndTimeZone"], "W. Europe Standard Time");
+    let single = f.create(&f.alice, event("Single", "2026-06-02T09:00:00", "2026-06-02T10:00:00")).await;
+    assert!(single.get("originalStart").is_none(), "a single instance has none: {single}");
+    let master_id = master["id"].as_str().unwrap().to_owned();
+    let window = "startDateTime=2026-05-25T00:00:00Z&endDateTime=2026-07-06T00:00:00Z";
+    let instances = format!("/users/{}/events/{}/instances?{window}", f.alice, encode(&master_id));
+    let (_, page) = ok_json(f.get(&instances).send().await.unwrap()).await;
+    let occurrences = page["value"].as_array().unwrap().clone();
+    let originals: Vec<&str> = occurrences.iter().map(|o| o["originalStart"].as_str().unwrap()).collect();
+    // 10:00 in Berlin, in UTC, as a DateTimeOffset.
+    assert_eq!(
+        originals,
+        ["2026-06-01T08:00:00Z", "2026-06-08T08:00:00Z", "2026-06-15T08:00:00Z", "2026-06-22T08:00:00Z"]
+    );
+    for o in &occurrences {
+        assert_eq!(o["originalStartTimeZone"], "W. Europe Standard Time");
+        assert_eq!(o["originalEndTimeZone"], "W. Europe Standard Time");
+    }
+    let occ_ids = ids(&occurrences);
+
+    // GET of an occurrence has it too.
+    let path = format!("/users/{}/events/{}", f.alice, encode(&occ_ids[1]));
+    let (_, second) = ok_json(f.get(&path).send().await.unwrap()).await;
+    assert_eq!(second["originalStart"], "2026-06-08T08:00:00Z");
+
+    // Moving an occurrence makes an exception that keeps the start it had in the series.
+    let moved = json!({
+        "start": {"dateTime": "2026-06-09T14:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2026-06-09T15:00:00", "timeZone": "UTC"}
+    });
+    let (_, exception) = ok_json(f.patch(&path, &moved).send().await.unwrap()).await;
+    assert_eq!(exception["type"], "exception");
+    assert_eq!(exception["start"]["dateTime"], "2026-06-09T14:00:00.0000000");
+    assert_eq!(exception["originalStart"], "2026-06-08T08:00:00Z");
+    let exception_id = exception["id"].as_str().unwrap().to_owned();
+
+    // An instance cannot be moved onto or past the day of a neighbouring occurrence.
+    for (day, what) in [
+        ("2026-06-01", "the previous occurrence's day"),
+        ("2026-06-15", "the next occurrence's day"),
+        ("2026-06-20", "past the next occurrence"),
+    ] {
+        let crossing = json!({
+            "start": {"dateTime": format!("{day}T12:00:00"), "timeZone": "UTC"},
+            "end": {"dateTime": format!("{day}T13:00:00"), "timeZone": "UTC"}
+        });
+        let resp = f.patch(&path, &crossing).send().await.unwrap();
+        let body = assert_graph_error(resp, 400, "ErrorOccurrenceCrossingBoundary").await;
+        assert!(body["error"]["message"].as_str().unwrap().contains("adjacent occurrence"), "{what}");
+    }
+
+    // calendarView and delta show it on occurrences and exceptions alike.
+    let view = format!("/users/{}/calendarView?{window}", f.alice);
+    let (_, page) = ok_json(f.get(&view).send().await.unwrap()).await;
+    let in_view = page["value"].as_array().unwrap();
+    let exception_in_view = in_view.iter().find(|e| e["id"] == exception_id.as_str()).unwrap();
+    assert_eq!(exception_in_view["originalStart"], "2026-06-08T08:00:00Z");
+    let first = in_view.iter().find(|e| e["id"] == occ_ids[0].as_str()).unwrap();
+    assert_eq!(first["originalStart"], "2026-06-01T08:00:00Z");
+    let in_single = in_view.iter().find(|e| e["id"] == single["id"]).unwrap();
+    assert!(in_single.get("originalStart").is_none());
+    let delta = f.url(&format!("/users/{}/calendarView/delta?{window}", f.alice));
+    let (items, _) = delta_round(&f, delta, None).await;
+    let exception_in_delta = items.iter().find(|e| e["id"] == exception_id.as_str()).unwrap();
+    assert_eq!(exception_in_delta["originalStart"], "2026-06-08T08:00:00Z");
+    let last = items.iter().find(|e| e["id"] == occ_ids[3].as_str()).unwrap();
+    assert_eq!(last["originalStart"], "2026-06-22T08:00:00Z");
+}
+
 /// Alice's calendar for the calendarView tests: returns (ids expected in the window of
 /// 2026-06-01T00:00Z to 2026-06-08T00:00Z, in start order; the master's id).
 async fn seed_view(f: &Fixture) -> (Vec<String>, String) {

@@ -65,6 +65,10 @@ pub struct GraphSimConfig {
     pub default_page_size: usize,
     /// Lifetime of delta tokens in seconds before they answer 410. Default 7 days.
     pub delta_token_lifetime_secs: i64,
+    /// Toll number of the tenant's Teams audio conferencing. Default none: Teams meetings get
+    /// only a `joinUrl`, as in tenants without audio conferencing; when set, `onlineMeeting`
+    /// also has `conferenceId` and `tollNumber` and the join block a dial-in line.
+    pub teams_toll_number: Option<String>,
     /// Outlook throttling per (application, mailbox).
     pub throttle: ThrottleConfig,
     /// Faults active from the start (tests usually change them at run time).
@@ -95,6 +99,7 @@ impl Default for GraphSimConfig {
             user_purpose_as_object: false,
             default_page_size: 10,
             delta_token_lifetime_secs: 7 * 24 * 3600,
+            teams_toll_number: None,
             throttle: ThrottleConfig::default(),
             faults: FaultConfig::default(),
             workers: 2,
@@ -126,7 +131,10 @@ pub struct ThrottleConfig {
     pub budget: u64,
     /// Length of the budget window in seconds (simulated clock). Default 600.
     pub window_secs: i64,
-    /// `Retry-After` sent with a 429, in seconds; may be fractional. Default 1.5.
+    /// `Retry-After` sent with a 429 (and an injected 503), in seconds. Default 2: Graph sends
+    /// whole seconds. A fractional value (e.g. 0.05, to keep tests fast) is sent as given, and
+    /// then the rest of a spent budget window is sent with millisecond precision too; a whole
+    /// value makes every `Retry-After` a whole number of seconds (rounded up).
     pub retry_after_secs: f64,
     /// Subscription creations allowed per 20 s per (app, tenant). Default 500.
     pub subscription_writes_per_20s: u64,
@@ -139,7 +147,7 @@ impl Default for ThrottleConfig {
             max_concurrent: 4,
             budget: 10_000,
             window_secs: 600,
-            retry_after_secs: 1.5,
+            retry_after_secs: 2.0,
             subscription_writes_per_20s: 500,
         }
     }

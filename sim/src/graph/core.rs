@@ -253,6 +253,12 @@ impl Core {
             .collect()
     }
 
+    /// A random string of `len` decimal digits (meeting and conference ids).
+    pub fn digits(&self, len: usize) -> String {
+        let rng = &mut *self.rng.lock();
+        (0..len).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect()
+    }
+
     /// True with probability `p`.
     pub fn chance(&self, p: f64) -> bool {
         p > 0.0 && self.rng.lock().random_bool(p.min(1.0))

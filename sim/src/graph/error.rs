@@ -107,18 +107,19 @@ pub struct AadError {
 }
 
 impl AadError {
-    /// The JSON body Entra ID sends.
-    pub fn body(&self, trace_id: &str, timestamp: &str) -> Value {
+    /// The JSON body Entra ID sends; the description ends with the trace id, correlation id
+    /// and timestamp on lines of their own (`\r\n`), as Entra ID writes them.
+    pub fn body(&self, trace_id: &str, correlation_id: &str, timestamp: &str) -> Value {
         json!({
             "error": self.error,
             "error_description": format!(
-                "AADSTS{}: {} Trace ID: {trace_id} Correlation ID: {trace_id} Timestamp: {timestamp}",
+                "AADSTS{}: {}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}",
                 self.aadsts, self.description
             ),
             "error_codes": [self.aadsts],
             "timestamp": timestamp,
             "trace_id": trace_id,
-            "correlation_id": trace_id,
+            "correlation_id": correlation_id,
         })
     }
 }

@@ -117,7 +117,9 @@ struct TokenForm {
 pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
 
 fn aad(core: &Core, err: AadError) -> HttpResponse {
-    let body = err.body(&core.guid(), &wire::format_instant(core.now()).replace(".0000000Z", "Z"));
+    // Entra ID writes its timestamps with a space and whole seconds: `2016-01-09 02:02:12Z`.
+    let timestamp = core.now().format("%Y-%m-%d %H:%M:%SZ").to_string();
+    let body = err.body(&core.guid(), &core.guid(), &timestamp);
     HttpResponse::build(StatusCode::from_u16(err.status).unwrap_or(StatusCode::BAD_REQUEST)).json(body)
 }
 

@@ -33,6 +33,7 @@ pub mod render;
 pub mod router;
 pub mod script;
 pub mod store;
+pub mod teams;
 pub mod wire;
 
 use std::net::SocketAddr;

@@ -178,6 +178,9 @@ pub struct EventRecord {
     pub series_master_id: Option<String>,
     /// For exceptions: the occurrence date they replace (in the master's start zone).
     pub original_date: Option<NaiveDate>,
+    /// For occurrences and exceptions: the start the occurrence has in the series
+    /// (`originalStart`), which an exception keeps however it is moved.
+    pub original_start: Option<DateTime<Utc>>,
     /// For masters: the recurrence.
     pub recurrence: Option<PatternedRecurrence>,
     /// For masters: occurrence dates deleted or replaced by exceptions.

@@ -28,13 +28,7 @@ pub fn event(ev: &EventRecord, opts: &RenderOpts<'_>) -> Result<Value, GraphErro
     };
     let body_type = opts.prefs.body_type.unwrap_or(ContentType::Html);
     let content = wire::convert_body(&ev.body, ev.body_type, body_type);
-    let preview: String = wire::convert_body(&ev.body, ev.body_type, ContentType::Text)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(255)
-        .collect();
+    let preview = wire::body_preview(&ev.body, ev.body_type);
     let join_url = ev.online_meeting.as_ref().and_then(|m| m.get("joinUrl")).cloned().unwrap_or(Value::Null);
     let mut v = json!({
         "@odata.etag": etag(&ev.change_key),
@@ -82,6 +76,12 @@ pub fn event(ev: &EventRecord, opts: &RenderOpts<'_>) -> Result<Value, GraphErro
         "onlineMeeting": ev.online_meeting.clone().map_or(Value::Null, |mut m| { if let Some(o) = m.as_object_mut() { o.entry("joinUrl").or_insert(join_url); } m }),
     });
     let Some(obj) = v.as_object_mut() else { return Ok(v) };
+    // Graph gives `originalStart` (a UTC DateTimeOffset) only to the instances of a series.
+    if matches!(ev.kind, EventKind::Occurrence | EventKind::Exception)
+        && let Some(original) = ev.original_start
+    {
+        obj.insert("originalStart".into(), json!(original.format("%Y-%m-%dT%H:%M:%SZ").to_string()));
+    }
     if let Some(ids) = opts.expand {
         let props: Vec<Value> =
             ids.iter().filter_map(|id| ev.extended.get(id).map(|value| json!({"id": id, "value": value}))).collect();

@@ -36,8 +36,18 @@ pub fn execute(core: Arc<Core>, principal: Principal, req: Req) -> Pin<Box<dyn F
     })
 }
 
+/// `Retry-After` as delta-seconds: a whole number as Graph sends it, or the fraction a test
+/// configured (clients must tolerate both).
 fn format_retry_after(secs: f64) -> String {
     if secs.fract() == 0.0 { format!("{}", secs as u64) } else { format!("{secs}") }
+}
+
+/// The wait after a spent request budget: the rest of the window, at least the configured
+/// `Retry-After`. Graph sends whole seconds, so the rest is rounded up unless the configured
+/// value is itself fractional (then the rest keeps millisecond precision).
+fn window_retry_after(remaining: f64, configured: f64) -> f64 {
+    let remaining = if configured.fract() == 0.0 { remaining.ceil() } else { remaining };
+    remaining.max(configured)
 }
 
 /// Authenticates a principal.
@@ -147,7 +157,7 @@ fn acquire<'a>(core: &'a Core, app_id: &str, user_id: &str) -> Result<Slot<'a>, 
         return Err(GraphError::throttled(
             "ApplicationThrottled",
             "Application is over its MailboxRequestLimit limit.",
-            remaining.max(cfg.retry_after_secs),
+            window_retry_after(remaining, cfg.retry_after_secs),
         ));
     }
     drop(throttle);
@@ -307,6 +317,11 @@ fn user_route(core: &Core, req: &Req, caller: &Caller, user: &User, rest: &[&str
             "PATCH" => mailbox::patch(core, req, user),
             _ => Err(GraphError::method_not_allowed()),
         },
+        [m, name] if eq(m, "mailboxSettings") => match method {
+            "GET" => mailbox::get_one(core, user, name),
+            "PATCH" => Err(mailbox::patch_one(name)),
+            _ => Err(GraphError::method_not_allowed()),
+        },
         [e] if eq(e, "events") => match method {
             "GET" => events::list(core, req, user),
             "POST" => events::create(core, req, user, script),
@@ -330,4 +345,18 @@ fn user_route(core: &Core, req: &Req, caller: &Caller, user: &User, rest: &[&str
 /// `innerError.date` as Graph writes it: UTC, seconds, no offset (`2025-02-13T10:17:06`).
 pub fn error_date(core: &Core) -> String {
     core.now().format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_whole_seconds_unless_configured_fractional() {
+        assert_eq!(format_retry_after(2.0), "2");
+        assert_eq!(format_retry_after(0.05), "0.05");
+        assert_eq!(window_retry_after(599.25, 2.0), 600.0);
+        assert_eq!(window_retry_after(0.2, 2.0), 2.0);
+        assert_eq!(window_retry_after(599.25, 0.5), 599.25);
+    }
 }

@@ -134,6 +134,7 @@ impl Store {
         occ.end = start + (master.end - master.start);
         occ.start = start;
         occ.original_date = Some(date);
+        occ.original_start = Some(start);
         occ.exceptions.clear();
         occ.cancelled_dates.clear();
         Ok(occ)

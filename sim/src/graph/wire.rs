@@ -147,14 +147,61 @@ pub fn convert_body(content: &str, from: ContentType, to: ContentType) -> String
     match (from, to) {
         (ContentType::Text, ContentType::Html) => {
             let lines: Vec<String> = content.lines().map(escape_html).collect();
-            format!(
-                "<html>\r\n<head>\r\n<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">\r\n</head>\r\n<body>\r\n<div>{}</div>\r\n</body>\r\n</html>\r\n",
-                lines.join("<br>\r\n")
-            )
+            html_document(&format!("<div>{}</div>", lines.join("<br>\r\n")))
         }
         (ContentType::Html, ContentType::Text) => html_to_text(content),
         _ => content.to_owned(),
     }
+}
+
+/// An HTML fragment inside the whole document Exchange stores and returns for an HTML body,
+/// with the `\r\n` line breaks Exchange writes.
+pub fn html_document(fragment: &str) -> String {
+    format!(
+        "<html>\r\n<head>\r\n<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">\r\n</head>\r\n<body>\r\n{fragment}\r\n</body>\r\n</html>\r\n"
+    )
+}
+
+/// Whether HTML content already is a whole document: `<html>` comes first, after an optional
+/// doctype, comments and white space.
+pub fn is_html_document(content: &str) -> bool {
+    let mut rest = content.trim_start();
+    loop {
+        if let Some(after) = rest.strip_prefix("<!--") {
+            rest = after.split_once("-->").map_or("", |(_, tail)| tail).trim_start();
+        } else if rest.get(..9).is_some_and(|p| p.eq_ignore_ascii_case("<!doctype")) {
+            rest = rest.split_once('>').map_or("", |(_, tail)| tail).trim_start();
+        } else {
+            break;
+        }
+    }
+    rest.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("<html"))
+        && rest[5..].chars().next().is_some_and(|c| c == '>' || c.is_ascii_whitespace())
+}
+
+/// HTML body content as Exchange stores it: a whole document stays as given, a fragment is
+/// wrapped into one; empty content stays empty.
+pub fn store_html(content: &str) -> String {
+    if content.trim().is_empty() || is_html_document(content) { content.to_owned() } else { html_document(content) }
+}
+
+/// Inserts `block` at the end of an HTML document's body (before `</body>`), or appends it
+/// when the document has no closing body tag; Exchange puts the Teams join block there.
+pub fn append_to_body(html: &str, block: &str) -> String {
+    let lower = html.to_ascii_lowercase();
+    match lower.rfind("</body") {
+        Some(at) => format!("{}{block}\r\n{}", &html[..at], &html[at..]),
+        None => format!("{html}{block}"),
+    }
+}
+
+/// `bodyPreview` as Exchange computes it: the body's text, one line per non-empty line
+/// (trimmed), joined with `\r\n`, at most 255 characters.
+pub fn body_preview(content: &str, content_type: ContentType) -> String {
+    let text = convert_body(content, content_type, ContentType::Text);
+    let lines: Vec<String> =
+        text.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()).collect();
+    lines.join("\r\n").chars().take(255).collect()
 }
 
 /// Escapes text for HTML.
@@ -171,8 +218,12 @@ pub fn html_to_text(html: &str) -> String {
     let mut rest = html;
     let mut skip_until: Option<&str> = None;
     while let Some(lt) = rest.find('<') {
-        if skip_until.is_none() {
-            out.push_str(&rest[..lt]);
+        // White space with a line break between tags only lays out the markup (Exchange
+        // writes `\r\n` after most tags); it is not text.
+        let text = &rest[..lt];
+        let layout = text.trim().is_empty() && text.contains('\n');
+        if skip_until.is_none() && !layout {
+            out.push_str(text);
         }
         let after = &rest[lt..];
         let gt = after.find('>').map_or(after.len(), |i| i + 1);
@@ -194,7 +245,7 @@ pub fn html_to_text(html: &str) -> String {
         }
         rest = &after[gt..];
     }
-    if skip_until.is_none() {
+    if skip_until.is_none() && !(rest.trim().is_empty() && rest.contains('\n')) {
         out.push_str(rest);
     }
     decode_entities(&out)
@@ -235,6 +286,36 @@ mod tests {
         let utc = to_utc(local, "W. Europe Standard Time").unwrap();
         assert_eq!(utc.to_rfc3339(), "2026-07-01T07:00:00+00:00");
         assert_eq!(from_utc(utc, "Europe/Berlin").unwrap(), local);
+    }
+
+    #[test]
+    fn html_fragments_become_documents_and_documents_stay() {
+        let doc = store_html("<p>Agenda</p>");
+        assert_eq!(
+            doc,
+            "<html>\r\n<head>\r\n<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">\r\n</head>\r\n<body>\r\n<p>Agenda</p>\r\n</body>\r\n</html>\r\n"
+        );
+        assert_eq!(store_html(&doc), doc);
+        for whole in
+            ["<html><body>x</body></html>", "<!DOCTYPE html>\n<!-- c --><HTML lang=\"en\"><body>x</body></HTML>"]
+        {
+            assert!(is_html_document(whole), "{whole}");
+            assert_eq!(store_html(whole), whole);
+        }
+        assert!(!is_html_document("<htmlish>"));
+        assert!(!is_html_document("<div><html></html></div>"));
+        assert_eq!(store_html(""), "");
+        assert_eq!(html_to_text(&doc), "Agenda\r\n");
+        let joined = append_to_body(&doc, "<div>Join</div>");
+        assert!(joined.ends_with("<p>Agenda</p>\r\n<div>Join</div>\r\n</body>\r\n</html>\r\n"), "{joined}");
+    }
+
+    #[test]
+    fn body_preview_keeps_lines_and_is_short() {
+        let doc = store_html("<p>First   line</p>\r\n<div>&nbsp;</div><div>Second</div>");
+        assert_eq!(body_preview(&doc, ContentType::Html), "First line\r\nSecond");
+        assert_eq!(body_preview("a\n\n  b  ", ContentType::Text), "a\r\nb");
+        assert_eq!(body_preview(&"x".repeat(300), ContentType::Text).len(), 255);
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! `POST /$batch`: up to 20 requests, run in dependency order through the same router,
-//! answered in any order; dependants of a failed request get 424.
+//! answered in any order; dependants of a failed request get 424. Request ids are strings
+//! compared without regard to case (Graph documents them as "not case-sensitive"): two ids
+//! differing only in case collide, and `dependsOn` finds its request in any case. Each answer
+//! echoes the id as the client spelled it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,11 +38,12 @@ pub async fn run(core: Arc<Core>, principal: Principal, outer: &Req) -> Result<R
             .get("id")
             .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
             .ok_or_else(|| GraphError::new(400, "BadRequest", "Every batch request needs an id."))?;
-        if ids.contains(&id) {
+        if ids.iter().any(|seen: &String| seen.eq_ignore_ascii_case(&id)) {
             return Err(GraphError::new(400, "BadRequest", format!("Batch request id '{id}' is not unique.")));
         }
         ids.push(id);
     }
+    // Statuses by lower-cased id, so dependsOn matches ids in any case.
     let mut statuses: HashMap<String, u16> = HashMap::new();
     let mut responses = Vec::new();
     let mut remaining: Vec<(String, &Value)> = ids.iter().cloned().zip(requests.iter()).collect();
@@ -70,8 +74,11 @@ pub async fn run(core: Arc<Core>, principal: Principal, outer: &Req) -> Result<R
                 Err(e) => Resp::json(400, e.body(&core.guid(), &core.guid(), &router::error_date(&core))),
             }
         };
-        statuses.insert(id.clone(), resp.status);
-        let headers: Map<String, Value> = resp.headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        statuses.insert(id.to_ascii_lowercase(), resp.status);
+        let mut headers: Map<String, Value> = resp.headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        if resp.body.is_some() {
+            headers.insert("Content-Type".into(), json!(content_type(resp.status)));
+        }
         let mut item = json!({"id": id, "status": resp.status, "headers": headers});
         if let (Some(body), Some(obj)) = (resp.body, item.as_object_mut()) {
             obj.insert("body".into(), body);
@@ -84,11 +91,22 @@ pub async fn run(core: Arc<Core>, principal: Principal, outer: &Req) -> Result<R
     Ok(Resp::json(200, json!({"responses": responses})))
 }
 
+/// The `Content-Type` an item's answer carries, as in Graph's documented batch responses:
+/// OData JSON for results, plain JSON for error envelopes.
+fn content_type(status: u16) -> &'static str {
+    if status < 400 {
+        "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+    } else {
+        "application/json"
+    }
+}
+
+/// The ids a request depends on, lower-cased (ids are not case-sensitive).
 fn depends_on(request: &Value) -> Vec<String> {
     request
         .get("dependsOn")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|d| d.as_str().map(str::to_owned)).collect())
+        .map(|a| a.iter().filter_map(|d| d.as_str().map(str::to_ascii_lowercase)).collect())
         .unwrap_or_default()
 }
 

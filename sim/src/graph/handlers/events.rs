@@ -12,6 +12,7 @@ use super::super::odata::{self, Prefs};
 use super::super::recurrence::{self, PatternedRecurrence};
 use super::super::render::{self, RenderOpts};
 use super::super::store::{Store, etag};
+use super::super::teams;
 use super::super::wire::{self, ContentType};
 
 /// Most attendees an event may have.
@@ -124,7 +125,12 @@ pub fn apply(ev: &mut EventRecord, body: &Value, script: bool) -> Result<(), Gra
     if let Some(v) = get("body") {
         let content_type = v.get("contentType").map(|c| one_of(c, "contentType", &["text", "html"])).transpose()?;
         ev.body_type = content_type.as_deref().and_then(ContentType::parse).unwrap_or(ContentType::Text);
-        ev.body = v.get("content").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let content = v.get("content").and_then(Value::as_str).unwrap_or_default();
+        // Exchange keeps an HTML body as a whole document, wrapping a fragment into one.
+        ev.body = match ev.body_type {
+            ContentType::Html => wire::store_html(content),
+            ContentType::Text => content.to_owned(),
+        };
     }
     if let Some(v) = get("start") {
         (ev.start, ev.start_tz) = date_time_zone(v, "start")?;
@@ -291,6 +297,7 @@ pub fn blank(core: &Core, user: &User) -> EventRecord {
         kind: EventKind::SingleInstance,
         series_master_id: None,
         original_date: None,
+        original_start: None,
         recurrence: None,
         cancelled_dates: BTreeSet::new(),
         exceptions: BTreeMap::new(),
@@ -368,6 +375,7 @@ pub fn create(core: &Core, req: &Req, user: &User, script: bool) -> Result<Resp,
     }
     let mut ev = blank(core, user);
     apply(&mut ev, body, script)?;
+    teams::provision(core, user, &mut ev, None, body, script);
     let rendered = render::event(&ev, &RenderOpts { prefs: prefs.clone(), ..Default::default() })?;
     let mut changes = vec![Change {
         user_id: user.id.clone(),
@@ -474,6 +482,10 @@ pub fn patch(core: &Core, req: &Req, user: &User, id: &str, script: bool) -> Res
             });
         }
         apply(&mut ev, body, script)?;
+        if ev.start != current.start {
+            check_occurrence_boundary(&store, &ev)?;
+        }
+        teams::provision(core, user, &mut ev, Some(&current), body, script);
         ev.change_key = core.change_key();
         ev.last_modified = now;
         changes.push(Change {
@@ -493,6 +505,34 @@ pub fn patch(core: &Core, req: &Req, user: &User, id: &str, script: bool) -> Res
         o.insert("@odata.context".into(), json!(context(core, user, "events/$entity")));
     }
     Ok(with_applied(Resp::json(200, v), &prefs))
+}
+
+/// Outlook's documented restriction on moving an instance of a series: it cannot start on or
+/// before the day of the previous occurrence, nor on or after the day of the next one (days in
+/// the series' time zone), else 400 `ErrorOccurrenceCrossingBoundary`.
+fn check_occurrence_boundary(store: &Store, ev: &EventRecord) -> Result<(), GraphError> {
+    let (Some(master_id), Some(date)) = (&ev.series_master_id, ev.original_date) else { return Ok(()) };
+    let Some(master) = store.events.get(master_id) else { return Ok(()) };
+    let Some(rec) = &master.recurrence else { return Ok(()) };
+    let day = wire::from_utc(ev.start, &master.start_tz)?.date();
+    // Look back in widening windows, so daily series stay cheap and yearly ones are found.
+    let previous = [40, 400, 4000].iter().find_map(|span| {
+        let from = date.checked_sub_days(chrono::Days::new(*span))?;
+        let to = date.pred_opt()?;
+        recurrence::occurrence_dates(rec, from, to, usize::MAX).last().copied()
+    });
+    let next = date.succ_opt().and_then(|from| {
+        let to = from.checked_add_days(chrono::Days::new(4000)).unwrap_or(chrono::NaiveDate::MAX);
+        recurrence::occurrence_dates(rec, from, to, 1).first().copied()
+    });
+    if previous.is_some_and(|p| day <= p) || next.is_some_and(|n| day >= n) {
+        return Err(GraphError::new(
+            400,
+            "ErrorOccurrenceCrossingBoundary",
+            "Modified occurrence is crossing or overlapping adjacent occurrence.",
+        ));
+    }
+    Ok(())
 }
 
 /// `DELETE …/events/{id}`. The organiser's delete cancels attendees' copies.

@@ -100,6 +100,53 @@ pub fn get(core: &Core, user: &User) -> Result<Resp, GraphError> {
     Ok(Resp::json(200, v))
 }
 
+/// The settings Graph documents a `GET …/mailboxSettings/{name}` for, in their wire spelling.
+pub const SINGLE_SETTINGS: &[&str] = &[
+    "automaticRepliesSetting",
+    "dateFormat",
+    "delegateMeetingMessageDeliveryOptions",
+    "language",
+    "timeFormat",
+    "timeZone",
+    "workingHours",
+    "userPurpose",
+];
+
+/// `GET …/mailboxSettings/{name}`: one setting alone with its `@odata.context`. A complex
+/// setting answers with its own properties, a string one as `{"value": …}` (so `userPurpose`
+/// reads `{"value": "user"}`, as documented).
+pub fn get_one(core: &Core, user: &User, name: &str) -> Result<Resp, GraphError> {
+    let Some(canonical) = SINGLE_SETTINGS.iter().find(|s| s.eq_ignore_ascii_case(name)) else {
+        return Err(GraphError::new(400, "BadRequest", format!("Resource not found for the segment '{name}'.")));
+    };
+    let settings = with_purpose(core, user, user.settings.clone());
+    let value = settings.get(*canonical).cloned().unwrap_or(Value::Null);
+    let mut body = match value {
+        Value::Object(fields) => fields,
+        other => {
+            let mut m = Map::new();
+            m.insert("value".into(), other);
+            m
+        }
+    };
+    body.insert(
+        "@odata.context".into(),
+        json!(format!("{}/v1.0/$metadata#users('{}')/mailboxSettings/{canonical}", core.base_url(), user.id)),
+    );
+    Ok(Resp::json(200, Value::Object(body)))
+}
+
+/// `PATCH …/mailboxSettings/{name}`: Graph documents updates of mailbox settings only as a
+/// PATCH of `mailboxSettings` itself, so writing one setting by its path is refused rather
+/// than accepted on a guess.
+pub fn patch_one(name: &str) -> GraphError {
+    GraphError::new(
+        405,
+        "ErrorInvalidRequest",
+        format!("The OData request is not supported. Update '{name}' with PATCH /users/{{id}}/mailboxSettings."),
+    )
+}
+
 /// `PATCH …/mailboxSettings`: partial; answers with what changed.
 pub fn patch(core: &Core, req: &Req, user: &User) -> Result<Resp, GraphError> {
     let body = req
@@ -175,7 +222,10 @@ pub fn patch(core: &Core, req: &Req, user: &User) -> Result<Resp, GraphError> {
     if let Some(stored) = core.store.lock().users.get_mut(&user.id) {
         stored.settings = settings;
     }
-    changed.insert("@odata.context".into(), json!(format!("{}/v1.0/$metadata#Me/mailboxSettings", core.base_url())));
+    changed.insert(
+        "@odata.context".into(),
+        json!(format!("{}/v1.0/$metadata#users('{}')/mailboxSettings", core.base_url(), user.id)),
+    );
     Ok(Resp::json(200, Value::Object(changed)))
 }
 
