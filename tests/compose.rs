@@ -309,8 +309,7 @@ fn the_simulators_accept_their_compose_command_lines() {
 /// loopback ports. An `@webex` invite gets its join details: the shipped configuration works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_compose_stack_decorates_an_invite_without_docker() {
-    if !support::Broker::available() {
-        println!("skipped: tansu is not on PATH (.ci/run installs it with .ci/install-tansu.sh)");
+    if !support::Broker::usable_for("the_compose_stack_decorates_an_invite_without_docker") {
         return;
     }
     let broker = support::Broker::start().unwrap();

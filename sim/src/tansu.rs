@@ -55,6 +55,22 @@ impl Broker {
         std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("tansu").is_file()))
     }
 
+    /// Whether the test `what` can run: true when tansu is installed. Otherwise the test says
+    /// it was skipped and gets false, except under CI (`CI` set to `true` or `1`), where a tier
+    /// whose real broker is missing must fail rather than pass as skipped: this panics.
+    pub fn usable_for(what: &str) -> bool {
+        if Self::available() {
+            return true;
+        }
+        let ci = std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+        assert!(
+            !ci,
+            "{what}: tansu is not on PATH, and under CI a tier may not be skipped (.ci/install-tansu.sh installs it)"
+        );
+        println!("{what}: skipped: tansu is not on PATH (.ci/install-tansu.sh installs it)");
+        false
+    }
+
     /// Starts a broker on a free port with empty storage, and waits until it accepts
     /// connections.
     pub fn start() -> Result<Self, TansuError> {

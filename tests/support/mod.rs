@@ -109,8 +109,7 @@ impl Env {
                 Some(KafkaSide::Mock(cluster))
             }
             Backend::KafkaBroker => {
-                if !Broker::available() {
-                    println!("skipped: tansu is not on PATH (.ci/run installs it with .ci/install-tansu.sh)");
+                if !Broker::usable_for("this kafka_broker test") {
                     return None;
                 }
                 Some(KafkaSide::Broker(Broker::start().unwrap()))
@@ -233,13 +232,7 @@ base_url = "{webex}"
 
     /// Starts hcal with extra `[service]`, `[graph]` and `[testing]` lines.
     pub async fn start_full(&self, service: &str, graph: &str, testing: &str) -> Hcal {
-        let config = self.dir.path().join("hcal.toml");
-        std::fs::write(&config, self.config(service, graph, testing)).unwrap();
-        let n = std::fs::read_dir(self.dir.path()).unwrap().count();
-        let out = std::fs::File::create(self.dir.path().join(format!("stdout-{n}.log"))).unwrap();
-        let err = std::fs::File::create(self.dir.path().join(format!("stderr-{n}.log"))).unwrap();
-        let child = self.serve(&config, out, err);
-        let hcal = Hcal { child, url: self.url() };
+        let hcal = self.spawn_full(service, graph, testing);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(r) = self.http.get(format!("{}/healthz", hcal.url)).send().await
@@ -250,6 +243,18 @@ base_url = "{webex}"
             assert!(Instant::now() < deadline, "hcal did not start: {}", self.logs());
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Starts hcal with extra `[service]`, `[graph]` and `[testing]` lines and returns at once,
+    /// without waiting for it to answer (to kill it while it is still starting up).
+    pub fn spawn_full(&self, service: &str, graph: &str, testing: &str) -> Hcal {
+        let config = self.dir.path().join("hcal.toml");
+        std::fs::write(&config, self.config(service, graph, testing)).unwrap();
+        let n = std::fs::read_dir(self.dir.path()).unwrap().count();
+        let out = std::fs::File::create(self.dir.path().join(format!("stdout-{n}.log"))).unwrap();
+        let err = std::fs::File::create(self.dir.path().join(format!("stderr-{n}.log"))).unwrap();
+        let child = self.serve(&config, out, err);
+        Hcal { child, url: self.url() }
     }
 
     /// Everything the hcal processes printed.

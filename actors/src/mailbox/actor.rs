@@ -265,18 +265,19 @@ impl Mailbox {
                     }
                 }
             }
-            Effect::ResyncWindow { from, to } => match deps.subscriptions.changed_ids(id, from, to).await {
-                Ok(changes) => {
-                    let subscription = self.state.subscription.as_ref().map_or("", |(s, _)| s.as_str());
-                    deps.inbox.redeliver(*id, subscription, &changes, deps.clock.now()).await?;
-                    let removed = changes.iter().filter(|(_, gone)| *gone).count() as u32;
-                    MailboxInput::WindowResynced { from, to, changed: changes.len() as u32 - removed, removed }
-                }
+            Effect::ReadWindow { from, to } => match deps.subscriptions.changed_ids(id, from, to).await {
+                Ok(changes) => MailboxInput::WindowRead { from, to, changes },
                 Err(failure) => {
                     failed("reading the window", &failure);
                     MailboxInput::ResyncFailed { failure }
                 }
             },
+            Effect::Redeliver { from, to, changes } => {
+                let subscription = self.state.subscription.as_ref().map_or("", |(s, _)| s.as_str());
+                deps.inbox.redeliver(*id, subscription, &changes, deps.clock.now()).await?;
+                let removed = changes.iter().filter(|(_, gone)| *gone).count() as u32;
+                MailboxInput::WindowResynced { from, to, changed: changes.len() as u32 - removed, removed }
+            }
             Effect::FetchEvent { event_id, conflicts } => match deps.graph.get_event(id, &event_id).await {
                 Ok(event) => MailboxInput::EventFetched { event_id, event: event.map(Box::new), conflicts },
                 Err(failure) => {

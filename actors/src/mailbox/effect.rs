@@ -42,13 +42,23 @@ pub enum Effect {
         /// Graph subscription id.
         subscription_id: String,
     },
-    /// Read every event of a window (a full delta round) and feed each back to the mailbox's
-    /// input log as a change notification. Outcome: `WindowResynced` or `ResyncFailed`.
-    ResyncWindow {
+    /// Read every event of a window (a full delta round). Outcome: `WindowRead` or
+    /// `ResyncFailed`.
+    ReadWindow {
         /// Window start.
         from: DateTime<Utc>,
         /// Window end.
         to: DateTime<Utc>,
+    },
+    /// Append these change notifications to the mailbox's input log (`true`: as deleted),
+    /// where they are handled in order with every other input. Outcome: `WindowResynced`.
+    Redeliver {
+        /// Window start, handed back.
+        from: DateTime<Utc>,
+        /// Window end, handed back.
+        to: DateTime<Utc>,
+        /// Event ids, and whether each is to be fed back as deleted.
+        changes: Vec<(GraphEventId, bool)>,
     },
     /// Read an event with hcal's marker. Outcome: `EventFetched` or `FetchFailed`.
     FetchEvent {
@@ -106,7 +116,8 @@ impl Effect {
             Self::RenewSubscription { .. } => "RenewSubscription",
             Self::ReauthorizeSubscription { .. } => "ReauthorizeSubscription",
             Self::DeleteSubscription { .. } => "DeleteSubscription",
-            Self::ResyncWindow { .. } => "ResyncWindow",
+            Self::ReadWindow { .. } => "ReadWindow",
+            Self::Redeliver { .. } => "Redeliver",
             Self::FetchEvent { .. } => "FetchEvent",
             Self::FindPersonalRoom { .. } => "FindPersonalRoom",
             Self::WriteJoinInfo { .. } => "WriteJoinInfo",

@@ -131,6 +131,15 @@ pub enum MailboxInput {
         /// How.
         failure: GraphFailure,
     },
+    /// The events of the window, as a full delta round gave them (`true`: reported removed).
+    WindowRead {
+        /// Window start.
+        from: DateTime<Utc>,
+        /// Window end.
+        to: DateTime<Utc>,
+        /// Event ids, and whether each was reported removed.
+        changes: Vec<(GraphEventId, bool)>,
+    },
     /// Every event of the window was fed back to the input log.
     WindowResynced {
         /// Window start.
@@ -227,6 +236,7 @@ impl MailboxInput {
             Self::SubscriptionDeleted { .. } => "SubscriptionDeleted",
             Self::SubscriptionNotFound { .. } => "SubscriptionNotFound",
             Self::SubscriptionCallFailed { .. } => "SubscriptionCallFailed",
+            Self::WindowRead { .. } => "WindowRead",
             Self::WindowResynced { .. } => "WindowResynced",
             Self::ResyncFailed { .. } => "ResyncFailed",
             Self::EventFetched { .. } => "EventFetched",

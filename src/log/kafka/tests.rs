@@ -440,8 +440,7 @@ use hcal_sim::tansu::Broker as Tansu;
 
 /// Starts a broker, or returns `None` (after saying so) when tansu is not installed.
 fn tansu(test: &str) -> Option<Tansu> {
-    if !Tansu::available() {
-        println!("{test}: skipped: tansu not on PATH (.ci/install-tansu.sh installs it)");
+    if !Tansu::usable_for(test) {
         return None;
     }
     Some(Tansu::start().unwrap_or_else(|e| panic!("{e}")))

@@ -69,6 +69,7 @@ pub fn decide(
         I::HandleLifecycle { subscription_id, event } => {
             Ok(subscription::lifecycle(state, subscription_id, *event, config, now))
         }
+        I::WindowRead { from, to, changes } => Ok(subscription::window_read(state, *from, *to, changes)),
         I::WindowResynced { from, to, changed, removed } => Ok(subscription::resynced(*from, *to, *changed, *removed)),
         I::ResyncFailed { failure } => Ok(subscription::resync_failed(state, failure, config, now)),
         I::HandleChange { change_type, event_id } => Ok(meeting::change(state, *change_type, event_id)),

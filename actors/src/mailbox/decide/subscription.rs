@@ -9,6 +9,7 @@ use super::super::effect::{Decision, Effect};
 use super::super::events::{MailboxEvent, SubscriptionPrivate};
 use super::super::input::{SetupStep, SubscriptionCall};
 use super::super::state::MailboxState;
+use crate::ids::GraphEventId;
 use crate::notification::LifecycleEvent;
 use crate::ports::{EventType, GraphFailure};
 
@@ -100,7 +101,7 @@ fn create(config: &MailboxConfig, now: DateTime<Utc>) -> Effect {
 
 fn resync(config: &MailboxConfig, now: DateTime<Utc>) -> Effect {
     let m = &config.maintenance;
-    Effect::ResyncWindow { from: now - m.resync_back, to: now + m.resync_ahead }
+    Effect::ReadWindow { from: now - m.resync_back, to: now + m.resync_ahead }
 }
 
 fn retry_later(failure: &GraphFailure) -> Effect {
@@ -294,6 +295,27 @@ pub(super) fn lifecycle(
             Decision::effect(Effect::ReauthorizeSubscription { subscription_id: subscription_id.to_owned() })
         }
     }
+}
+
+/// The window was read: every event in it is fed back as a change notification, and so is
+/// every meeting the mailbox knows in the window that the read did not mention. A full delta
+/// round names only events that exist; one deleted while hcal heard nothing (no subscription,
+/// notifications dropped) is simply absent, and fed back it is read again: gone, it is
+/// cancelled; moved out of the window, it is updated.
+pub(super) fn window_read(
+    state: &MailboxState,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    changes: &[(GraphEventId, bool)],
+) -> Decision {
+    let mentioned: std::collections::HashSet<&GraphEventId> = changes.iter().map(|(id, _)| id).collect();
+    let absent = state
+        .meetings
+        .values()
+        .filter(|m| m.details.end >= from && m.details.start <= to && !mentioned.contains(&m.details.event_id))
+        .map(|m| (m.details.event_id.clone(), false));
+    let changes = changes.iter().cloned().chain(absent).collect();
+    Decision::effect(Effect::Redeliver { from, to, changes })
 }
 
 pub(super) fn resynced(from: DateTime<Utc>, to: DateTime<Utc>, changed: u32, removed: u32) -> Decision {

@@ -22,7 +22,7 @@ fn create() -> Effect {
 
 fn resync() -> Effect {
     let (from, to) = window();
-    Effect::ResyncWindow { from, to }
+    Effect::ReadWindow { from, to }
 }
 
 fn not_in_scope(code: &str) -> GraphFailure {
@@ -140,6 +140,43 @@ fn a_new_subscription_is_recorded_and_the_window_resynced() {
     let done = created.next().when(I::WindowResynced { from, to, changed: 3, removed: 1 });
     done.then_expect_events([MailboxEvent::ResyncCompleted { from, to, changed: 3, removed: 1 }]);
     assert!(!done.next().state().resync_due);
+}
+
+#[test]
+fn a_resync_feeds_back_the_window_and_the_known_meetings_it_did_not_mention() {
+    let meeting = |id: &str, days_ahead: i64| {
+        let mut d = crate::mailbox::events::MeetingDetails {
+            event_id: GraphEventId::new(id),
+            change_key: "ck".into(),
+            start: now() + Duration::days(days_ahead),
+            end: now() + Duration::days(days_ahead) + Duration::hours(1),
+            is_all_day: false,
+            event_type: EventType::SingleInstance,
+            is_organizer: true,
+            keyword: None,
+            join: None,
+            private: Default::default(),
+        };
+        d.private.subject = "Known".into();
+        MailboxEvent::MeetingScheduled(d)
+    };
+    // `deleted-meanwhile` was deleted while hcal heard nothing: a full delta round does not
+    // name it. `far-past` is outside the window and stays alone.
+    let history =
+        [active(), vec![meeting("listed", 1), meeting("deleted-meanwhile", 2), meeting("far-past", -60)]].concat();
+    let (from, to) = window();
+    let read = vec![
+        (GraphEventId::new("listed"), false),
+        (GraphEventId::new("new"), false),
+        (GraphEventId::new("gone"), true),
+    ];
+    given(history).when(I::WindowRead { from, to, changes: read.clone() }).then_expect_events([]).then_expect_effects(
+        [Effect::Redeliver {
+            from,
+            to,
+            changes: [read, vec![(GraphEventId::new("deleted-meanwhile"), false)]].concat(),
+        }],
+    );
 }
 
 #[test]
