@@ -7,6 +7,7 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod datadir;
 pub mod dispatch;
 pub mod graph;
 pub mod http;

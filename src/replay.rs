@@ -1,5 +1,5 @@
 //! `hcal replay`: rebuilding projections from the domain-event log (run it while the service is
-//! stopped). Without options both projections are rebuilt from the start of the log: the meeting
+//! stopped: it locks the data directory, so it refuses while a service runs on it). Without options both projections are rebuilt from the start of the log: the meeting
 //! lists and the subscription index (the webhook's and the scheduler's view, which a restart
 //! otherwise loads from its rows). `--from` refolds the meeting lists from a point in time and
 //! `--mailbox` one mailbox's meeting list; both leave the subscription index alone, since its
@@ -15,6 +15,7 @@ use hcal_actors::mailbox::envelope;
 use hcal_actors::seal::KeyRing;
 
 use crate::config::Config;
+use crate::datadir::DataDirLock;
 use crate::log::sqlite::{ProjectionBatch, SqliteStore};
 use crate::projections::meetings::{self as projection, MEETING_LIST, MeetingList};
 use crate::projections::subscriptions::{SUBSCRIPTION_INDEX, SubscriptionIndex};
@@ -49,6 +50,9 @@ fn bar(len: u64) -> indicatif::ProgressBar {
 /// Why a replay stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
+    /// A service (or another replay) runs on the data directory, or it cannot be locked.
+    #[error(transparent)]
+    DataDir(#[from] crate::datadir::LockError),
     /// The key file could not be read.
     #[error(transparent)]
     Keys(#[from] crate::keys::KeyError),
@@ -60,8 +64,9 @@ pub enum ReplayError {
     Codec(#[from] hcal_actors::mailbox::envelope::CodecError),
 }
 
-/// Replays as `options` say.
+/// Replays as `options` say, holding the data directory's lock throughout.
 pub async fn run(config: &Config, options: &ReplayOptions) -> Result<Replayed, ReplayError> {
+    let lock = DataDirLock::acquire(&config.service.data_dir)?;
     let ring = crate::keys::load_or_create_at(&config.service.key_file())?;
     let storage = crate::log::open(&config.log, &config.service.data_dir).await?;
     let (log, store) = (storage.log.as_ref(), storage.store.as_ref());
@@ -73,6 +78,7 @@ pub async fn run(config: &Config, options: &ReplayOptions) -> Result<Replayed, R
         (None, None) => rebuild(log, store, &ring).await,
     };
     storage.shutdown().await;
+    drop(lock);
     result
 }
 

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use crate::app::AppState;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::datadir::DataDirLock;
 use crate::dispatch::kafka::GroupDispatcher;
 use crate::graph::GraphClient;
 use crate::graph::subscriptions::{GraphSubscriptions, WritePacer};
@@ -70,6 +71,9 @@ pub enum StartError {
     /// Environment variables the configuration names are not set.
     #[error("environment variables not set: {}", .0.join(", "))]
     MissingSecrets(Vec<String>),
+    /// Another process runs on the data directory, or it cannot be locked.
+    #[error(transparent)]
+    DataDir(#[from] crate::datadir::LockError),
     /// The HTTP address cannot be used.
     #[error("listening on {addr}: {source}")]
     Listen {
@@ -104,21 +108,28 @@ pub struct Running {
     server: actix_web::dev::ServerHandle,
     tasks: Vec<JoinHandle<()>>,
     storage: Storage,
+    /// Held for as long as the service runs; released last, after the store is shut down.
+    lock: DataDirLock,
 }
 
 impl Running {
-    /// Stops the HTTP server and the background tasks.
+    /// Stops the HTTP server and the background tasks, then releases the data directory.
     pub async fn stop(self) {
-        for task in &self.tasks {
+        let Self { server, tasks, storage, lock, .. } = self;
+        for task in &tasks {
             task.abort();
         }
-        self.server.stop(true).await;
-        self.storage.shutdown().await;
+        server.stop(true).await;
+        storage.shutdown().await;
+        drop(lock);
     }
 }
 
 /// Starts the service; must run inside an actix `System` (the actors need its arbiters).
+/// First of all it locks the data directory ([`DataDirLock`]): a second process on the same
+/// directory fails here with [`StartError::DataDir`], before it binds or opens anything.
 pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, StartError> {
+    let lock = DataDirLock::acquire(&config.service.data_dir)?;
     let listen = |source| StartError::Listen { addr: config.service.listen, source };
     let listener = TcpListener::bind(config.service.listen).map_err(listen)?;
     let addr = listener.local_addr().map_err(listen)?;
@@ -247,7 +258,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
         tasks.push(tokio::spawn(scheduler.run(config.service.scheduler_tick)));
     }
     tracing::info!(%url, "hcal is listening");
-    Ok(Running { url, state, server: handle, tasks, storage })
+    Ok(Running { url, state, server: handle, tasks, storage, lock })
 }
 
 /// A short, stable hash of `s` (for ids derived from configuration).

@@ -1,8 +1,8 @@
 //! Mailbox recovery from snapshots over a real store (the embedded SQLite log on disk): the
 //! state recovered from the latest snapshots plus the events after them equals the fold of
 //! every event, also after a checkpoint cut short (even the first one, leaving a mailbox with
-//! no snapshot at all) and with a duplicated event; and recovery reads only the tail of the
-//! events partition.
+//! no snapshot at all) and with a duplicated event; recovery reads only the tail of the events
+//! partition; and two different events at one sequence number fail the recovery.
 
 // Test helpers: a failed set-up call must fail the test loudly.
 #![allow(clippy::unwrap_used)]
@@ -18,6 +18,7 @@ use hcal::log::sqlite::SqliteStore;
 use hcal::runtime::recovery::recover_partition;
 use hcal_actors::ids::{MailboxId, TenantId, UserObjectId};
 use hcal_actors::log::{EventLog, LogError, MAILBOX_EVENTS, MAILBOX_SNAPSHOTS, Record, partition_for};
+use hcal_actors::mailbox::actor::ProcessError;
 use hcal_actors::mailbox::envelope::{self, Envelope};
 use hcal_actors::mailbox::events::MailboxEvent;
 use hcal_actors::mailbox::snapshot::{self, Fold, Recovered, Snapshot};
@@ -278,5 +279,40 @@ async fn mailboxes_a_later_checkpoint_missed_or_left_out_come_back_whole_even_wh
     for m in [ms[3], ms[1]] {
         let one = recover_partition(w.log.as_ref(), &w.ring, p, Some(m)).await.unwrap();
         assert_eq!(one[&m].state, expected[&m].state, "{m}");
+    }
+}
+
+#[tokio::test]
+async fn two_different_events_at_one_sequence_number_fail_the_recovery() {
+    // With a checkpoint before the conflict (recovery folds the tail) and without any
+    // (recovery folds the whole partition).
+    for checkpointed in [true, false] {
+        let mut w = World::new();
+        let p = 0;
+        let ms = mailboxes_on(p, 2);
+        for m in &ms {
+            w.event(*m, enabled("en-US")).await;
+            w.event(*m, renewed(1)).await;
+        }
+        if checkpointed {
+            w.checkpoint(p, &ms, &[], 0).await;
+        }
+        let kept = w.event(ms[0], renewed(2)).await;
+        // The identical envelope again (an append retried) is a duplicate: recovery goes on.
+        w.append(&kept).await;
+        w.event(ms[1], renewed(2)).await;
+        assert_eq!(recover_partition(w.log.as_ref(), &w.ring, p, None).await.unwrap().len(), 2);
+        // A second writer's own event at the same sequence number: recovery refuses to pick
+        // one, naming the mailbox and the sequence number.
+        let rival =
+            Envelope { event_id: uuid::Uuid::new_v4(), event: MailboxEvent::MailboxDisabled {}, ..kept.clone() };
+        w.append(&rival).await;
+        let err = recover_partition(w.log.as_ref(), &w.ring, p, None).await.unwrap_err();
+        assert!(matches!(err, ProcessError::Conflict { mailbox, seq: 3 } if mailbox == ms[0]), "{err}");
+        assert!(err.to_string().contains(&format!("mailbox {} has two different events at seq 3", ms[0])), "{err}");
+        // The mailbox alone fails the same way; the other one of the partition still loads.
+        let alone = recover_partition(w.log.as_ref(), &w.ring, p, Some(ms[0])).await.unwrap_err();
+        assert!(matches!(alone, ProcessError::Conflict { seq: 3, .. }), "{alone}");
+        assert_eq!(recover_partition(w.log.as_ref(), &w.ring, p, Some(ms[1])).await.unwrap().len(), 1);
     }
 }

@@ -53,7 +53,10 @@ pub async fn recover_partition(
 /// [`recover_partition`], with the position known complete. A snapshot that cannot be read (a
 /// retired key, a newer version) makes recovery ignore every snapshot and fold the whole
 /// partition instead; mailboxes the snapshots cannot account for have their whole history
-/// folded.
+/// folded. Two different events at one sequence number of a mailbox fail the recovery with
+/// [`ProcessError::Conflict`] (logged here with the partition and offset): the dispatcher
+/// then retries the partition's record with backoff, logging each failure, and processes
+/// nothing of the partition meanwhile.
 pub async fn recover(
     log: &dyn EventLog,
     ring: &KeyRing,
@@ -106,7 +109,18 @@ async fn fold_events(
         from = last.offset + 1;
         for record in records.iter().filter(|r| keep(&r.key)) {
             let env = envelope::decode(&record.payload, ring)?;
-            fold.event(&env, record.offset).map_err(|FoldError::Gap(seq)| ProcessError::Gap(seq))?;
+            if let Err(e) = fold.event(&env, record.offset) {
+                if let FoldError::Conflict { .. } = e {
+                    // Stop and shout: keeping either event would silently lose the other.
+                    tracing::error!(
+                        partition,
+                        offset = record.offset,
+                        error = %e,
+                        "recovery refused: the partition's history has two writers"
+                    );
+                }
+                return Err(e.into());
+            }
         }
     }
 }

@@ -566,17 +566,21 @@ impl Env {
 impl Env {
     /// `hcal serve --config <config>` with the test's secrets, output to the given files.
     fn serve(&self, config: &Path, out: std::fs::File, err: std::fs::File) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_hcal"))
+        self.serve_command(config).stdout(out).stderr(err).spawn().unwrap()
+    }
+
+    /// `hcal serve --config <config>` with the test's secrets, not started yet (for a test
+    /// that adds options, or watches a process that should not start).
+    pub fn serve_command(&self, config: &Path) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hcal"));
+        command
             .args(["serve", "--config"])
             .arg(config)
             .env("HCAL_GRAPH_CLIENT_SECRET", &self.demo.client_secret)
             .env("HCAL_WEBEX_TOKEN", &self.webex_token)
             .env("HCAL_API_TOKEN", &self.api_token)
             .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .spawn()
-            .unwrap()
+            .stdin(Stdio::null());
+        command
     }
 }

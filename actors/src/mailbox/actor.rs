@@ -17,6 +17,7 @@ use super::effect::Effect;
 use super::envelope::{self, CodecError, Envelope};
 use super::events::MailboxEvent;
 use super::input::{MailboxInput, SetupStep, SubscriptionCall};
+use super::snapshot::FoldError;
 use super::state::MailboxState;
 use crate::ids::MailboxId;
 use crate::log::{EventLog, LogError, MAILBOX_EVENTS};
@@ -64,6 +65,16 @@ pub enum ProcessError {
     /// The mailbox's history is inconsistent (a gap in sequence numbers).
     #[error("mailbox history has a gap at seq {0}")]
     Gap(u64),
+    /// Two different events carry one sequence number of a mailbox: two processes wrote its
+    /// history. Recovery refuses to pick one, so the partition stays unrecovered (and its
+    /// records unprocessed) until the history is looked at; every retry says so again.
+    #[error("mailbox {mailbox} has two different events at seq {seq}: two processes wrote its history")]
+    Conflict {
+        /// Which mailbox.
+        mailbox: MailboxId,
+        /// The sequence number both events carry.
+        seq: u64,
+    },
     /// The actor is gone.
     #[error("mailbox actor unavailable")]
     Unavailable,
@@ -74,6 +85,15 @@ pub enum ProcessError {
     /// One record led to more decisions than any rule chains (a bug, not a state of the world).
     #[error("more than {0} decisions for one record")]
     Runaway(usize),
+}
+
+impl From<FoldError> for ProcessError {
+    fn from(e: FoldError) -> Self {
+        match e {
+            FoldError::Gap(seq) => Self::Gap(seq),
+            FoldError::Conflict { mailbox, seq } => Self::Conflict { mailbox, seq },
+        }
+    }
 }
 
 /// The right to record events for a mailbox, valid while its epoch is current (the service
