@@ -421,8 +421,15 @@ mod actix_actor {
                     (mailbox, result)
                 }
                 .into_actor(self)
-                .map(|(mailbox, result), act, _| {
+                .map(|(mailbox, result), act, ctx| {
                     act.mailbox = mailbox;
+                    // A failed append may still have landed (a broker that timed out after
+                    // writing): this actor's state may be behind the log. It stops, so the
+                    // mailbox is read again from the log before its next record, and a retry
+                    // never writes a second, different event at a sequence number.
+                    if matches!(result, Err(ProcessError::Log(_))) {
+                        ctx.stop();
+                    }
                     result
                 }),
             ))
