@@ -62,8 +62,6 @@ pub enum ErrorKind {
     ConsentRefused,
     /// 400: a webhook validation token that is empty, too long or has control characters.
     InvalidValidationToken,
-    /// 403: no item of a notification batch was acceptable.
-    NotificationsRefused,
     /// 500: hcal failed in a way retrying does not fix.
     Internal,
     /// 503: the store or a mailbox's owner failed; try again.
@@ -72,7 +70,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, for tests and documentation.
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 22] = [
         Self::Unauthorized,
         Self::NotFound,
         Self::MethodNotAllowed,
@@ -93,7 +91,6 @@ impl ErrorKind {
         Self::InvalidConsentState,
         Self::ConsentRefused,
         Self::InvalidValidationToken,
-        Self::NotificationsRefused,
         Self::Internal,
         Self::Unavailable,
     ];
@@ -121,7 +118,6 @@ impl ErrorKind {
             | Self::InvalidConsentState
             | Self::ConsentRefused
             | Self::InvalidValidationToken => StatusCode::BAD_REQUEST,
-            Self::NotificationsRefused => StatusCode::FORBIDDEN,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -150,7 +146,6 @@ impl ErrorKind {
             Self::InvalidConsentState => "invalid_consent_state",
             Self::ConsentRefused => "consent_refused",
             Self::InvalidValidationToken => "invalid_validation_token",
-            Self::NotificationsRefused => "notifications_refused",
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
         }
@@ -160,30 +155,23 @@ impl ErrorKind {
 /// A cause kept for the log.
 type Source = Box<dyn StdError + Send + Sync + 'static>;
 
-/// A failure at the HTTP edge: a kind (status and code), a message for people, optionally a
-/// source (the cause, for the log) and the webhook's count of refused items.
+/// A failure at the HTTP edge: a kind (status and code), a message for people and optionally a
+/// source (the cause, for the log).
 pub struct ApiError {
     kind: ErrorKind,
     message: Cow<'static, str>,
     source: Option<Source>,
-    refused: Option<usize>,
 }
 
 impl ApiError {
     /// An error of `kind`. `message` must not quote request content.
     pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { kind, message: message.into(), source: None, refused: None }
+        Self { kind, message: message.into(), source: None }
     }
 
     /// Keeps `source` as the cause, for the log. It must not carry request content.
     pub fn with_source(mut self, source: impl Into<Source>) -> Self {
         self.source = Some(source.into());
-        self
-    }
-
-    /// Adds the number of refused notifications (`error.refused`).
-    pub fn with_refused(mut self, refused: usize) -> Self {
-        self.refused = Some(refused);
         self
     }
 
@@ -214,13 +202,7 @@ impl ApiError {
 
     /// The body of the answer.
     pub fn body(&self) -> ErrorBody {
-        ErrorBody {
-            error: ErrorDetail {
-                code: self.kind.code().to_owned(),
-                message: self.message.to_string(),
-                refused: self.refused,
-            },
-        }
+        ErrorBody { error: ErrorDetail { code: self.kind.code().to_owned(), message: self.message.to_string() } }
     }
 
     /// The source and its causes, `: `-separated.
@@ -304,9 +286,6 @@ pub struct ErrorDetail {
     pub code: String,
     /// For people; never quotes the request.
     pub message: String,
-    /// Webhook only: how many notifications of the batch were refused.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refused: Option<usize>,
 }
 
 /// Where a JSON body went wrong, without any of its content (serde's own messages quote
@@ -366,14 +345,12 @@ mod tests {
 
     #[test]
     fn the_body_has_the_one_shape_and_the_source_stays_out() {
-        let e = ApiError::unavailable(std::io::Error::other("disk full at /var/lib/secret")).with_refused(2);
+        let e = ApiError::unavailable(std::io::Error::other("disk full at /var/lib/secret"));
         let body = serde_json::to_value(e.body()).unwrap();
         assert_eq!(body["error"]["code"], "unavailable");
-        assert_eq!(body["error"]["refused"], 2);
+        assert_eq!(body["error"].as_object().unwrap().len(), 2, "code and message only: {body}");
         assert!(!body.to_string().contains("disk full"), "{body}");
         assert_eq!(e.cause().as_deref(), Some("disk full at /var/lib/secret"));
-        let plain = serde_json::to_value(ApiError::unauthorized().body()).unwrap();
-        assert_eq!(plain["error"].as_object().unwrap().len(), 2, "no refused count unless set: {plain}");
     }
 
     #[test]
