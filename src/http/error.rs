@@ -62,6 +62,8 @@ pub enum ErrorKind {
     ConsentRefused,
     /// 400: a webhook validation token that is empty, too long or has control characters.
     InvalidValidationToken,
+    /// 408: the webhook's body did not arrive within `service.webhook_body_timeout`.
+    RequestTimeout,
     /// 500: hcal failed in a way retrying does not fix.
     Internal,
     /// 503: the store or a mailbox's owner failed; try again.
@@ -70,7 +72,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, for tests and documentation.
-    pub const ALL: [Self; 22] = [
+    pub const ALL: [Self; 23] = [
         Self::Unauthorized,
         Self::NotFound,
         Self::MethodNotAllowed,
@@ -91,6 +93,7 @@ impl ErrorKind {
         Self::InvalidConsentState,
         Self::ConsentRefused,
         Self::InvalidValidationToken,
+        Self::RequestTimeout,
         Self::Internal,
         Self::Unavailable,
     ];
@@ -118,6 +121,7 @@ impl ErrorKind {
             | Self::InvalidConsentState
             | Self::ConsentRefused
             | Self::InvalidValidationToken => StatusCode::BAD_REQUEST,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -146,6 +150,7 @@ impl ErrorKind {
             Self::InvalidConsentState => "invalid_consent_state",
             Self::ConsentRefused => "consent_refused",
             Self::InvalidValidationToken => "invalid_validation_token",
+            Self::RequestTimeout => "request_timeout",
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
         }
@@ -155,23 +160,31 @@ impl ErrorKind {
 /// A cause kept for the log.
 type Source = Box<dyn StdError + Send + Sync + 'static>;
 
-/// A failure at the HTTP edge: a kind (status and code), a message for people and optionally a
-/// source (the cause, for the log).
+/// A failure at the HTTP edge: a kind (status and code), a message for people, optionally a
+/// source (the cause, for the log) and a `Retry-After`.
 pub struct ApiError {
     kind: ErrorKind,
     message: Cow<'static, str>,
     source: Option<Source>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     /// An error of `kind`. `message` must not quote request content.
     pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { kind, message: message.into(), source: None }
+        Self { kind, message: message.into(), source: None, retry_after: None }
     }
 
     /// Keeps `source` as the cause, for the log. It must not carry request content.
     pub fn with_source(mut self, source: impl Into<Source>) -> Self {
         self.source = Some(source.into());
+        self
+    }
+
+    /// Answers with `Retry-After: {seconds}` (whole seconds, as the header is written), for a
+    /// 503 the client should retry after a known time.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
         self
     }
 
@@ -268,6 +281,9 @@ impl ResponseError for ApiError {
         if self.kind == ErrorKind::Unauthorized {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from(seconds)));
+        }
         response.json(self.body())
     }
 }
@@ -345,12 +361,16 @@ mod tests {
 
     #[test]
     fn the_body_has_the_one_shape_and_the_source_stays_out() {
-        let e = ApiError::unavailable(std::io::Error::other("disk full at /var/lib/secret"));
+        let e = ApiError::unavailable(std::io::Error::other("disk full at /var/lib/secret")).with_retry_after(2);
         let body = serde_json::to_value(e.body()).unwrap();
         assert_eq!(body["error"]["code"], "unavailable");
         assert_eq!(body["error"].as_object().unwrap().len(), 2, "code and message only: {body}");
         assert!(!body.to_string().contains("disk full"), "{body}");
         assert_eq!(e.cause().as_deref(), Some("disk full at /var/lib/secret"));
+        let response = e.error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("2"));
+        assert!(ApiError::unauthorized().error_response().headers().get(header::RETRY_AFTER).is_none());
     }
 
     #[test]

@@ -6,14 +6,19 @@
 //! Every batch that is a notification batch gets 202 with an empty body, whatever became of its
 //! items: Graph redelivers anything else for hours, and an answer that differed would tell a
 //! forger whether its items passed. A body that is not a batch at all gets 400, one that is too
-//! large 413, and a store failure 503 so Graph delivers again.
+//! large 413, one that does not arrive in time 408, and a store failure 503 so Graph delivers
+//! again.
 //!
-//! Graph presents no bearer token; the clientState of each item is its credential. The body is
-//! read in the handler rather than by an argument's extractor, so that an oversized one gets
-//! 413 in the one error shape and the validation handshake needs no body at all.
+//! Graph presents no bearer token, so this is the one endpoint anybody can make hcal read a
+//! body for. The handler reads the body itself, rather than through an argument's extractor, so
+//! that it can bound the read: at most [`WebhookLimits`]'s number of batches at once (more get
+//! 503 with `Retry-After` before any of their body is read) and each within a deadline. The
+//! validation handshake needs no body at all.
 //!
 //! What a batch means is decided by [`parse`], a pure function of the body, the subscription
 //! index and the time; the handler around it only reads, counts and stores.
+
+use std::time::Duration;
 
 use actix_web::error::PayloadError;
 use actix_web::{FromRequest as _, HttpRequest, HttpResponse, web};
@@ -22,14 +27,37 @@ use hcal_actors::ids::{GraphEventId, UserObjectId};
 use hcal_actors::notification::{ChangeType, LifecycleEvent, NotificationKind, NotificationRecord};
 use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
+use tokio::sync::Semaphore;
 
 use super::error::{ApiError, ErrorKind, JsonProblem};
 use super::too_large;
 use crate::app::AppState;
+use crate::config::ServiceConfig;
 use crate::projections::subscriptions::KnownSubscription;
 
 /// Longest validation token echoed back; Graph's are about 150 characters.
 const MAX_VALIDATION_TOKEN: usize = 2048;
+
+/// How the webhook bounds the batches it reads, from `[service]`.
+#[derive(Debug)]
+pub struct WebhookLimits {
+    in_flight: Semaphore,
+    body_timeout: Duration,
+    retry_after: u64,
+}
+
+impl WebhookLimits {
+    /// The limits `service.webhook_max_in_flight` and `service.webhook_body_timeout` set.
+    pub fn new(service: &ServiceConfig) -> Self {
+        let body_timeout = service.webhook_body_timeout;
+        // A slot is free again at the latest one body timeout (and a store append) later; the
+        // header takes whole seconds.
+        let retry_after = body_timeout.as_secs().saturating_add(u64::from(body_timeout.subsec_nanos() > 0)).max(1);
+        // Semaphore::new panics above its maximum; no installation needs that many anyway.
+        let slots = service.webhook_max_in_flight.min(Semaphore::MAX_PERMITS);
+        Self { in_flight: Semaphore::new(slots), body_timeout, retry_after }
+    }
+}
 
 /// What became of one item of a batch; the label of `hcal_webhook_items_total{outcome}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -167,9 +195,28 @@ pub async fn receive(
         return validation(&state, token);
     }
     let batches = |outcome| state.metrics.inc("hcal_webhook_batches_total", "outcome", outcome);
-    let body = read_body(&req, payload).await.inspect_err(|e| {
-        batches(if e.kind() == ErrorKind::PayloadTooLarge { "too_large" } else { "unreadable" });
-    })?;
+    let limits = &state.webhook;
+    // Held until the answer, so that the bodies in memory and the appends waiting for the
+    // store are bounded together. Over the cap nothing of the body is read.
+    let Ok(_slot) = limits.in_flight.try_acquire() else {
+        batches("busy");
+        return Err(ApiError::new(
+            ErrorKind::Unavailable,
+            "too many notification batches at once; deliver again later",
+        )
+        .with_retry_after(limits.retry_after));
+    };
+    let body = match tokio::time::timeout(limits.body_timeout, read_body(&req, payload)).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) => {
+            batches(if e.kind() == ErrorKind::PayloadTooLarge { "too_large" } else { "unreadable" });
+            return Err(e);
+        }
+        Err(_) => {
+            batches("body_timeout");
+            return Err(ApiError::new(ErrorKind::RequestTimeout, "the body did not arrive in time; deliver again"));
+        }
+    };
     let parsed = parse(&body, |id| state.subscriptions.get(id), Utc::now()).map_err(|e| {
         batches("malformed");
         ApiError::new(ErrorKind::MalformedBody, e.message()).with_source(e)
