@@ -9,6 +9,7 @@ use hcal_actors::seal::KeyRing;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::graph::GraphClient;
+use crate::http::webhook::WebhookLimits;
 use crate::inbox::Inbox;
 use crate::log::sqlite::SqliteStore;
 use crate::metrics::Metrics;
@@ -44,4 +45,6 @@ pub struct AppState {
     pub clock: Arc<Clock>,
     /// Subscription renewals.
     pub scheduler: Arc<Scheduler>,
+    /// The webhook's bounds on the batches it reads at once and on how long each may take.
+    pub webhook: WebhookLimits,
 }

@@ -210,15 +210,20 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
         api_token: secrets.api_token.clone(),
         clock,
         scheduler: scheduler.clone(),
+        webhook: http::webhook::WebhookLimits::new(&config.service),
         config: config.clone(),
     });
     let onboarding = web::Data::new(crate::tenant::Onboarding::from_config(&config)?);
     let max_body = config.service.max_body_bytes;
     let data = state.clone();
+    // actix-web counts connections per worker; the configuration counts them for the process.
+    let connections_per_worker = config.service.max_connections.div_ceil(HTTP_WORKERS).max(1);
     let server = HttpServer::new(move || {
         App::new().app_data(data.clone()).app_data(onboarding.clone()).configure(|cfg| http::routes(cfg, max_body))
     })
-    .workers(2)
+    .workers(HTTP_WORKERS)
+    .client_request_timeout(config.service.request_head_timeout)
+    .max_connections(connections_per_worker)
     .disable_signals()
     .listen(listener)
     .map_err(|source| StartError::Listen { addr, source })?
@@ -260,6 +265,9 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     tracing::info!(%url, "hcal is listening");
     Ok(Running { url, state, server: handle, tasks, storage, lock })
 }
+
+/// Threads (actix-web workers) of the HTTP server.
+const HTTP_WORKERS: usize = 2;
 
 /// A short, stable hash of `s` (for ids derived from configuration).
 fn short_hash(s: &str) -> String {

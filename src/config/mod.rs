@@ -64,6 +64,32 @@ pub struct ServiceConfig {
     /// Largest webhook body accepted, in bytes. Default 1 MiB (Graph batches are far smaller).
     #[serde(default = "default_max_body")]
     pub max_body_bytes: usize,
+    /// Longest a client may take, from opening its connection, to send a request's head (the
+    /// request line and headers); later it gets 408 and the connection is closed (actix-web's
+    /// `client_request_timeout`). Default `"3s"`: Graph gives up on a delivery after 3 s, and
+    /// every legitimate client sends its head at once, so a slower one only holds a connection.
+    #[serde(default = "default_request_head_timeout", with = "duration")]
+    pub request_head_timeout: Duration,
+    /// Longest the webhook waits for a notification batch's body once its head has arrived;
+    /// later it answers 408 (Graph delivers again) and the connection is closed. Default
+    /// `"2s"`: well under Graph's 3 s budget, leaving the rest for the durable append, and far
+    /// more than Graph's batches of a few kilobytes need. The webhook takes no token, so without
+    /// this bound anybody could hold connections and memory by announcing a body and not
+    /// sending it.
+    #[serde(default = "default_webhook_body_timeout", with = "duration")]
+    pub webhook_body_timeout: Duration,
+    /// Notification batches the webhook reads, checks and stores at once; one more gets 503
+    /// with `Retry-After` before any of its body is read, and Graph delivers it again. Default
+    /// 64: appends queue on the store anyway, so more at once would only make every answer
+    /// slower than Graph's budget; bodies in memory stay under this times `max_body_bytes`.
+    #[serde(default = "default_webhook_max_in_flight")]
+    pub webhook_max_in_flight: usize,
+    /// Connections the HTTP server holds open at once, over every endpoint; beyond it new ones
+    /// wait in the listen backlog until one closes. Default 1024: far more than Graph and the
+    /// administrators open, and below the usual open-file limits. Keep it under the process's
+    /// limit (`ulimit -n`) minus what the store and the Kafka client use.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
     /// Environment variable holding the bearer token of the public and admin APIs.
     /// Default `HCAL_API_TOKEN`.
     #[serde(default = "default_api_token_env")]
@@ -133,6 +159,19 @@ fn default_resync_ahead() -> Duration {
     Duration::from_secs(183 * DAY)
 }
 
+fn default_request_head_timeout() -> Duration {
+    Duration::from_secs(3)
+}
+fn default_webhook_body_timeout() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_webhook_max_in_flight() -> usize {
+    64
+}
+fn default_max_connections() -> usize {
+    1024
+}
+
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }
@@ -176,6 +215,24 @@ impl ServiceConfig {
         if self.scheduler_tick.is_zero() {
             problems.push("service.scheduler_tick must be longer than 0s".into());
         }
+        // Zero would switch actix-web's head timeout off and refuse every webhook body; the
+        // ceiling keeps deadlines far from where adding them to the clock would overflow.
+        for (field, timeout) in
+            [("request_head_timeout", self.request_head_timeout), ("webhook_body_timeout", self.webhook_body_timeout)]
+        {
+            if timeout.is_zero() || timeout > MAX_HTTP_TIMEOUT {
+                problems.push(format!(
+                    "service.{field} is {}; it must be longer than 0s and at most 1h",
+                    humantime::format_duration(timeout)
+                ));
+            }
+        }
+        if self.webhook_max_in_flight == 0 {
+            problems.push("service.webhook_max_in_flight must be at least 1".into());
+        }
+        if self.max_connections == 0 {
+            problems.push("service.max_connections must be at least 1".into());
+        }
         if self.retry_first.is_zero() || self.retry_later.is_zero() {
             problems.push("service.retry_first and service.retry_later must be longer than 0s".into());
         }
@@ -188,6 +245,9 @@ impl ServiceConfig {
         problems
     }
 }
+
+/// Longest `service.request_head_timeout` and `service.webhook_body_timeout`.
+const MAX_HTTP_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// Shortest subscription lifetime asked for.
 const MIN_LIFETIME: Duration = Duration::from_secs(60);
@@ -419,6 +479,24 @@ mod tests {
         );
         let refused = refusal(&text);
         for field in ["forget_meetings_after", "subscription_lifetime", "scheduler_tick", "public_url"] {
+            assert!(refused.contains(&format!("service.{field}")), "{field} missing from: {refused}");
+        }
+    }
+
+    #[test]
+    fn the_http_limits_have_defaults_and_refuse_zero_and_absurd_timeouts() {
+        let defaults = service("");
+        assert_eq!(defaults.request_head_timeout, Duration::from_secs(3));
+        assert_eq!(defaults.webhook_body_timeout, Duration::from_secs(2));
+        assert_eq!(defaults.webhook_max_in_flight, 64);
+        assert_eq!(defaults.max_connections, 1024);
+        let set = service("webhook_body_timeout = \"1500ms\"\nwebhook_max_in_flight = 8\nmax_connections = 10");
+        assert_eq!(set.webhook_body_timeout, Duration::from_millis(1500));
+        assert_eq!((set.webhook_max_in_flight, set.max_connections), (8, 10));
+        let zero = "data_dir = \"data\"\nrequest_head_timeout = \"0s\"\nwebhook_body_timeout = \"2h\"\n\
+                    webhook_max_in_flight = 0\nmax_connections = 0";
+        let refused = refusal(&file("").replace("data_dir = \"data\"", zero));
+        for field in ["request_head_timeout", "webhook_body_timeout", "webhook_max_in_flight", "max_connections"] {
             assert!(refused.contains(&format!("service.{field}")), "{field} missing from: {refused}");
         }
     }

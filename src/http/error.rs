@@ -62,8 +62,8 @@ pub enum ErrorKind {
     ConsentRefused,
     /// 400: a webhook validation token that is empty, too long or has control characters.
     InvalidValidationToken,
-    /// 403: no item of a notification batch was acceptable.
-    NotificationsRefused,
+    /// 408: the webhook's body did not arrive within `service.webhook_body_timeout`.
+    RequestTimeout,
     /// 500: hcal failed in a way retrying does not fix.
     Internal,
     /// 503: the store or a mailbox's owner failed; try again.
@@ -93,7 +93,7 @@ impl ErrorKind {
         Self::InvalidConsentState,
         Self::ConsentRefused,
         Self::InvalidValidationToken,
-        Self::NotificationsRefused,
+        Self::RequestTimeout,
         Self::Internal,
         Self::Unavailable,
     ];
@@ -121,7 +121,7 @@ impl ErrorKind {
             | Self::InvalidConsentState
             | Self::ConsentRefused
             | Self::InvalidValidationToken => StatusCode::BAD_REQUEST,
-            Self::NotificationsRefused => StatusCode::FORBIDDEN,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -150,7 +150,7 @@ impl ErrorKind {
             Self::InvalidConsentState => "invalid_consent_state",
             Self::ConsentRefused => "consent_refused",
             Self::InvalidValidationToken => "invalid_validation_token",
-            Self::NotificationsRefused => "notifications_refused",
+            Self::RequestTimeout => "request_timeout",
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
         }
@@ -161,18 +161,18 @@ impl ErrorKind {
 type Source = Box<dyn StdError + Send + Sync + 'static>;
 
 /// A failure at the HTTP edge: a kind (status and code), a message for people, optionally a
-/// source (the cause, for the log) and the webhook's count of refused items.
+/// source (the cause, for the log) and a `Retry-After`.
 pub struct ApiError {
     kind: ErrorKind,
     message: Cow<'static, str>,
     source: Option<Source>,
-    refused: Option<usize>,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     /// An error of `kind`. `message` must not quote request content.
     pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
-        Self { kind, message: message.into(), source: None, refused: None }
+        Self { kind, message: message.into(), source: None, retry_after: None }
     }
 
     /// Keeps `source` as the cause, for the log. It must not carry request content.
@@ -181,9 +181,10 @@ impl ApiError {
         self
     }
 
-    /// Adds the number of refused notifications (`error.refused`).
-    pub fn with_refused(mut self, refused: usize) -> Self {
-        self.refused = Some(refused);
+    /// Answers with `Retry-After: {seconds}` (whole seconds, as the header is written), for a
+    /// 503 the client should retry after a known time.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
         self
     }
 
@@ -214,13 +215,7 @@ impl ApiError {
 
     /// The body of the answer.
     pub fn body(&self) -> ErrorBody {
-        ErrorBody {
-            error: ErrorDetail {
-                code: self.kind.code().to_owned(),
-                message: self.message.to_string(),
-                refused: self.refused,
-            },
-        }
+        ErrorBody { error: ErrorDetail { code: self.kind.code().to_owned(), message: self.message.to_string() } }
     }
 
     /// The source and its causes, `: `-separated.
@@ -286,6 +281,9 @@ impl ResponseError for ApiError {
         if self.kind == ErrorKind::Unauthorized {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from(seconds)));
+        }
         response.json(self.body())
     }
 }
@@ -304,9 +302,6 @@ pub struct ErrorDetail {
     pub code: String,
     /// For people; never quotes the request.
     pub message: String,
-    /// Webhook only: how many notifications of the batch were refused.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refused: Option<usize>,
 }
 
 /// Where a JSON body went wrong, without any of its content (serde's own messages quote
@@ -366,14 +361,16 @@ mod tests {
 
     #[test]
     fn the_body_has_the_one_shape_and_the_source_stays_out() {
-        let e = ApiError::unavailable(std::io::Error::other("disk full at /var/lib/secret")).with_refused(2);
+        let e = ApiError::unavailable(std::io::Error::other("disk full at /var/lib/secret")).with_retry_after(2);
         let body = serde_json::to_value(e.body()).unwrap();
         assert_eq!(body["error"]["code"], "unavailable");
-        assert_eq!(body["error"]["refused"], 2);
+        assert_eq!(body["error"].as_object().unwrap().len(), 2, "code and message only: {body}");
         assert!(!body.to_string().contains("disk full"), "{body}");
         assert_eq!(e.cause().as_deref(), Some("disk full at /var/lib/secret"));
-        let plain = serde_json::to_value(ApiError::unauthorized().body()).unwrap();
-        assert_eq!(plain["error"].as_object().unwrap().len(), 2, "no refused count unless set: {plain}");
+        let response = e.error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get(header::RETRY_AFTER).and_then(|v| v.to_str().ok()), Some("2"));
+        assert!(ApiError::unauthorized().error_response().headers().get(header::RETRY_AFTER).is_none());
     }
 
     #[test]

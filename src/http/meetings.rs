@@ -1,6 +1,6 @@
 //! The user API: `GET /v1/users/{user}/meetings?from=&to=`, a user's meeting list.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Datelike as _, Duration, Utc};
 use hcal_actors::detect::AddressKind;
 use hcal_actors::ids::{MailboxId, UserObjectId};
@@ -29,6 +29,15 @@ pub struct Window {
 }
 
 impl Window {
+    /// The window a query string asks for: `from` and `to` as RFC 3339 times, each at most
+    /// once (other parameters are ignored), bounded as [`Window::bounds`] says. 400
+    /// `invalid_query` for a query that does not parse, `invalid_window` for a window out of
+    /// bounds. A pure function of the query and `now`, so that it can be tested on any input.
+    pub fn parse(query: &str, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+        let window = web::Query::<Self>::from_query(query).map_err(|_| super::invalid_query())?;
+        window.bounds(now)
+    }
+
     /// The window's ends: `from` (default `now`) and `to` (default four weeks later), with
     /// `to` not before `from`, at most 36 600 days apart, both within the years 0000 to
     /// 9999 (what RFC 3339 writes). The arithmetic is checked: a `from` near the end of what
@@ -132,10 +141,10 @@ pub async fn list(
     _caller: ApiCaller,
     state: web::Data<AppState>,
     user: web::Path<UserObjectId>,
-    window: web::Query<Window>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let mailbox = MailboxId { tenant: state.tenant, user: user.into_inner() };
-    let (from, to) = window.bounds(Utc::now())?;
+    let (from, to) = Window::parse(req.query_string(), Utc::now())?;
     let rows =
         projection::meetings(&state.store, &state.ring, &mailbox, from, to).await.map_err(ApiError::unavailable)?;
     Ok(HttpResponse::Ok().json(MeetingList { value: rows.into_iter().map(Meeting::from).collect() }))
@@ -195,5 +204,110 @@ mod tests {
     /// A window with `from` read by serde (chrono's visitor, as in the query extractor).
     fn parsed(from: &str) -> Window {
         serde_json::from_value(serde_json::json!({ "from": from })).unwrap()
+    }
+
+    #[test]
+    fn the_query_parser_reads_what_the_extractor_read() {
+        let now = at("2025-03-01T12:00:00Z");
+        assert_eq!(Window::parse("", now).unwrap(), (now, at("2025-03-29T12:00:00Z")));
+        let both = "from=2025-01-01T00:00:00Z&to=2025-02-01T00:00:00%2B01:00&other=1";
+        assert_eq!(Window::parse(both, now).unwrap(), (at("2025-01-01T00:00:00Z"), at("2025-01-31T23:00:00Z")));
+        let kind = |q: &str| Window::parse(q, now).err().map(|e| e.kind());
+        assert_eq!(kind("from=yesterday"), Some(ErrorKind::InvalidQuery));
+        assert_eq!(kind("from=2025-01-01T00:00:00Z&from=2025-01-02T00:00:00Z"), Some(ErrorKind::InvalidQuery));
+        assert_eq!(kind("from=%2B262142-12-31T23:59:59Z"), Some(ErrorKind::InvalidWindow));
+        assert_eq!(kind("from=%FF%FE"), Some(ErrorKind::InvalidQuery));
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn query(pairs: &[(&str, String)]) -> String {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in pairs {
+                q.append_pair(k, v);
+            }
+            q.finish()
+        }
+
+        /// The answer is a window within the documented bounds, or one of the two refusals.
+        fn sound(answer: Result<(DateTime<Utc>, DateTime<Utc>), ApiError>) -> Result<(), TestCaseError> {
+            match answer {
+                Ok((from, to)) => {
+                    prop_assert!(from <= to);
+                    prop_assert!(to.signed_duration_since(from) <= MAX_WINDOW);
+                    prop_assert!((0..=9999).contains(&from.year()) && (0..=9999).contains(&to.year()));
+                }
+                Err(e) => prop_assert!(matches!(e.kind(), ErrorKind::InvalidQuery | ErrorKind::InvalidWindow)),
+            }
+            Ok(())
+        }
+
+        /// Any instant chrono holds.
+        fn instant() -> impl Strategy<Value = DateTime<Utc>> {
+            let (min, max) = (DateTime::<Utc>::MIN_UTC.timestamp(), DateTime::<Utc>::MAX_UTC.timestamp());
+            (min..=max, 0u32..1_000_000_000).prop_map(|(s, n)| DateTime::from_timestamp(s, n).unwrap_or_default())
+        }
+
+        /// Two instants of the years 0000 to 9999: independent ones, and ones around the
+        /// longest window.
+        fn representable_pair() -> impl Strategy<Value = (DateTime<Utc>, DateTime<Utc>)> {
+            let first = at("0000-01-01T00:00:00Z").timestamp();
+            let last = last_instant().timestamp();
+            let instant = move || (first..=last).prop_map(|s| DateTime::from_timestamp(s, 0).unwrap_or_default());
+            let span = MAX_WINDOW.num_seconds();
+            prop_oneof![
+                (instant(), instant()),
+                (instant(), -86_400..=span + 86_400).prop_map(|(from, by)| {
+                    let to = from.checked_add_signed(Duration::seconds(by)).filter(|t| (0..=9999).contains(&t.year()));
+                    (from, to.unwrap_or(from))
+                }),
+            ]
+        }
+
+        /// Times as a client might write them: RFC 3339 of any instant, near misses, anything.
+        fn written() -> impl Strategy<Value = String> {
+            prop_oneof![
+                instant().prop_map(|t| t.to_rfc3339()),
+                instant().prop_map(|t| t.format("%Y-%m-%dT%H:%M:%S%.f%:z").to_string()),
+                "[+-]?[0-9]{1,6}-[0-9]{1,2}-[0-9]{1,2}T[0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\\.[0-9]{0,12})?(Z|[+-][0-9]{2}:[0-9]{2})?",
+                any::<String>(),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn any_query_string_gets_a_window_or_a_400(q in any::<String>(), now in instant()) {
+                sound(Window::parse(&q, now))?;
+            }
+
+            #[test]
+            fn any_from_and_to_get_a_window_or_a_400(
+                from in prop::option::of(written()),
+                to in prop::option::of(written()),
+                now in instant(),
+            ) {
+                let mut pairs = Vec::new();
+                pairs.extend(from.map(|v| ("from", v)));
+                pairs.extend(to.map(|v| ("to", v)));
+                sound(Window::parse(&query(&pairs), now))?;
+            }
+
+            #[test]
+            fn well_formed_times_of_the_representable_years_are_judged_only_on_the_window(
+                (from, to) in representable_pair(),
+            ) {
+                let q = query(&[("from", from.to_rfc3339()), ("to", to.to_rfc3339())]);
+                match Window::parse(&q, at("2025-03-01T12:00:00Z")) {
+                    Ok(window) => prop_assert_eq!(window, (from, to)),
+                    Err(e) => {
+                        prop_assert_eq!(e.kind(), ErrorKind::InvalidWindow);
+                        prop_assert!(to < from || to.signed_duration_since(from) > MAX_WINDOW);
+                    }
+                }
+            }
+        }
     }
 }

@@ -143,10 +143,13 @@ fn payload_error(e: actix_web::error::PayloadError) -> ApiError {
 }
 
 fn query_error(_: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
-    // serde_urlencoded's messages quote the parameters; the endpoint's documentation says
-    // what it takes.
+    invalid_query().into()
+}
+
+/// A query string its parser refused. serde_urlencoded's messages quote the parameters, so
+/// none is kept; the endpoint's documentation says what it takes.
+pub(crate) fn invalid_query() -> ApiError {
     ApiError::new(ErrorKind::InvalidQuery, "the query string has parameters or values this endpoint does not accept")
-        .into()
 }
 
 fn path_error(_: PathError, _: &HttpRequest) -> actix_web::Error {

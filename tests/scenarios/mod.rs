@@ -171,21 +171,50 @@ pub async fn the_webhook_refuses_bad_input_and_stores_nothing(env: Env) {
             "resource": format!("Users/{alex}/Events/AAMkX"), "resourceData": {"id": "AAMkX"}
         }]})
     };
+    let client_states = env.graph.subscription_client_states();
+    assert_eq!(client_states.len(), 1, "alex's subscription only");
+    let lifecycle = |event: &str| {
+        json!({"value": [{
+            "subscriptionId": sub, "clientState": client_states[0], "tenantId": env.demo.tenant_id,
+            "lifecycleEvent": event
+        }]})
+    };
     let post = |body: String| env.http.post(&hook).header("content-type", "application/json").body(body).send();
     assert_eq!(post("{\"value\": [".into()).await.unwrap().status(), 400, "malformed JSON");
     assert_eq!(post("[1,2,3]".into()).await.unwrap().status(), 400, "not a batch");
-    assert_eq!(post(item(&sub, "forged").to_string()).await.unwrap().status(), 403, "forged clientState");
-    assert_eq!(
-        post(item("00000000-0000-0000-0000-000000000000", "x").to_string()).await.unwrap().status(),
-        403,
-        "unknown subscription"
-    );
+    // Graph redelivers anything but a 2xx for hours: items that are not acceptable are
+    // discarded, and the batch is answered as any other, with nothing to tell a forger.
+    for (body, what) in [
+        (item(&sub, "forged"), "forged clientState"),
+        (item("00000000-0000-0000-0000-000000000000", "x"), "unknown subscription"),
+        (lifecycle("someEventGraphAddsLater"), "unknown lifecycle event"),
+        (json!({"value": [{"subscriptionId": 7}]}), "an item that is not a notification"),
+        (json!({"value": []}), "no item at all"),
+    ] {
+        let resp = post(body.to_string()).await.unwrap();
+        assert_eq!(resp.status(), 202, "{what}");
+        assert_eq!(resp.text().await.unwrap(), "", "{what}: an empty answer");
+    }
     let huge = format!("{{\"value\": [], \"pad\": \"{}\"}}", "x".repeat(70_000));
     assert_eq!(post(huge).await.unwrap().status(), 413, "oversized body");
     assert_eq!(env.records("notifications").await.len(), logged, "nothing reached the log");
     let metrics = env.metrics().await;
-    assert!(metrics.contains("hcal_webhook_items_total{outcome=\"bad_client_state\"} 1"), "{metrics}");
-    assert!(metrics.contains("hcal_webhook_items_total{outcome=\"unknown_subscription\"} 1"), "{metrics}");
+    for counted in [
+        "hcal_webhook_items_total{outcome=\"bad_client_state\"} 1",
+        "hcal_webhook_items_total{outcome=\"unknown_subscription\"} 1",
+        "hcal_webhook_items_total{outcome=\"unknown_lifecycle_event\"} 1",
+        "hcal_webhook_items_total{outcome=\"malformed\"} 1",
+        "hcal_webhook_batches_total{outcome=\"discarded\"} 5",
+        "hcal_webhook_batches_total{outcome=\"malformed\"} 2",
+        "hcal_webhook_batches_total{outcome=\"too_large\"} 1",
+    ] {
+        assert!(metrics.contains(counted), "{counted} in {metrics}");
+    }
+    // A known lifecycle event from the same subscription is still stored.
+    assert_eq!(post(lifecycle("reauthorizationRequired").to_string()).await.unwrap().status(), 202);
+    let records = env.records("notifications").await;
+    let stored = records.iter().filter(|r| r["value"]["lifecycleEvent"] == "reauthorizationRequired").count();
+    assert_eq!((records.len(), stored), (logged + 1, 1), "the known lifecycle event is stored: {records:?}");
 }
 
 #[allow(clippy::unwrap_used)] // test helper: an unreadable schema must fail the test
