@@ -129,7 +129,8 @@ pub struct Round {
     pub deleted: usize,
     /// Unknown subscriptions still within their grace period (failed deletions included).
     pub suspected: usize,
-    /// Tenants whose list could not be read.
+    /// Tenants whose list could not be read for a passing reason (throttled, unavailable). A
+    /// refusal (no consent in the tenant yet) waits for the next regular round instead.
     pub unlisted: usize,
 }
 
@@ -194,7 +195,7 @@ impl OrphanSweep {
                 Err(failure) => {
                     self.metrics.inc(FAILURES, "reason", reason("list", &failure));
                     tracing::warn!(tenant = %tenant, error = %failure, "listing the subscriptions for the orphan sweep failed");
-                    round.unlisted += 1;
+                    round.unlisted += usize::from(failure.is_retryable());
                     round.suspected += self.suspects.lock().get(&tenant).map_or(0, HashMap::len);
                     continue;
                 }
@@ -450,6 +451,10 @@ mod tests {
         let round = w.sweep.sweep().await;
         assert_eq!(round, Round { deleted: 0, suspected: 1, unlisted: 1 });
         assert_eq!(w.metrics.get(FAILURES, "reason", "list_throttled"), 1);
+        // A refusal does not bring the next round forward; the suspect is kept all the same.
+        *w.graph.fail_list.lock() = Some(GraphFailure::Fatal { status: 403, code: "Forbidden".into() });
+        assert_eq!(w.sweep.sweep().await, Round { deleted: 0, suspected: 1, unlisted: 0 });
+        assert_eq!(w.metrics.get(FAILURES, "reason", "list_refused"), 1);
         *w.graph.fail_list.lock() = None;
 
         *w.graph.fail_delete.lock() = Some(GraphFailure::Transient("timeout".into()));
