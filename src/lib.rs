@@ -15,6 +15,7 @@ pub mod inbox;
 pub mod keys;
 pub mod log;
 pub mod metrics;
+pub mod orphans;
 pub mod platform;
 pub mod projections;
 pub mod replay;

@@ -1,6 +1,6 @@
 //! Wiring of a running service in either mode: the event log and local store, keys, clients,
-//! actors, the HTTP server (webhook, public and admin APIs), the notification consumers and the
-//! projections.
+//! actors, the HTTP server (webhook, public and admin APIs), the notification consumers, the
+//! projections, the scheduler and the orphan sweep.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -21,6 +21,7 @@ use crate::graph::GraphClient;
 use crate::graph::subscriptions::{GraphSubscriptions, WritePacer};
 use crate::log::Storage;
 use crate::metrics::Metrics;
+use crate::orphans::OrphanSweep;
 use crate::platform::webex::WebexClient;
 use crate::projections::meetings::MeetingList;
 use crate::projections::subscriptions::SubscriptionIndex;
@@ -153,9 +154,10 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     let to_chrono = crate::config::duration::to_chrono;
     let lifetime = to_chrono(config.service.subscription_lifetime);
     let mut actor_graph: Arc<dyn GraphApi> = graph.clone();
+    let notification_url = format!("{base}/webhook/graph");
     let mut actor_subscriptions: Arc<dyn SubscriptionApi> = Arc::new(GraphSubscriptions {
         client: graph.clone(),
-        notification_url: format!("{base}/webhook/graph"),
+        notification_url: notification_url.clone(),
         lifecycle_url: format!("{base}/webhook/graph/lifecycle"),
         pacer: WritePacer::new(config.service.subscription_writes_per_20s, std::time::Duration::from_secs(20)),
     });
@@ -194,9 +196,21 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     let subscriptions = Arc::new(SubscriptionIndex::open(&store, ring.clone()).await?);
     // The webhook must know every existing subscription before it answers Graph: the stored
     // rows, then the events after their positions, before the server starts.
+    let began = tokio::time::Instant::now();
     projections::catch_up(log.as_ref(), &store, &ring, &[subscriptions.as_ref()]).await?;
+    subscriptions.caught_up(began);
     let metrics = Arc::new(Metrics::default());
     let scheduler = Arc::new(Scheduler::new(inbox.clone(), subscriptions.clone(), clock.clone(), lifetime));
+    let mut tenants = vec![config.tenant.id];
+    tenants.extend(config.tenant.additional_ids.iter().copied());
+    let orphans = Arc::new(OrphanSweep::new(
+        graph.clone(),
+        subscriptions.clone(),
+        metrics.clone(),
+        notification_url,
+        tenants,
+        config.service.orphan_grace,
+    ));
     let state = web::Data::new(AppState {
         tenant: config.tenant.id,
         store: store.clone(),
@@ -262,6 +276,9 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     if !config.testing.controllable_clock {
         tasks.push(tokio::spawn(scheduler.run(config.service.scheduler_tick)));
     }
+    // Its grace period is measured on the monotonic clock, not the controllable one: it is
+    // about how long the log takes to reach the index, which moving the clock does not change.
+    tasks.push(tokio::spawn(orphans.run(config.service.orphan_sweep_every)));
     tracing::info!(%url, "hcal is listening");
     Ok(Running { url, state, server: handle, tasks, storage, lock })
 }

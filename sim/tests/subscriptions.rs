@@ -414,6 +414,100 @@ async fn expired_subscription_disappears_silently() {
     assert_eq!((stats.notifications_delivered, stats.lifecycle_delivered, stats.notifications_dropped), (0, 0, 0));
 }
 
+/// Follows `@odata.nextLink` from `GET /subscriptions` with `token`; returns every page.
+async fn list_pages(f: &Fixture, token: &str) -> Vec<Value> {
+    let mut pages = Vec::new();
+    let mut url = f.url("/subscriptions");
+    loop {
+        let resp = f.http.get(&url).bearer_auth(token).send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(resp.status(), 200, "{url}");
+        assert_json_headers(&resp);
+        let page: Value = resp.json().await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        let next = page["@odata.nextLink"].as_str().map(str::to_owned);
+        pages.push(page);
+        match next {
+            Some(next) => url = next,
+            None => return pages,
+        }
+        assert!(pages.len() < 100, "the next links never end");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_shows_only_the_callers_own_subscriptions_in_its_tenant_paged_and_without_client_states() {
+    let f = Fixture::with(GraphSimConfig { subscription_page_size: 2, ..GraphSimConfig::default() }).await;
+    let rx = Receiver::start().await;
+    let mut own = Vec::new();
+    for user in [&f.alice, &f.bob, &f.alice, &f.room, &f.bob] {
+        own.push(subscribe(&f, &rx, user, true).await["id"].as_str().unwrap().to_owned());
+    }
+    own.sort();
+    // Another application of the same tenant subscribes to alice too.
+    let (other_app, other_secret) = f.sim.add_app(None, None, vec![]);
+    f.sim.consent(&other_app, &f.tenant).unwrap();
+    let other_token = support::token(&f.http, f.sim.url(), &f.tenant, &other_app, &other_secret).await;
+    let body = sub_body(&f, &format!("{}/notify", rx.url), None, &f.alice);
+    let resp = f.http.post(f.url("/subscriptions")).bearer_auth(&other_token).json(&body).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let foreign_app: Value = resp.json().await.unwrap();
+    // The same application in another tenant.
+    let fabrikam = f.sim.add_tenant("fabrikam.example");
+    f.sim.consent(&f.client_id, &fabrikam).unwrap();
+    let erin = f.sim.add_user(&hcal_sim::graph::UserSpec::new(&fabrikam, "Erin Ek", "erin@fabrikam.example")).unwrap();
+    let fabrikam_token = support::token(&f.http, f.sim.url(), &fabrikam, &f.client_id, &f.secret).await;
+    let body = sub_body(&f, &format!("{}/notify", rx.url), None, &erin);
+    let resp = f.http.post(f.url("/subscriptions")).bearer_auth(&fabrikam_token).json(&body).send().await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let foreign_tenant: Value = resp.json().await.unwrap();
+
+    // Five of the app's own in pages of two, in the documented shape.
+    let pages = list_pages(&f, &f.token).await;
+    assert_eq!(pages.iter().map(|p| p["value"].as_array().unwrap().len()).collect::<Vec<_>>(), vec![2, 2, 1]);
+    let mut listed = Vec::new();
+    for page in &pages {
+        assert_eq!(page["@odata.context"], format!("{}/v1.0/$metadata#subscriptions", f.sim.url()));
+        for item in page["value"].as_array().unwrap() {
+            assert!(item.get("@odata.context").is_none(), "no context per item: {item}");
+            assert_eq!(item["clientState"], Value::Null, "the client state is never listed");
+            assert_eq!(item["applicationId"], f.client_id.as_str());
+            assert_eq!(item["notificationUrl"], format!("{}/notify?tenant=t1", rx.url));
+            assert_eq!(item["lifecycleNotificationUrl"], format!("{}/lifecycle", rx.url));
+            assert_eq!(item["changeType"], "created,updated,deleted");
+            assert!(item["resource"].as_str().unwrap().ends_with("/events"), "{item}");
+            assert!(item["creatorId"].is_string() && item["expirationDateTime"].is_string(), "{item}");
+            listed.push(item["id"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(listed, own, "each once, in order");
+    assert!(!listed.iter().any(|id| *id == foreign_app["id"] || *id == foreign_tenant["id"]));
+    // A GET of one still has its client state.
+    let got: Value = f.get(&format!("/subscriptions/{}", own[0])).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got["clientState"], "secret-client-state");
+
+    // The other app and the other tenant see theirs alone.
+    let theirs = list_pages(&f, &other_token).await;
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0]["value"].as_array().unwrap().len(), 1);
+    assert_eq!(theirs[0]["value"][0]["id"], foreign_app["id"]);
+    let theirs = list_pages(&f, &fabrikam_token).await;
+    assert_eq!(theirs[0]["value"].as_array().unwrap().len(), 1);
+    assert_eq!(theirs[0]["value"][0]["id"], foreign_tenant["id"]);
+
+    // A subscription deleted between two pages does not make the next page skip one.
+    let first: Value = f.get("/subscriptions").send().await.unwrap().json().await.unwrap();
+    let next = first["@odata.nextLink"].as_str().unwrap().to_owned();
+    assert_eq!(f.delete(&format!("/subscriptions/{}", own[1])).send().await.unwrap().status(), 204);
+    let second: Value = f.http.get(&next).bearer_auth(&f.token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(second["value"][0]["id"], own[2].as_str());
+
+    // No OData query options.
+    for query in ["$top=1", "$select=id", "$filter=resource%20eq%20'x'"] {
+        let resp = f.get(&format!("/subscriptions?{query}")).send().await.unwrap();
+        let err = assert_graph_error(resp, 400, "BadRequest").await;
+        assert!(err["error"]["message"].as_str().unwrap().contains("is not allowed"), "{err}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Change notifications
 // ---------------------------------------------------------------------------------------------

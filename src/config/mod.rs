@@ -128,6 +128,26 @@ pub struct ServiceConfig {
     /// week back.
     #[serde(default = "default_forget_meetings_after", with = "duration")]
     pub forget_meetings_after: Duration,
+    /// How often the orphan sweep lists the application's subscriptions in each tenant and
+    /// deletes those that deliver to this installation's webhook but belong to no mailbox (a
+    /// process killed between Graph creating a subscription and hcal recording it leaves one
+    /// behind, delivering for up to a week). It also sweeps at start. Default `"1d"`.
+    #[serde(default = "default_orphan_sweep_every", with = "duration")]
+    pub orphan_sweep_every: Duration,
+    /// How long a subscription must stay unknown, with the subscription index current past
+    /// that time, before the sweep deletes it: a subscription created a moment ago is listed
+    /// before its `SubscriptionCreated` is in the index (of this process, or of a process that
+    /// follows the log a little behind in kafka mode). Default `"10m"`, far beyond the moment
+    /// between Graph's answer and the record; at least `"1s"`.
+    #[serde(default = "default_orphan_grace", with = "duration")]
+    pub orphan_grace: Duration,
+}
+
+fn default_orphan_sweep_every() -> Duration {
+    Duration::from_secs(DAY)
+}
+fn default_orphan_grace() -> Duration {
+    Duration::from_secs(10 * 60)
 }
 
 fn default_snapshot_every() -> u64 {
@@ -232,6 +252,11 @@ impl ServiceConfig {
         }
         if self.max_connections == 0 {
             problems.push("service.max_connections must be at least 1".into());
+        }
+        for (field, value) in [("orphan_sweep_every", self.orphan_sweep_every), ("orphan_grace", self.orphan_grace)] {
+            if value < Duration::from_secs(1) {
+                problems.push(format!("service.{field} must be at least 1s"));
+            }
         }
         if self.retry_first.is_zero() || self.retry_later.is_zero() {
             problems.push("service.retry_first and service.retry_later must be longer than 0s".into());
@@ -475,10 +500,17 @@ mod tests {
     fn every_bad_value_is_reported_at_once_naming_its_field() {
         let text = file("").replace(
             "data_dir = \"data\"",
-            "data_dir = \"data\"\nforget_meetings_after = \"1d\"\nsubscription_lifetime = \"8d\"\nscheduler_tick = \"0s\"\npublic_url = \"hcal.example\"",
+            "data_dir = \"data\"\nforget_meetings_after = \"1d\"\nsubscription_lifetime = \"8d\"\nscheduler_tick = \"0s\"\npublic_url = \"hcal.example\"\norphan_sweep_every = \"0s\"\norphan_grace = \"500ms\"",
         );
         let refused = refusal(&text);
-        for field in ["forget_meetings_after", "subscription_lifetime", "scheduler_tick", "public_url"] {
+        for field in [
+            "forget_meetings_after",
+            "subscription_lifetime",
+            "scheduler_tick",
+            "public_url",
+            "orphan_sweep_every",
+            "orphan_grace",
+        ] {
             assert!(refused.contains(&format!("service.{field}")), "{field} missing from: {refused}");
         }
     }
@@ -499,6 +531,20 @@ mod tests {
         for field in ["request_head_timeout", "webhook_body_timeout", "webhook_max_in_flight", "max_connections"] {
             assert!(refused.contains(&format!("service.{field}")), "{field} missing from: {refused}");
         }
+    }
+
+    #[test]
+    fn orphans_are_swept_daily_after_ten_minutes_of_grace_unless_configured() {
+        let defaults = service("");
+        assert_eq!(
+            (defaults.orphan_sweep_every, defaults.orphan_grace),
+            (Duration::from_secs(DAY), Duration::from_secs(600))
+        );
+        let set = service("orphan_sweep_every = \"6h\"\norphan_grace = \"2m\"");
+        assert_eq!(
+            (set.orphan_sweep_every, set.orphan_grace),
+            (Duration::from_secs(6 * 3600), Duration::from_secs(120))
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use super::limiter::{Gate, MailboxLimiter};
 use super::retry::{self, AttemptError, Backoff, Next, RetryKind, Retryable};
 use super::token::{AccessToken, Secret, TokenSource};
 use super::wire::{self, encode_component};
-use super::{MailboxSettings, SubscriptionInfo};
+use super::{ListedSubscription, MailboxSettings, SubscriptionInfo};
 
 /// Calls that keep Graph's answer in detail for callers that report to a person.
 pub(super) mod detailed;
@@ -249,6 +249,34 @@ impl GraphClient {
             Reply::Ok { .. } | Reply::Refused { status: 404, .. } => Ok(()),
             Reply::Refused { status, code } => Err(error::refusal(status, &code)),
         }
+    }
+
+    /// Every subscription this application created in `tenant` (an app-only caller sees those,
+    /// for any user of the tenant, and no other application's), following `@odata.nextLink`
+    /// to the last page. Graph lists them without their `clientState`. A next link that leaves
+    /// the configured Graph base is refused rather than followed: the bearer token goes with it.
+    pub async fn list_subscriptions(&self, tenant: &TenantId) -> Result<Vec<ListedSubscription>, GraphFailure> {
+        // Far beyond any installation (Graph's pages hold many subscriptions each); a list that
+        // never ends is an answer to stop at, not to follow for ever.
+        const MAX_PAGES: usize = 10_000;
+        let base = &self.inner.graph_base;
+        let mut url = format!("{base}/subscriptions");
+        let mut listed = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let call = Call::new("list_subscriptions", Method::GET, url.clone(), *tenant);
+            let (status, body) = match self.execute(call).await? {
+                Reply::Ok { status, body } => (status, body),
+                Reply::Refused { status, code } => return Err(error::refusal(status, &code)),
+            };
+            let (page, next) = wire::parse_subscription_page(&body).map_err(|e| invalid_answer(status, &e))?;
+            listed.extend(page);
+            match next {
+                Some(next) if next.starts_with(&format!("{base}/")) => url = next,
+                Some(_) => return Err(invalid_answer(status, "the next link leaves the Graph base URL")),
+                None => return Ok(listed),
+            }
+        }
+        Err(GraphFailure::Transient("the subscription list did not end".into()))
     }
 
     /// Reads the mailbox's language, time zone and automatic replies.

@@ -15,6 +15,8 @@
 //!   certainly had no effect.
 //! - **Classification** (`error.rs`): by status and `error.code`, never by message.
 //! - **Wire format** (`wire.rs`): tolerant reading of events, subscriptions and settings.
+//! - **Listing** (`list_subscriptions`): every subscription the application created in a
+//!   tenant, page after page, for the orphan sweep (`crate::orphans`).
 //! - **Subscriptions port** (`subscriptions.rs`): the actors' `SubscriptionApi` with this
 //!   installation's webhook URLs, creations paced per tenant.
 //! - **Detailed calls** (`client/detailed.rs`): a token check, user resolution and events as
@@ -37,7 +39,7 @@ mod wire;
 mod tests;
 
 use chrono::{DateTime, Utc};
-use hcal_actors::ids::SubscriptionId;
+use hcal_actors::ids::{SubscriptionId, UserObjectId};
 
 pub use self::client::GraphClient;
 pub use self::client::detailed::{GraphCallError, GraphRefusal};
@@ -50,6 +52,21 @@ pub struct SubscriptionInfo {
     pub id: SubscriptionId,
     /// When Graph will drop it unless renewed (Graph may shorten what was asked for).
     pub expiration: DateTime<Utc>,
+}
+
+/// One entry of `GET /subscriptions`: a subscription this application created in the tenant.
+/// Graph never lists the `clientState`, so the entry has none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedSubscription {
+    /// Subscription id.
+    pub id: SubscriptionId,
+    /// Where Graph delivers its notifications, as the creator wrote it.
+    pub notification_url: String,
+    /// The mailbox of a `/users/{id}/events` resource, when the resource names one by object
+    /// id (the only part of the resource that is logged).
+    pub user: Option<UserObjectId>,
+    /// When Graph will drop it unless renewed; `None` when the entry has no readable expiry.
+    pub expiration: Option<DateTime<Utc>>,
 }
 
 /// The parts of a mailbox's settings hcal uses. Graph sends no change notifications for

@@ -529,6 +529,40 @@ async fn subscriptions_round_trip() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_subscription_list_follows_every_page_and_rides_out_throttling() {
+    let env = Env::with(GraphSimConfig { subscription_page_size: 2, ..fast_throttle() }).await;
+    let (hook, server) = webhook().await;
+    let client = env.client();
+    let tenant = env.alice.tenant;
+    let expiration = env.sim.now() + TimeDelta::days(3);
+    let mut created = Vec::new();
+    for (n, mailbox) in [&env.alice, &env.bob, &env.alice, &env.bob, &env.alice].into_iter().enumerate() {
+        let url = format!("{hook}/notify/{n}");
+        created.push(client.create_subscription(mailbox, &url, None, "state", expiration).await.unwrap().id);
+    }
+    created.sort();
+    let listed = client.list_subscriptions(&tenant).await.unwrap();
+    assert_eq!(listed.iter().map(|s| s.id).collect::<Vec<_>>(), created, "three pages, each entry once");
+    assert_eq!(listed[0].expiration.map(|at| (at - expiration).num_seconds().abs() <= 1), Some(true));
+    assert!(listed.iter().all(|s| s.notification_url.starts_with(&format!("{hook}/notify/"))));
+    let users: Vec<String> = listed.iter().filter_map(|s| s.user.map(|u| u.to_string())).collect();
+    assert_eq!(users.len(), 5);
+    assert!(users.iter().all(|u| *u == env.alice_id || *u == env.bob_id));
+
+    // Throttled and unavailable pages are retried like every other read.
+    env.faults(FaultConfig { rate_429: 0.3, ..Default::default() });
+    for _ in 0..10 {
+        assert_eq!(client.list_subscriptions(&tenant).await.unwrap(), listed);
+        if env.sim.stats().faults_injected > 0 {
+            break;
+        }
+    }
+    env.faults(FaultConfig::default());
+    assert!(env.sim.stats().faults_injected > 0, "some pages were refused first");
+    server.stop(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mailbox_settings_are_read() {
     let env = Env::start().await;
     let carol_id = env

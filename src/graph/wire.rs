@@ -3,12 +3,12 @@
 //! others, and every optional field falls back to its default.
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
-use hcal_actors::ids::{GraphEventId, SubscriptionId};
+use hcal_actors::ids::{GraphEventId, SubscriptionId, UserObjectId};
 use hcal_actors::ports::{EmailAddress, EventType, GraphEvent};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{MailboxSettings, SubscriptionInfo};
+use super::{ListedSubscription, MailboxSettings, SubscriptionInfo};
 
 /// Percent-encodes everything but RFC 3986's unreserved characters. Graph ids are URL-safe
 /// base64 with `=` padding, and older ids carry `+` and `/`; all of them must survive as one
@@ -241,6 +241,50 @@ pub(crate) fn parse_subscription(body: &[u8]) -> Result<SubscriptionInfo, String
     Ok(SubscriptionInfo { id, expiration })
 }
 
+/// One page of `GET /subscriptions`: its entries and the `@odata.nextLink`, if any. Entries
+/// without a GUID id or a notification URL are left out (hcal created neither), as is
+/// everything the sweep does not use; `clientState` is `null` in lists and never read.
+pub(crate) fn parse_subscription_page(body: &[u8]) -> Result<(Vec<ListedSubscription>, Option<String>), String> {
+    #[derive(Deserialize)]
+    struct WirePage {
+        value: Option<Vec<WireListed>>,
+        #[serde(rename = "@odata.nextLink")]
+        next_link: Option<String>,
+    }
+    #[derive(Default, Deserialize)]
+    #[serde(rename_all = "camelCase", default)]
+    struct WireListed {
+        id: Option<String>,
+        notification_url: Option<String>,
+        resource: Option<String>,
+        expiration_date_time: Option<String>,
+    }
+    let page: WirePage = serde_json::from_slice(body)
+        .map_err(|e| format!("subscription list is not valid JSON: {}", json_error_kind(&e)))?;
+    let value = page.value.ok_or("subscription list has no value")?;
+    let listed = value
+        .into_iter()
+        .filter_map(|item| {
+            Some(ListedSubscription {
+                id: SubscriptionId::parse(item.id.as_deref()?).ok()?,
+                notification_url: item.notification_url?,
+                user: item.resource.as_deref().and_then(resource_user),
+                expiration: item.expiration_date_time.as_deref().and_then(parse_instant),
+            })
+        })
+        .collect();
+    Ok((listed, page.next_link.filter(|l| !l.is_empty())))
+}
+
+/// The user object id of a `/users/{id}/events` (or `Users/{id}/Events`) resource.
+fn resource_user(resource: &str) -> Option<UserObjectId> {
+    let mut segments = resource.trim_start_matches('/').split('/');
+    match (segments.next(), segments.next()) {
+        (Some(users), Some(id)) if users.eq_ignore_ascii_case("users") => UserObjectId::parse(id).ok(),
+        _ => None,
+    }
+}
+
 /// The mailbox settings hcal uses.
 pub(crate) fn parse_mailbox_settings(body: &[u8]) -> Result<MailboxSettings, String> {
     let v: Value = serde_json::from_slice(body)
@@ -405,6 +449,35 @@ mod tests {
         assert_eq!(settings.time_zone, "W. Europe Standard Time");
         assert_eq!(settings.automatic_replies, json!({"status": "scheduled"}));
         assert_eq!(parse_mailbox_settings(b"{}").unwrap().automatic_replies, Value::Null);
+    }
+
+    #[test]
+    fn subscription_pages_keep_what_the_sweep_needs_and_the_next_link() {
+        let body = json!({
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#subscriptions",
+            "value": [
+                {"id": "0fc0d6db-0073-42e5-a186-853da75fb308", "resource": "/users/6f0c5b0e-6a4a-4a55-9f4c-2f7c3f8c9d01/events",
+                 "applicationId": "24d3b144-21ae-4080-943f-7067b395b913", "changeType": "created,updated,deleted",
+                 "clientState": null, "notificationUrl": "https://hcal.example/webhook/graph",
+                 "expirationDateTime": "2030-01-01T00:00:00Z", "creatorId": "8ee44408-0679-472c-bc2a-692812af3437"},
+                {"id": "7f105c7d-2dc5-4530-97cd-4e7ae6534c07", "resource": "Users", "notificationUrl": "https://other.example/n"},
+                {"id": "not-a-guid", "notificationUrl": "https://hcal.example/webhook/graph"},
+                {"id": "1c6e3b5a-0000-4000-8000-000000000001"}
+            ],
+            "@odata.nextLink": "https://graph.microsoft.com/v1.0/subscriptions?$skiptoken=abc"
+        });
+        let (listed, next) = parse_subscription_page(body.to_string().as_bytes()).unwrap();
+        assert_eq!(next.as_deref(), Some("https://graph.microsoft.com/v1.0/subscriptions?$skiptoken=abc"));
+        assert_eq!(listed.len(), 2, "entries without a GUID or a URL are left out");
+        assert_eq!(listed[0].id.to_string(), "0fc0d6db-0073-42e5-a186-853da75fb308");
+        assert_eq!(listed[0].notification_url, "https://hcal.example/webhook/graph");
+        assert_eq!(listed[0].user.map(|u| u.to_string()).as_deref(), Some("6f0c5b0e-6a4a-4a55-9f4c-2f7c3f8c9d01"));
+        assert_eq!(listed[0].expiration, Some(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()));
+        assert_eq!((listed[1].user, listed[1].expiration), (None, None));
+        let (listed, next) = parse_subscription_page(br#"{"value":[]}"#).unwrap();
+        assert!(listed.is_empty() && next.is_none());
+        assert!(parse_subscription_page(br#"{"error":{"code":"x"}}"#).is_err());
+        assert!(parse_subscription_page(b"[").is_err());
     }
 
     #[test]

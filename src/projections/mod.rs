@@ -65,6 +65,13 @@ pub trait Projection: Send + Sync {
     /// the follower hands it the same events again, so the fold may see an event twice only if
     /// it was never committed.
     async fn apply(&self, store: &SqliteStore, events: &[Envelope], position: Position) -> Result<(), LogError>;
+
+    /// Called after a pass of the follower that read every partition to its end: the projection
+    /// now holds every event appended before `as_of` (when the pass began). Projections whose
+    /// readers must know how current they are keep it; the default ignores it.
+    fn caught_up(&self, as_of: tokio::time::Instant) {
+        let _ = as_of;
+    }
 }
 
 /// Applies the events of `log` after each projection's position in every partition; returns
@@ -126,7 +133,16 @@ pub async fn run(
 ) {
     let projections: Vec<&dyn Projection> = projections.iter().map(AsRef::as_ref).collect();
     loop {
-        match catch_up(log.as_ref(), &store, &ring, &projections).await {
+        // Every partition is read until a read finds nothing, so a pass that succeeds has
+        // applied everything appended before it began.
+        let began = tokio::time::Instant::now();
+        let result = catch_up(log.as_ref(), &store, &ring, &projections).await;
+        if result.is_ok() {
+            for projection in &projections {
+                projection.caught_up(began);
+            }
+        }
+        match result {
             Ok(0) => tokio::time::sleep(IDLE).await,
             Ok(_) => {}
             Err(e) => {

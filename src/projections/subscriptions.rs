@@ -225,6 +225,8 @@ impl Maps {
 pub struct SubscriptionIndex {
     ring: KeyRing,
     maps: RwLock<Maps>,
+    /// The follower's last word on how current the maps are (see [`Self::caught_up_as_of`]).
+    caught_up: parking_lot::Mutex<Option<tokio::time::Instant>>,
 }
 
 impl std::fmt::Debug for SubscriptionIndex {
@@ -240,7 +242,7 @@ impl std::fmt::Debug for SubscriptionIndex {
 impl SubscriptionIndex {
     /// An empty index, sealing its rows with `ring`.
     pub fn new(ring: KeyRing) -> Self {
-        Self { ring, maps: RwLock::default() }
+        Self { ring, maps: RwLock::default(), caught_up: parking_lot::Mutex::new(None) }
     }
 
     /// The index as its rows in `store` left it; the follower then applies the events after
@@ -274,6 +276,23 @@ impl SubscriptionIndex {
     /// Every known mailbox.
     pub fn mailboxes(&self) -> Vec<(MailboxId, MailboxEntry)> {
         self.maps.read().mailboxes.iter().map(|(k, v)| (*k, v.entry.clone())).collect()
+    }
+
+    /// Every subscription id the index knows: the one each mailbox's webhook accepts (the one
+    /// created last, kept after a loss or a disable until a new one replaces it) and each
+    /// mailbox's current one. Graph subscriptions outside this set were never recorded, or were
+    /// replaced since.
+    pub fn known_ids(&self) -> std::collections::HashSet<String> {
+        let maps = self.maps.read();
+        let current = maps.mailboxes.values().filter_map(|row| row.entry.subscription.as_ref().map(|(id, _)| id));
+        maps.by_id.keys().chain(current).cloned().collect()
+    }
+
+    /// The latest instant before which every event appended to `mailbox-events` is in the
+    /// index, as the follower last reported it; `None` before its first report. Readers that
+    /// must not mistake "not yet read" for "never recorded" (the orphan sweep) wait for it.
+    pub fn caught_up_as_of(&self) -> Option<tokio::time::Instant> {
+        *self.caught_up.lock()
     }
 
     /// Number of known subscriptions.
@@ -330,6 +349,14 @@ impl Projection for SubscriptionIndex {
             maps.publish(mailbox, row);
         }
         Ok(())
+    }
+
+    fn caught_up(&self, as_of: tokio::time::Instant) {
+        let mut caught_up = self.caught_up.lock();
+        // Passes end in order, but a report never moves the instant back.
+        if caught_up.is_none_or(|at| at < as_of) {
+            *caught_up = Some(as_of);
+        }
     }
 }
 
@@ -483,6 +510,33 @@ mod tests {
         assert!(index.mailboxes().iter().any(|(id, e)| *id == m && e.status() == "disabled"));
         let shown = format!("{:?} {:?}", index, index.get("s2"));
         assert!(!shown.contains("state-2"), "{shown}");
+    }
+
+    #[test]
+    fn known_ids_are_what_the_webhook_accepts_and_what_the_mailboxes_renew() {
+        let index = SubscriptionIndex::new(KeyRing::new(DataKey::generate("k1").unwrap()));
+        let (m, other) = (mailbox(), mailbox());
+        let known = |ids: &[&str]| ids.iter().map(|id| (*id).to_owned()).collect::<std::collections::HashSet<_>>();
+        assert!(index.known_ids().is_empty());
+        index.observe(m, &created("s1", "state-1"));
+        index.observe(other, &created("o1", "state-o"));
+        assert_eq!(index.known_ids(), known(&["s1", "o1"]));
+        // Lost: still accepted by the webhook, so still known.
+        index.observe(m, &MailboxEvent::SubscriptionLost { subscription_id: "s1".into(), reason: "removed".into() });
+        assert_eq!(index.known_ids(), known(&["s1", "o1"]));
+        // Replaced: the old one is known no more.
+        index.observe(m, &created("s2", "state-2"));
+        assert_eq!(index.known_ids(), known(&["s2", "o1"]));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_index_keeps_the_latest_instant_the_follower_caught_up_to() {
+        let index = SubscriptionIndex::new(KeyRing::new(DataKey::generate("k1").unwrap()));
+        assert_eq!(index.caught_up_as_of(), None);
+        let first = tokio::time::Instant::now();
+        Projection::caught_up(&index, first + Duration::from_secs(5));
+        Projection::caught_up(&index, first);
+        assert_eq!(index.caught_up_as_of(), Some(first + Duration::from_secs(5)), "never moved back");
     }
 
     #[tokio::test]

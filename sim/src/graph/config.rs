@@ -65,6 +65,10 @@ pub struct GraphSimConfig {
     pub default_page_size: usize,
     /// Lifetime of delta tokens in seconds before they answer 410. Default 7 days.
     pub delta_token_lifetime_secs: i64,
+    /// Subscriptions per page of `GET /subscriptions`, which takes no `$top` (it refuses OData
+    /// query options). Default 100; Microsoft documents paging with `@odata.nextLink` but no
+    /// page size, so clients must follow the links whatever the size.
+    pub subscription_page_size: usize,
     /// Toll number of the tenant's Teams audio conferencing. Default none: Teams meetings get
     /// only a `joinUrl`, as in tenants without audio conferencing; when set, `onlineMeeting`
     /// also has `conferenceId` and `tollNumber` and the join block a dial-in line.
@@ -99,6 +103,7 @@ impl Default for GraphSimConfig {
             user_purpose_as_object: false,
             default_page_size: 10,
             delta_token_lifetime_secs: 7 * 24 * 3600,
+            subscription_page_size: 100,
             teams_toll_number: None,
             throttle: ThrottleConfig::default(),
             faults: FaultConfig::default(),

@@ -248,7 +248,7 @@ async fn handle(core: &Arc<Core>, principal: &Principal, req: &Req) -> Result<Re
     }
     match parts.as_slice() {
         [s] if eq(s, "subscriptions") => match method {
-            "GET" => subscriptions::list(core, &caller),
+            "GET" => subscriptions::list(core, req, &caller),
             "POST" => subscriptions::create(core, req, &caller).await,
             _ => Err(GraphError::method_not_allowed()),
         },

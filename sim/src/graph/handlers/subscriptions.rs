@@ -1,5 +1,5 @@
-//! `/subscriptions`: create (with the validation handshake), list, get, renew, reauthorize,
-//! delete.
+//! `/subscriptions`: create (with the validation handshake), list (paged, the caller's own),
+//! get, renew, reauthorize, delete.
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
@@ -227,32 +227,68 @@ fn owned(core: &Core, caller: &Caller, id: &str) -> Result<Subscription, GraphEr
     }
 }
 
-/// `GET /subscriptions`.
-pub fn list(core: &Core, caller: &Caller) -> Result<Resp, GraphError> {
+/// `GET /subscriptions`, as documented for an app calling on behalf of itself: the
+/// subscriptions this app created in the caller's tenant (for any user of it), never another
+/// app's nor another tenant's, each without its `clientState` (Graph returns `null` "for
+/// security purposes"), in pages of `subscription_page_size` linked by `@odata.nextLink`. The
+/// method supports no OData query options; `$skiptoken` only comes from the next link.
+pub fn list(core: &Core, req: &Req, caller: &Caller) -> Result<Resp, GraphError> {
+    if let Some((name, _)) = req.query.iter().find(|(k, _)| k.starts_with('$') && !k.eq_ignore_ascii_case("$skiptoken"))
+    {
+        return Err(unsupported_query_option(name));
+    }
+    // The token is the id of the last subscription of the previous page: ids are listed in
+    // order, so a subscription deleted between two pages does not shift the next one away.
+    let after = req.query("$skiptoken").map(str::to_owned);
+    let page_size = core.config.subscription_page_size.max(1);
     let store = core.store.lock();
     let mut subs: Vec<&Subscription> = store
         .subscriptions
         .values()
         .filter(|s| match caller {
-            Caller::App { app_id, .. } => &s.app_id == app_id,
+            Caller::App { app_id, tenant_id } => &s.app_id == app_id && &s.tenant_id == tenant_id,
             Caller::Script => true,
         })
+        .filter(|s| after.as_ref().is_none_or(|after| s.id > *after))
         .collect();
     subs.sort_by(|a, b| a.id.cmp(&b.id));
+    let more = subs.len() > page_size;
+    subs.truncate(page_size);
     let value: Vec<Value> = subs
         .iter()
         .map(|s| {
             let mut v = render(core, s);
             if let Some(o) = v.as_object_mut() {
                 o.remove("@odata.context");
+                o.insert("clientState".into(), Value::Null);
             }
             v
         })
         .collect();
-    Ok(Resp::json(
-        200,
-        json!({"@odata.context": format!("{}/v1.0/$metadata#subscriptions", core.base_url()), "value": value}),
-    ))
+    let mut body =
+        json!({"@odata.context": format!("{}/v1.0/$metadata#subscriptions", core.base_url()), "value": value});
+    if let (true, Some(last), Some(o)) = (more, subs.last(), body.as_object_mut()) {
+        let next = format!("{}/v1.0/subscriptions?$skiptoken={}", core.base_url(), super::super::encode(&last.id));
+        o.insert("@odata.nextLink".into(), json!(next));
+    }
+    Ok(Resp::json(200, body))
+}
+
+/// The 400 Graph answers to an OData query option on `/subscriptions`, worded as seen live.
+fn unsupported_query_option(name: &str) -> GraphError {
+    let bare = name.trim_start_matches('$');
+    let mut option = bare.to_ascii_lowercase();
+    if let Some(first) = option.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    GraphError::new(
+        400,
+        "BadRequest",
+        format!(
+            "The query specified in the URI is not valid. Query option '{option}' is not allowed. To allow it, set \
+             the 'AllowedQueryOptions' property on EnableQueryAttribute or QueryValidationSettings."
+        ),
+    )
 }
 
 /// `GET /subscriptions/{id}`.
