@@ -1,13 +1,31 @@
 //! The join-details block hcal writes into invites, in the organiser's language, and the marker
 //! (an extended property) that records what hcal wrote so it never writes twice.
+//!
+//! The words of the block are Project Fluent messages, one file per language under
+//! `actors/locales/{language}/join.ftl`, built into the crate (no file is read at run time).
+//! Which language a mailbox gets is `decide`'s rule; this module resolves a language tag to a
+//! translation ([`Language::resolve`]) and renders the block in it ([`render_block`]).
 
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource};
 use serde::{Deserialize, Serialize};
 
 use crate::ports::MeetingRoom;
 
-/// Version of the block's template; part of the marker, so a later template change can tell
-/// which invites carry an older block.
-pub const TEMPLATE_VERSION: u32 = 1;
+/// Version of the block's shape, recorded in the marker and in `JoinInfoPatched`, so that a
+/// later change can tell which invites carry an older block.
+///
+/// It names the markup (which paragraphs, in which order, with which classes and attributes),
+/// not the words: a reworded translation, another language, or an admin's new header or footer
+/// text keep the version. Versions:
+/// - 1: heading always "Webex", English or one of four other languages.
+/// - 2: the `lang` attribute on the block, the heading naming the booked platform, an optional
+///   header paragraph (`hcal-join-header`) before the heading and footer paragraph
+///   (`hcal-join-footer`) after the details.
+pub const TEMPLATE_VERSION: u32 = 2;
 
 /// What hcal wrote into an event, stored in the event's marker extended property.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,69 +68,182 @@ impl Marker {
     }
 }
 
-struct Strings {
-    heading: &'static str,
-    join_link: &'static str,
-    video: &'static str,
-    number: &'static str,
+/// The translations, as (language tag, Fluent source). English comes first: it is the
+/// reference the tests hold every other file to, and the last resort of a missing message.
+const TRANSLATIONS: &[(&str, &str)] = &[
+    ("en", include_str!("../locales/en/join.ftl")),
+    ("tr", include_str!("../locales/tr/join.ftl")),
+    ("de", include_str!("../locales/de/join.ftl")),
+    ("fr", include_str!("../locales/fr/join.ftl")),
+    ("es", include_str!("../locales/es/join.ftl")),
+    ("it", include_str!("../locales/it/join.ftl")),
+    ("pt-BR", include_str!("../locales/pt-BR/join.ftl")),
+    ("nl", include_str!("../locales/nl/join.ftl")),
+    ("ja", include_str!("../locales/ja/join.ftl")),
+    ("zh-CN", include_str!("../locales/zh-CN/join.ftl")),
+    ("ko", include_str!("../locales/ko/join.ftl")),
+    ("pl", include_str!("../locales/pl/join.ftl")),
+];
+
+/// A language hcal has a translation of the join block in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Language(&'static str);
+
+impl Language {
+    /// English, the default fallback.
+    pub const ENGLISH: Self = Self("en");
+
+    /// Every language hcal has a translation in, English first.
+    pub fn all() -> impl Iterator<Item = Self> {
+        TRANSLATIONS.iter().map(|(tag, _)| Self(tag))
+    }
+
+    /// The translation's tag (`en`, `pt-BR`, `zh-CN`…).
+    pub fn tag(self) -> &'static str {
+        self.0
+    }
+
+    /// The translation for a language tag such as a mailbox's `de-DE`: the translation of that
+    /// exact tag (`pt-BR`), else the one of its language (`pt-PT` → `pt-BR`, `de-CH` → `de`);
+    /// case, and `_` or `-` between subtags, do not matter. `None` when hcal has no translation
+    /// of the language. Chinese in traditional script (`zh-TW`, `zh-HK`, `zh-MO`, `zh-Hant…`)
+    /// has none: hcal's Chinese is simplified, which such readers may not read easily.
+    pub fn resolve(requested: &str) -> Option<Self> {
+        let requested = requested.trim().replace('_', "-").to_ascii_lowercase();
+        if let Some(exact) = Self::all().find(|l| l.0.eq_ignore_ascii_case(&requested)) {
+            return Some(exact);
+        }
+        let mut subtags = requested.split('-');
+        let language = subtags.next().filter(|l| !l.is_empty())?;
+        if language == "zh" && subtags.any(|s| matches!(s, "hant" | "tw" | "hk" | "mo")) {
+            return None;
+        }
+        Self::all().find(|l| primary(l.0).eq_ignore_ascii_case(language))
+    }
 }
 
-fn strings(locale: &str) -> Strings {
-    let lang = locale.split(['-', '_']).next().unwrap_or("en").to_ascii_lowercase();
-    match lang.as_str() {
-        "tr" => Strings {
-            heading: "Webex toplantısına katılın",
-            join_link: "Toplantı bağlantısı",
-            video: "Video adresinden katılın",
-            number: "Toplantı numarası",
-        },
-        "de" => Strings {
-            heading: "Am Webex-Meeting teilnehmen",
-            join_link: "Meeting-Link",
-            video: "Über Videoadresse beitreten",
-            number: "Meeting-Nummer",
-        },
-        "fr" => Strings {
-            heading: "Rejoindre la réunion Webex",
-            join_link: "Lien de la réunion",
-            video: "Rejoindre par adresse vidéo",
-            number: "Numéro de réunion",
-        },
-        "es" => Strings {
-            heading: "Entrar a la reunión de Webex",
-            join_link: "Enlace de la reunión",
-            video: "Entrar por dirección de vídeo",
-            number: "Número de reunión",
-        },
-        _ => Strings {
-            heading: "Join Webex meeting",
-            join_link: "Meeting link",
-            video: "Join by video address",
-            number: "Meeting number",
-        },
+impl std::fmt::Display for Language {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
     }
+}
+
+/// The language subtag of a tag (`pt` of `pt-BR`).
+fn primary(tag: &str) -> &str {
+    tag.split('-').next().unwrap_or(tag)
+}
+
+/// What an organisation adds around the join details in one language: plain text, shown as
+/// written (escaped; a line break starts a new line).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockTexts {
+    /// Before the heading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// After the details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footer: Option<String>,
+}
+
+type Bundle = FluentBundle<FluentResource>;
+
+/// The bundles, in [`TRANSLATIONS`] order, built at first use. A file that does not parse
+/// keeps what did parse (the tests make sure every file parses whole).
+fn bundles() -> &'static [Bundle] {
+    static BUNDLES: OnceLock<Vec<Bundle>> = OnceLock::new();
+    BUNDLES.get_or_init(|| {
+        TRANSLATIONS
+            .iter()
+            .map(|(tag, source)| {
+                let resource = FluentResource::try_new((*source).to_owned()).unwrap_or_else(|(partial, _)| partial);
+                let mut bundle = Bundle::new_concurrent(vec![tag.parse().unwrap_or_default()]);
+                // The block is HTML with explicit structure; Unicode isolation marks around
+                // the platform name would only be invisible noise in every reader's mail.
+                bundle.set_use_isolating(false);
+                // Duplicate ids keep the first; the tests make sure there are none.
+                let _ = bundle.add_resource(resource);
+                bundle
+            })
+            .collect()
+    })
+}
+
+fn bundle(language: Language) -> Option<&'static Bundle> {
+    let index = TRANSLATIONS.iter().position(|(tag, _)| *tag == language.0)?;
+    bundles().get(index)
+}
+
+/// Message `id` in `language`, else in English, else the id itself (the tests make sure every
+/// language has every message, so the last two never show).
+fn message(language: Language, id: &str, args: Option<&FluentArgs>) -> String {
+    [language, Language::ENGLISH]
+        .into_iter()
+        .filter_map(bundle)
+        .find_map(|b| {
+            let pattern = b.get_message(id)?.value()?;
+            let mut errors = Vec::new();
+            Some(b.format_pattern(pattern, args, &mut errors).into_owned())
+        })
+        .unwrap_or_else(|| id.to_owned())
+}
+
+/// "Label:" in `language`'s punctuation (French puts a no-break space before the colon).
+fn label(language: Language, id: &str) -> String {
+    let mut args = FluentArgs::new();
+    args.set("label", message(language, id, None));
+    message(language, "field", Some(&args))
+}
+
+/// The display name of a platform id (`webex` → Webex, `teams` → Microsoft Teams), from the
+/// detection catalogue; an id it does not know shows as the id.
+pub fn platform_name(id: &str) -> Cow<'_, str> {
+    crate::detect::platforms::PLATFORMS
+        .iter()
+        .find(|p| p.id.eq_ignore_ascii_case(id))
+        .map_or(Cow::Borrowed(id), |p| Cow::Borrowed(p.name))
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-/// The HTML block with join details, in `locale`'s language (English when unknown).
-pub fn render_block(room: &MeetingRoom, locale: &str) -> String {
-    let s = strings(locale);
-    let mut html = String::new();
-    html.push_str("<div class=\"hcal-join\"><p>________________________________________</p>");
-    html.push_str(&format!("<p><b>{}</b></p>", escape(s.heading)));
+/// Plain text as HTML: escaped, each line break a `<br>`.
+fn text_html(s: &str) -> String {
+    s.trim().lines().map(|line| escape(line.trim_end())).collect::<Vec<_>>().join("<br>")
+}
+
+/// The HTML block with join details in `language`, with the organisation's header and footer
+/// of that language. Everything from outside (links, addresses, numbers, texts) is escaped.
+pub fn render_block(room: &MeetingRoom, language: Language, texts: &BlockTexts) -> String {
+    let mut heading_args = FluentArgs::new();
+    heading_args.set("platform", platform_name(&room.platform).into_owned());
+    let heading = message(language, "join-heading", Some(&heading_args));
+    let mut html = format!(
+        "<div class=\"hcal-join\" lang=\"{}\"><p>________________________________________</p>",
+        escape(language.0)
+    );
+    if let Some(header) = texts.header.as_deref().filter(|h| !h.trim().is_empty()) {
+        html.push_str(&format!("<p class=\"hcal-join-header\">{}</p>", text_html(header)));
+    }
+    html.push_str(&format!("<p><b>{}</b></p>", escape(&heading)));
     html.push_str(&format!(
-        "<p>{}: <a href=\"{url}\">{url}</a></p>",
-        escape(s.join_link),
+        "<p>{} <a href=\"{url}\">{url}</a></p>",
+        escape(&label(language, "meeting-link")),
         url = escape(&room.web_link)
     ));
     if let Some(sip) = &room.sip_address {
-        html.push_str(&format!("<p>{}: <a href=\"sip:{}\">{}</a></p>", escape(s.video), escape(sip), escape(sip)));
+        html.push_str(&format!(
+            "<p>{} <a href=\"sip:{sip}\">{sip}</a></p>",
+            escape(&label(language, "video-address")),
+            sip = escape(sip)
+        ));
     }
     if let Some(number) = &room.meeting_number {
-        html.push_str(&format!("<p>{}: {}</p>", escape(s.number), escape(number)));
+        html.push_str(&format!("<p>{} {}</p>", escape(&label(language, "meeting-number")), escape(number)));
+    }
+    if let Some(footer) = texts.footer.as_deref().filter(|f| !f.trim().is_empty()) {
+        html.push_str(&format!("<p class=\"hcal-join-footer\">{}</p>", text_html(footer)));
     }
     html.push_str("<p>________________________________________</p></div>");
     html
@@ -130,7 +261,16 @@ pub fn insert_block(body_html: &str, block: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
+    use fluent_syntax::ast;
+
     use super::*;
+
+    /// The message ids of the block; every translation has each of them. `dial-in` labels
+    /// dial-in numbers, which rooms do not carry yet: translated now so that adding them needs
+    /// no new words.
+    const MESSAGES: &[&str] = &["join-heading", "meeting-link", "video-address", "meeting-number", "dial-in", "field"];
 
     fn room() -> MeetingRoom {
         MeetingRoom {
@@ -141,18 +281,211 @@ mod tests {
         }
     }
 
+    fn lang(tag: &str) -> Language {
+        Language::resolve(tag).unwrap_or_else(|| panic!("no translation for {tag}"))
+    }
+
+    fn none() -> BlockTexts {
+        BlockTexts::default()
+    }
+
+    /// The variables a pattern uses, selectors and variants included.
+    fn variables<'s>(pattern: &ast::Pattern<&'s str>, into: &mut BTreeSet<&'s str>) {
+        for element in &pattern.elements {
+            if let ast::PatternElement::Placeable { expression } = element {
+                expression_variables(expression, into);
+            }
+        }
+    }
+
+    fn expression_variables<'s>(expression: &ast::Expression<&'s str>, into: &mut BTreeSet<&'s str>) {
+        match expression {
+            ast::Expression::Inline(inline) => inline_variables(inline, into),
+            ast::Expression::Select { selector, variants } => {
+                inline_variables(selector, into);
+                for variant in variants {
+                    variables(&variant.value, into);
+                }
+            }
+        }
+    }
+
+    fn inline_variables<'s>(inline: &ast::InlineExpression<&'s str>, into: &mut BTreeSet<&'s str>) {
+        match inline {
+            ast::InlineExpression::VariableReference { id } => {
+                into.insert(id.name);
+            }
+            ast::InlineExpression::Placeable { expression } => expression_variables(expression, into),
+            ast::InlineExpression::FunctionReference { arguments, .. } => {
+                for argument in &arguments.positional {
+                    inline_variables(argument, into);
+                }
+                for named in &arguments.named {
+                    inline_variables(&named.value, into);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Each message of a file with the variables it uses.
+    fn messages(tag: &str, source: &'static str) -> Vec<(&'static str, BTreeSet<&'static str>)> {
+        let resource = fluent_syntax::parser::parse(source)
+            .unwrap_or_else(|(_, errors)| panic!("locales/{tag}/join.ftl does not parse: {errors:?}"));
+        resource
+            .body
+            .iter()
+            .filter_map(|entry| match entry {
+                ast::Entry::Message(m) => {
+                    let mut vars = BTreeSet::new();
+                    if let Some(value) = &m.value {
+                        variables(value, &mut vars);
+                    }
+                    Some((m.id.name, vars))
+                }
+                ast::Entry::Junk { content } => panic!("locales/{tag}/join.ftl has junk: {content:?}"),
+                _ => None,
+            })
+            .collect()
+    }
+
     #[test]
-    fn block_is_localised_and_escaped() {
-        let en = render_block(&room(), "en-US");
-        assert!(en.contains("Join Webex meeting"));
-        assert!(en.contains("Meeting link: <a href=\"https://acme.webex.com/meet/alice\">"));
-        assert!(en.contains("sip:alice@acme.webex.com"));
-        let tr = render_block(&room(), "tr-TR");
-        assert!(tr.contains("Webex toplantısına katılın"));
-        assert!(render_block(&room(), "xx").contains("Join Webex meeting"));
+    fn every_translation_parses_and_has_every_message_with_the_same_placeholders() {
+        let reference: Vec<_> = messages("en", TRANSLATIONS[0].1);
+        let reference_ids: BTreeSet<_> = reference.iter().map(|(id, _)| *id).collect();
+        assert_eq!(reference_ids, MESSAGES.iter().copied().collect(), "English has exactly the messages hcal uses");
+        for (tag, source) in TRANSLATIONS {
+            let found = messages(tag, source);
+            let ids: Vec<_> = found.iter().map(|(id, _)| *id).collect();
+            assert_eq!(ids.len(), ids.iter().collect::<BTreeSet<_>>().len(), "{tag}: a message is defined twice");
+            assert_eq!(ids.iter().copied().collect::<BTreeSet<_>>(), reference_ids, "{tag}: messages");
+            for (id, vars) in &found {
+                let (_, expected) = reference.iter().find(|(r, _)| r == id).unwrap();
+                assert_eq!(vars, expected, "{tag}: placeholders of {id}");
+            }
+            // The runtime's own parser and bundle accept the file whole, and every message
+            // formats without an error.
+            let resource = FluentResource::try_new((*source).to_owned())
+                .unwrap_or_else(|(_, e)| panic!("{tag}: fluent-bundle refuses the file: {e:?}"));
+            let mut b = Bundle::new_concurrent(vec![tag.parse().unwrap()]);
+            b.add_resource(resource).unwrap_or_else(|e| panic!("{tag}: {e:?}"));
+            let mut args = FluentArgs::new();
+            args.set("platform", "Webex");
+            args.set("label", "x");
+            for id in MESSAGES {
+                let mut errors = Vec::new();
+                let text = b.format_pattern(b.get_message(id).unwrap().value().unwrap(), Some(&args), &mut errors);
+                assert!(errors.is_empty() && !text.trim().is_empty(), "{tag} {id}: {errors:?} {text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn there_are_the_languages_hcal_promises_one_per_language_subtag() {
+        let tags: Vec<_> = Language::all().map(Language::tag).collect();
+        assert_eq!(tags, ["en", "tr", "de", "fr", "es", "it", "pt-BR", "nl", "ja", "zh-CN", "ko", "pl"]);
+        let languages: BTreeSet<_> = tags.iter().map(|t| primary(t)).collect();
+        assert_eq!(languages.len(), tags.len(), "the language step of resolution is unambiguous");
+    }
+
+    #[test]
+    fn a_tag_resolves_exactly_then_by_language_in_any_case_and_separator() {
+        for (requested, expected) in [
+            ("pt-BR", Some("pt-BR")),
+            ("pt_br", Some("pt-BR")),
+            ("PT-br", Some("pt-BR")),
+            ("pt-PT", Some("pt-BR")),
+            ("pt", Some("pt-BR")),
+            ("en-US", Some("en")),
+            ("en_GB", Some("en")),
+            ("DE-de", Some("de")),
+            ("de-CH", Some("de")),
+            ("tr-TR", Some("tr")),
+            ("fr-CA", Some("fr")),
+            ("es-419", Some("es")),
+            ("ja-JP", Some("ja")),
+            ("ko-KR", Some("ko")),
+            ("nl-BE", Some("nl")),
+            ("pl-PL", Some("pl")),
+            ("it-IT", Some("it")),
+            ("zh-CN", Some("zh-CN")),
+            ("zh-Hans-SG", Some("zh-CN")),
+            ("zh", Some("zh-CN")),
+            ("zh-TW", None),
+            ("zh-Hant-HK", None),
+            ("sv-SE", None),
+            ("", None),
+            ("-", None),
+        ] {
+            assert_eq!(Language::resolve(requested).map(Language::tag), expected, "{requested:?}");
+        }
+    }
+
+    #[test]
+    fn the_block_is_in_the_language_and_names_the_platform() {
+        let en = render_block(&room(), Language::ENGLISH, &none());
+        assert!(en.starts_with("<div class=\"hcal-join\" lang=\"en\">"), "{en}");
+        assert!(en.contains("<p><b>Join Webex meeting</b></p>"), "{en}");
+        assert!(en.contains("<p>Meeting link: <a href=\"https://acme.webex.com/meet/alice\">"), "{en}");
+        assert!(en.contains("<p>Join by video address: <a href=\"sip:alice@acme.webex.com\">"), "{en}");
+        assert!(en.contains("<p>Meeting number: 2551234567</p>"), "{en}");
+        assert!(!en.contains('\u{2068}') && !en.contains('\u{2069}'), "no isolation marks: {en:?}");
+        for (tag, heading) in [
+            ("tr-TR", "Webex toplantısına katılın"),
+            ("de-DE", "Am Webex-Meeting teilnehmen"),
+            ("fr-FR", "Rejoindre la réunion Webex"),
+            ("es-ES", "Entrar a la reunión de Webex"),
+            ("it-IT", "Partecipa alla riunione Webex"),
+            ("pt-BR", "Participar da reunião do Webex"),
+            ("nl-NL", "Deelnemen aan Webex-vergadering"),
+            ("ja-JP", "Webex ミーティングに参加"),
+            ("zh-CN", "加入 Webex 会议"),
+            ("ko-KR", "Webex 회의 참가"),
+            ("pl-PL", "Dołącz do spotkania Webex"),
+        ] {
+            let block = render_block(&room(), lang(tag), &none());
+            assert!(block.contains(&format!("<p><b>{heading}</b></p>")), "{tag}: {block}");
+            assert!(!block.contains("Meeting link"), "{tag}: {block}");
+        }
+        let fr = render_block(&room(), lang("fr"), &none());
+        assert!(fr.contains("<p>Lien de la réunion\u{a0}: <a href="), "French punctuation: {fr}");
+        let mut jitsi = room();
+        jitsi.platform = "jitsi".into();
+        assert!(render_block(&jitsi, Language::ENGLISH, &none()).contains("<b>Join Jitsi Meet meeting</b>"));
+        let mut teams = room();
+        teams.platform = "TEAMS".into();
+        assert!(render_block(&teams, lang("de"), &none()).contains("<b>Am Microsoft Teams-Meeting teilnehmen</b>"));
+        let mut unknown = room();
+        unknown.platform = "acme<vc>".into();
+        let block = render_block(&unknown, Language::ENGLISH, &none());
+        assert!(block.contains("<b>Join acme&lt;vc&gt; meeting</b>"), "an unknown id shows as the id: {block}");
+    }
+
+    #[test]
+    fn header_and_footer_go_around_the_details_escaped_with_their_line_breaks() {
+        let texts = BlockTexts {
+            header: Some("  Need help? Call <IT> & \"ask\"  ".into()),
+            footer: Some("Line one\r\nLine 'two'\n".into()),
+        };
+        let block = render_block(&room(), Language::ENGLISH, &texts);
+        let header = "<p class=\"hcal-join-header\">Need help? Call &lt;IT&gt; &amp; &quot;ask&quot;</p>";
+        let footer = "<p class=\"hcal-join-footer\">Line one<br>Line &#39;two&#39;</p>";
+        let (h, heading, f) = (block.find(header), block.find("<b>Join Webex"), block.find(footer));
+        assert!(h.is_some() && heading.is_some() && f.is_some(), "{block}");
+        assert!(h < heading && heading < block.find("Meeting number") && block.find("Meeting number") < f, "{block}");
+        let blank = BlockTexts { header: Some(" \n ".into()), footer: None };
+        assert_eq!(render_block(&room(), Language::ENGLISH, &blank), render_block(&room(), Language::ENGLISH, &none()));
+    }
+
+    #[test]
+    fn everything_from_outside_is_escaped() {
         let mut evil = room();
         evil.web_link = "https://x/\"><script>".into();
-        assert!(!render_block(&evil, "en").contains("<script>"));
+        evil.sip_address = Some("a@b\"><img src=x>".into());
+        evil.meeting_number = Some("<b>1</b>".into());
+        let block = render_block(&evil, Language::ENGLISH, &none());
+        assert!(!block.contains("<script>") && !block.contains("<img") && !block.contains("<b>1"), "{block}");
+        assert!(block.contains("https://x/&quot;&gt;&lt;script&gt;"), "{block}");
     }
 
     #[test]
@@ -166,7 +499,10 @@ mod tests {
     #[test]
     fn marker_round_trip() {
         let m = Marker::new(&room(), "myroom");
+        assert_eq!(m.tpl, TEMPLATE_VERSION);
         assert_eq!(Marker::decode(&m.encode()), Some(m));
         assert_eq!(Marker::decode("something else"), None);
+        let older = r#"{"v":1,"platform":"webex","mode":"myroom","tpl":1,"web":"https://w","sip":null}"#;
+        assert_eq!(Marker::decode(older).map(|m| m.tpl), Some(1), "blocks of the first template are still hcal's");
     }
 }

@@ -548,6 +548,18 @@ mod tests {
     }
 
     #[test]
+    fn the_join_section_is_checked_when_the_file_is_loaded() {
+        let join = "[domain.join]\ndefault_language = \"de-DE\"\n\n[domain.join.languages.\"pt-BR\"]\nfooter = \"Ajuda: ramal 1234\"\n";
+        let config = parse(&file(join)).unwrap();
+        assert_eq!(config.domain.join.default_language().map(|l| l.tag()), Some("de"));
+        assert_eq!(config.domain.keywords, DecideConfig::default().keywords, "the keywords keep their default");
+        let long = format!("[domain.join.languages.fr]\nheader = \"{}\"\n", "x".repeat(1025));
+        let refused = refusal(&file(&format!("{long}[domain.join.languages.sv]\n")));
+        assert!(refused.contains("domain.join.languages.\"fr\".header has 1025 characters, at most 1024"), "{refused}");
+        assert!(refused.contains("domain.join.languages.\"sv\": hcal has no translation for \"sv\""), "{refused}");
+    }
+
+    #[test]
     fn durations_are_written_with_their_unit() {
         assert_eq!(service("subscription_lifetime = \"180m\"").subscription_lifetime, Duration::from_secs(180 * 60));
         let bare = toml::from_str::<ServiceConfig>("data_dir = \"d\"\nscheduler_tick = 60").unwrap_err().to_string();

@@ -1,9 +1,12 @@
 //! What `decide` is configured with: the organisation's keyword and detection rules (`[domain]`)
 //! and how subscriptions are maintained (from `[service]`).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::detect;
+use crate::join::{BlockTexts, Language};
 
 /// A keyword and what it books.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +71,8 @@ pub struct DecideConfig {
     /// Admin detection rules (`[[domain.rules]]`: name, priority, pattern, replacement, kind,
     /// provider; see docs/detection.md). Default none.
     pub rules: AdminRules,
+    /// The join block's language, header and footer (`[domain.join]`).
+    pub join: JoinConfig,
 }
 
 impl Default for DecideConfig {
@@ -79,6 +84,7 @@ impl Default for DecideConfig {
                 default_mode: "myroom".into(),
             }],
             rules: AdminRules::default(),
+            join: JoinConfig::default(),
         }
     }
 }
@@ -92,6 +98,135 @@ impl DecideConfig {
     /// The rule of a keyword.
     pub fn rule(&self, keyword: &str) -> Option<&KeywordRule> {
         self.keywords.iter().find(|k| k.keyword.eq_ignore_ascii_case(keyword))
+    }
+}
+
+/// Longest header or footer, in characters.
+pub const MAX_BLOCK_TEXT_CHARS: usize = 1024;
+
+/// `[domain.join]` as written in the file, before it is checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JoinFile {
+    /// The organisation's language: when set, every block is in it, whatever the mailbox's
+    /// language. Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_language: Option<String>,
+    /// The language of mailboxes whose language hcal has no translation for (or that have
+    /// none). Default `en`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_language: Option<String>,
+    /// Header and footer per language (`[domain.join.languages.de]`). Default none.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub languages: BTreeMap<String, BlockTexts>,
+}
+
+/// The join block's language rule and texts (`[domain.join]`), checked when the configuration
+/// is read: a language hcal has no translation for, two entries for one translation, or a
+/// header or footer over [`MAX_BLOCK_TEXT_CHARS`] or with control characters refuse the whole
+/// configuration, every problem named.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "JoinFile", into = "JoinFile")]
+pub struct JoinConfig {
+    default_language: Option<Language>,
+    fallback_language: Language,
+    texts: BTreeMap<Language, BlockTexts>,
+}
+
+impl Default for JoinConfig {
+    fn default() -> Self {
+        Self { default_language: None, fallback_language: Language::ENGLISH, texts: BTreeMap::new() }
+    }
+}
+
+impl JoinConfig {
+    /// The organisation's language, when it has one.
+    pub fn default_language(&self) -> Option<Language> {
+        self.default_language
+    }
+
+    /// The language when the mailbox's is unknown or has no translation.
+    pub fn fallback_language(&self) -> Language {
+        self.fallback_language
+    }
+
+    /// The header and footer of a language (none when not configured).
+    pub fn texts(&self, language: Language) -> &BlockTexts {
+        static NONE: BlockTexts = BlockTexts { header: None, footer: None };
+        self.texts.get(&language).unwrap_or(&NONE)
+    }
+}
+
+/// Why `[domain.join]` was refused: every problem, each naming its entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid [domain.join] section: {}", .0.join("; "))]
+pub struct JoinConfigError(pub Vec<String>);
+
+/// The translation `value` of the entry `field` names, or the problem, naming the entry.
+fn translation(field: &str, value: &str) -> Result<Language, String> {
+    Language::resolve(value).ok_or_else(|| {
+        let known: Vec<_> = Language::all().map(Language::tag).collect();
+        format!("{field}: hcal has no translation for {value:?} (it has {})", known.join(", "))
+    })
+}
+
+/// [`translation`], the problem noted in `problems`.
+fn checked(field: &str, value: &str, problems: &mut Vec<String>) -> Option<Language> {
+    translation(field, value).map_err(|p| problems.push(p)).ok()
+}
+
+fn text_problem(field: &str, text: Option<&str>) -> Option<String> {
+    let text = text?;
+    let chars = text.chars().count();
+    if chars > MAX_BLOCK_TEXT_CHARS {
+        return Some(format!("{field} has {chars} characters, at most {MAX_BLOCK_TEXT_CHARS}"));
+    }
+    // Line breaks are kept (as <br>) and tabs are harmless; other control characters have no
+    // place in an invite and would only hide text from the admin reading the file.
+    text.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        .then(|| format!("{field} contains a control character"))
+}
+
+impl TryFrom<JoinFile> for JoinConfig {
+    type Error = JoinConfigError;
+
+    fn try_from(file: JoinFile) -> Result<Self, Self::Error> {
+        let mut problems = Vec::new();
+        let default_language =
+            file.default_language.as_deref().and_then(|v| checked("domain.join.default_language", v, &mut problems));
+        let fallback_language = match file.fallback_language.as_deref() {
+            Some(v) => checked("domain.join.fallback_language", v, &mut problems),
+            None => Some(Language::ENGLISH),
+        };
+        let mut texts: BTreeMap<Language, BlockTexts> = BTreeMap::new();
+        let mut named_by: BTreeMap<Language, &str> = BTreeMap::new();
+        for (key, block) in &file.languages {
+            let entry = format!("domain.join.languages.{key:?}");
+            for (part, text) in [("header", &block.header), ("footer", &block.footer)] {
+                problems.extend(text_problem(&format!("{entry}.{part}"), text.as_deref()));
+            }
+            let Some(language) = checked(&entry, key, &mut problems) else { continue };
+            if let Some(first) = named_by.insert(language, key) {
+                problems
+                    .push(format!("domain.join.languages: {first:?} and {key:?} both name the {language} translation"));
+            }
+            texts.insert(language, block.clone());
+        }
+        match fallback_language {
+            Some(fallback_language) if problems.is_empty() => Ok(Self { default_language, fallback_language, texts }),
+            _ => Err(JoinConfigError(problems)),
+        }
+    }
+}
+
+impl From<JoinConfig> for JoinFile {
+    fn from(config: JoinConfig) -> Self {
+        Self {
+            default_language: config.default_language.map(|l| l.tag().to_owned()),
+            fallback_language: Some(config.fallback_language.tag().to_owned()),
+            languages: config.texts.into_iter().map(|(l, t)| (l.tag().to_owned(), t)).collect(),
+        }
     }
 }
 

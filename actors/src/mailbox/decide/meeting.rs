@@ -1,7 +1,8 @@
 //! The rules of meetings: what a change notification leads to, how an invite read from Graph
 //! becomes a meeting (scheduled, updated, cancelled), when a keyword gets join details and when
-//! it is skipped (and why), how the join block is written (in the mailbox's language, with the
-//! marker), and what each outcome of the platform and of the write leads to.
+//! it is skipped (and why), how the join block is written (in the organisation's or the
+//! mailbox's language, with the marker), and what each outcome of the platform and of the write
+//! leads to.
 
 use super::super::config::DecideConfig;
 use super::super::effect::{Decision, Effect};
@@ -10,16 +11,13 @@ use super::super::state::{Decoration, MailboxState, Meeting};
 use super::DecideError;
 use crate::detect::{self, AddressKind, Keyword};
 use crate::ids::GraphEventId;
-use crate::join::{Marker, TEMPLATE_VERSION, insert_block, render_block};
+use crate::join::{Language, Marker, TEMPLATE_VERSION, insert_block, render_block};
 use crate::notification::ChangeType;
 use crate::ports::{GraphEvent, GraphFailure, MeetingRoom, PlatformFailure};
 
 /// Attempts at writing join details into one change before the record is retried later: each
 /// conflict means someone edited the invite between hcal's read and its write.
 const MAX_WRITE_ATTEMPTS: u32 = 3;
-
-/// Language of the join block when the mailbox's is not known.
-const FALLBACK_LOCALE: &str = "en-US";
 
 /// The only keyword action booked today: the organiser's personal room.
 const PERSONAL_ROOM: &str = "myroom";
@@ -238,21 +236,30 @@ fn known<'a>(state: &'a MailboxState, event_id: &GraphEventId) -> Result<&'a Mee
     state.meetings.get(event_id).ok_or(DecideError::UnknownMeeting)
 }
 
-/// The room is known: the block in the mailbox's language goes into the body, with the marker,
-/// only if the invite has not changed since it was read.
+/// The room is known: the block goes into the body, with the marker, only if the invite has not
+/// changed since it was read. It is in the organisation's language when one is configured, else
+/// in the mailbox's (its translation, or that of its language), else in the fallback language;
+/// with the organisation's header and footer of that language. The language is chosen once,
+/// here: a decorated invite is never written again (its marker and `Decoration::Done` say so),
+/// so a later change of either language leaves it as it was.
 pub(super) fn room_found(
     state: &MailboxState,
     event: &GraphEvent,
     room: &MeetingRoom,
     mode: &str,
     conflicts: u32,
+    config: &DecideConfig,
 ) -> Result<Decision, DecideError> {
     known(state, &event.id)?;
-    let locale = state.locale.as_deref().unwrap_or(FALLBACK_LOCALE);
+    let join = &config.join;
+    let language = join
+        .default_language()
+        .or_else(|| state.locale.as_deref().and_then(Language::resolve))
+        .unwrap_or(join.fallback_language());
     Ok(Decision::effect(Effect::WriteJoinInfo {
         event_id: event.id.clone(),
         expected_change_key: event.change_key.clone(),
-        body_html: insert_block(&event.body_html, &render_block(room, locale)),
+        body_html: insert_block(&event.body_html, &render_block(room, language, join.texts(language))),
         marker: Marker::new(room, mode).encode(),
         room: room.clone(),
         mode: mode.to_owned(),

@@ -77,7 +77,9 @@ pub fn decide(
             Ok(meeting::fetched(state, event_id, event.as_deref(), *conflicts, &config.domain))
         }
         I::FetchFailed { failure, .. } => Ok(meeting::fetch_failed(failure)),
-        I::RoomFound { event, room, mode, conflicts } => meeting::room_found(state, event, room, mode, *conflicts),
+        I::RoomFound { event, room, mode, conflicts } => {
+            meeting::room_found(state, event, room, mode, *conflicts, &config.domain)
+        }
         I::PlatformFailed { event_id, failure } => meeting::platform_failed(state, event_id, failure),
         I::JoinInfoWritten { event_id, room, mode, change_key } => {
             meeting::written(state, event_id, room, mode, change_key)

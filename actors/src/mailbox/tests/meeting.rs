@@ -2,7 +2,7 @@
 //! their reasons, and every outcome of the platform and of the write.
 
 use crate::ids::GraphEventId;
-use crate::join::{Marker, insert_block, render_block};
+use crate::join::{BlockTexts, Language, Marker, insert_block, render_block};
 use crate::mailbox::config::DecideConfig;
 use crate::mailbox::decide::DecideError;
 use crate::mailbox::effect::Effect;
@@ -61,38 +61,164 @@ fn a_keyword_invite_is_scheduled_and_the_organisers_room_looked_up() {
     then.then_expect_effects([find_room(event, 0)]);
 }
 
+/// `[domain]` with these `[domain.join]` settings (and the default keywords).
+fn join_domain(join: serde_json::Value) -> DecideConfig {
+    serde_json::from_value(serde_json::json!({ "join": join })).unwrap()
+}
+
+/// An enabled, subscribed mailbox of `locale` that knows the keyword invite `event`.
+fn speaking(locale: Option<&str>, event: &GraphEvent) -> Vec<MailboxEvent> {
+    [
+        vec![MailboxEvent::MailboxEnabled { locale: locale.map(str::to_owned) }, subscribed("sub-1")],
+        scheduled(event.clone()),
+    ]
+    .concat()
+}
+
+/// The body of the one write decided.
+#[track_caller]
+fn written_body(then: &Then) -> String {
+    match then.effects() {
+        [Effect::WriteJoinInfo { body_html, .. }] => body_html.clone(),
+        other => panic!("expected one write, got {other:?}"),
+    }
+}
+
 #[test]
 fn the_block_is_written_in_the_mailbox_language_with_the_marker_only_if_unchanged() {
     let event = invite("@webex", "<html><body><p>Agenda</p></body></html>", "ck1");
     let history = [enabled(), vec![subscribed("sub-1")], scheduled(event.clone())].concat();
-    let expected = |locale: &str| Effect::WriteJoinInfo {
+    let expected = |language: &str| Effect::WriteJoinInfo {
         event_id: id(),
         expected_change_key: "ck1".into(),
-        body_html: insert_block(&event.body_html, &render_block(&room(), locale)),
+        body_html: insert_block(
+            &event.body_html,
+            &render_block(&room(), Language::resolve(language).unwrap(), &BlockTexts::default()),
+        ),
         marker: Marker::new(&room(), "myroom").encode(),
         room: room(),
         mode: "myroom".into(),
         conflicts: 0,
     };
-    given(history.clone())
-        .when(room_found(event.clone()))
-        .then_expect_events([])
-        .then_expect_effects([expected("en-US")]);
+    given(history.clone()).when(room_found(event.clone())).then_expect_events([]).then_expect_effects([expected("en")]);
     let turkish = [vec![MailboxEvent::MailboxEnabled { locale: Some("tr-TR".into()) }], history[1..].to_vec()].concat();
     let then = given(turkish).when(room_found(event.clone()));
-    then.then_expect_effects([expected("tr-TR")]);
-    let Effect::WriteJoinInfo { body_html, .. } = &then.effects()[0] else { unreachable!() };
+    then.then_expect_effects([expected("tr")]);
+    let body_html = written_body(&then);
     assert!(body_html.contains("Webex toplantısına katılın") && body_html.contains("<p>Agenda</p>"), "{body_html}");
+}
+
+#[test]
+fn the_mailbox_language_is_matched_exactly_then_by_its_language() {
+    let event = invite("@webex", "", "ck1");
+    for (locale, heading) in [
+        ("pt-BR", "Participar da reunião do Webex"),
+        ("pt_PT", "Participar da reunião do Webex"),
+        ("de-AT", "Am Webex-Meeting teilnehmen"),
+        ("JA-jp", "Webex ミーティングに参加"),
+        ("zh-CN", "加入 Webex 会议"),
+        ("pl-PL", "Dołącz do spotkania Webex"),
+    ] {
+        let body = written_body(&given(speaking(Some(locale), &event)).when(room_found(event.clone())));
+        assert!(body.contains(heading), "{locale}: {body}");
+    }
 }
 
 #[test]
 fn without_a_known_language_the_block_is_in_english() {
     let event = invite("@webex", "", "ck1");
-    let history =
-        [vec![MailboxEvent::MailboxEnabled { locale: None }, subscribed("sub-1")], scheduled(event.clone())].concat();
-    let then = given(history).when(room_found(event));
-    let Effect::WriteJoinInfo { body_html, .. } = &then.effects()[0] else { panic!("{:?}", then.effects()) };
-    assert!(body_html.contains("Join Webex meeting"), "{body_html}");
+    for locale in [None, Some("sv-SE"), Some("zh-TW")] {
+        let body = written_body(&given(speaking(locale, &event)).when(room_found(event.clone())));
+        assert!(body.contains("Join Webex meeting") && body.contains("lang=\"en\""), "{locale:?}: {body}");
+    }
+}
+
+#[test]
+fn without_a_translation_of_the_mailbox_language_the_block_is_in_the_fallback_language() {
+    let event = invite("@webex", "", "ck1");
+    let domain = join_domain(serde_json::json!({ "fallback_language": "de" }));
+    for locale in [None, Some("sv-SE")] {
+        let then = given(speaking(locale, &event)).with_domain(domain.clone()).when(room_found(event.clone()));
+        assert!(written_body(&then).contains("Am Webex-Meeting teilnehmen"), "{locale:?}");
+    }
+    // A language hcal has wins over the fallback.
+    let then = given(speaking(Some("fr-FR"), &event)).with_domain(domain).when(room_found(event.clone()));
+    assert!(written_body(&then).contains("Rejoindre la réunion Webex"));
+}
+
+#[test]
+fn the_organisation_default_language_wins_over_the_mailbox_language() {
+    let event = invite("@webex", "", "ck1");
+    let domain = join_domain(serde_json::json!({ "default_language": "fr-FR", "fallback_language": "de" }));
+    for locale in [Some("tr-TR"), Some("en-US"), None, Some("sv-SE")] {
+        let then = given(speaking(locale, &event)).with_domain(domain.clone()).when(room_found(event.clone()));
+        let body = written_body(&then);
+        assert!(body.contains("Rejoindre la réunion Webex") && body.contains("lang=\"fr\""), "{locale:?}: {body}");
+    }
+}
+
+#[test]
+fn the_header_and_footer_are_those_of_the_language_of_the_block() {
+    let event = invite("@webex", "<p>Agenda</p>", "ck1");
+    let domain = join_domain(serde_json::json!({ "languages": {
+        "tr": { "header": "Yardım için BT'yi arayın", "footer": "<b>Gizli</b>" },
+        "en": { "footer": "Need help? Call IT." },
+    }}));
+    let turkish = written_body(
+        &given(speaking(Some("tr-TR"), &event)).with_domain(domain.clone()).when(room_found(event.clone())),
+    );
+    assert!(turkish.contains("<p class=\"hcal-join-header\">Yardım için BT&#39;yi arayın</p>"), "{turkish}");
+    assert!(turkish.contains("<p class=\"hcal-join-footer\">&lt;b&gt;Gizli&lt;/b&gt;</p>"), "escaped: {turkish}");
+    assert!(!turkish.contains("Call IT"), "{turkish}");
+    let english = written_body(
+        &given(speaking(Some("en-GB"), &event)).with_domain(domain.clone()).when(room_found(event.clone())),
+    );
+    assert!(english.contains("Need help? Call IT.") && !english.contains("hcal-join-header"), "{english}");
+    // A language without texts gets none.
+    let german = written_body(&given(speaking(Some("de-DE"), &event)).with_domain(domain).when(room_found(event)));
+    assert!(!german.contains("hcal-join-header") && !german.contains("hcal-join-footer"), "{german}");
+}
+
+#[test]
+fn a_later_language_change_does_not_rewrite_a_decorated_invite() {
+    let event = invite("@webex", "<p>Agenda</p>", "ck1");
+    let history = [
+        speaking(Some("tr-TR"), &event),
+        vec![MailboxEvent::JoinInfoPatched {
+            event_id: id(),
+            platform: "webex".into(),
+            mode: "myroom".into(),
+            template: crate::join::TEMPLATE_VERSION,
+            change_key: "ck2".into(),
+            recovered: false,
+            join: crate::mailbox::events::JoinTarget {
+                provider: "webex".into(),
+                kind: crate::detect::AddressKind::Sip,
+                origin: JoinOrigin::Hcal,
+            },
+            private: Default::default(),
+        }],
+    ]
+    .concat();
+    let mut edited = invite("@webex", "<p>Agenda</p><div class=\"hcal-join\">…</div>", "ck3");
+    edited.subject = "Quarterly review (moved)".into();
+    edited.marker = Some(Marker::new(&room(), "myroom").encode());
+    let mut unmarked = edited.clone();
+    unmarked.marker = None;
+    // The mailbox's language changes (its settings read again), or the organisation sets a
+    // default language: an edit of the invite is recorded, and nothing is written.
+    let relocalised = [history.clone(), vec![MailboxEvent::MailboxEnabled { locale: Some("de-DE".into()) }]].concat();
+    assert_eq!(given(relocalised.clone()).state().locale.as_deref(), Some("de-DE"));
+    let org_default = join_domain(serde_json::json!({ "default_language": "fr" }));
+    for then in [
+        given(relocalised.clone()).when(fetched(edited.clone())),
+        given(relocalised).when(fetched(unmarked.clone())),
+        given(history.clone()).with_domain(org_default.clone()).when(fetched(edited)),
+        given(history).with_domain(org_default).when(fetched(unmarked)),
+    ] {
+        assert!(matches!(then.events(), [MailboxEvent::MeetingUpdated(_)]), "{:?}", then.events());
+        then.then_expect_effects([]);
+    }
 }
 
 #[test]
@@ -302,6 +428,53 @@ fn admin_rules_find_what_the_catalogue_does_not_and_bad_rules_are_refused() {
         "rules": [{"name": "broken", "priority": 1, "pattern": "(", "replacement": "x"}]
     }));
     assert!(bad.unwrap_err().to_string().contains("broken"));
+}
+
+#[test]
+fn join_settings_are_checked_when_the_configuration_is_read() {
+    let refusal = |join: serde_json::Value| {
+        serde_json::from_value::<DecideConfig>(serde_json::json!({ "join": join })).unwrap_err().to_string()
+    };
+    let long = "é".repeat(1025);
+    let why = refusal(serde_json::json!({
+        "default_language": "sv",
+        "fallback_language": "xx-YY",
+        "languages": {
+            "de": { "header": long },
+            "klingon": { "footer": "Qapla'" },
+            "fr": { "footer": "bell\u{7}" },
+        },
+    }));
+    for expected in [
+        "domain.join.default_language: hcal has no translation for \"sv\" (it has en, tr, de, fr, es, it, pt-BR, nl, ja, zh-CN, ko, pl)",
+        "domain.join.fallback_language: hcal has no translation for \"xx-YY\"",
+        "domain.join.languages.\"de\".header has 1025 characters, at most 1024",
+        "domain.join.languages.\"klingon\": hcal has no translation for \"klingon\"",
+        "domain.join.languages.\"fr\".footer contains a control character",
+    ] {
+        assert!(why.contains(expected), "{expected:?} in {why}");
+    }
+    assert!(!why.contains("Qapla"), "texts are not repeated in messages: {why}");
+    let twice = refusal(serde_json::json!({ "languages": { "de": {}, "de-DE": {} } }));
+    assert!(twice.contains("\"de\" and \"de-DE\" both name the de translation"), "{twice}");
+    let unknown = refusal(serde_json::json!({ "language": "de" }));
+    assert!(unknown.contains("unknown field `language`"), "{unknown}");
+    let unknown = refusal(serde_json::json!({ "languages": { "de": { "headline": "x" } } }));
+    assert!(unknown.contains("unknown field `headline`"), "{unknown}");
+    // At the limit, in another case and separator, is fine.
+    let domain = join_domain(serde_json::json!({
+        "default_language": "PT_br",
+        "languages": { "pt-br": { "header": "é".repeat(1024) }, "zh_CN": {} },
+    }));
+    assert_eq!(domain.join.default_language().map(Language::tag), Some("pt-BR"));
+    assert_eq!(domain.join.fallback_language(), Language::ENGLISH);
+    assert_eq!(
+        domain.join.texts(Language::resolve("pt-BR").unwrap()).header.as_ref().map(|h| h.chars().count()),
+        Some(1024)
+    );
+    // It reads back as it was meant.
+    let again: DecideConfig = serde_json::from_value(serde_json::to_value(&domain).unwrap()).unwrap();
+    assert_eq!(again, domain);
 }
 
 #[test]
