@@ -292,7 +292,7 @@ impl FakePlatform {
 
 #[async_trait]
 impl MeetingPlatform for FakePlatform {
-    async fn personal_room(&self, organizer_address: &str) -> Result<MeetingRoom, PlatformFailure> {
+    async fn personal_room(&self, _platform: &str, organizer_address: &str) -> Result<MeetingRoom, PlatformFailure> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         if let Some(failure) = lock(&self.failures).pop_front() {
             return Err(failure);

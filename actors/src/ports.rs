@@ -161,8 +161,9 @@ pub enum PlatformFailure {
 /// The meeting platform (Webex today).
 #[async_trait]
 pub trait MeetingPlatform: Send + Sync {
-    /// The organiser's personal room.
-    async fn personal_room(&self, organizer_address: &str) -> Result<MeetingRoom, PlatformFailure>;
+    /// The organiser's personal room on `platform` (a platform id of the configuration; one
+    /// the implementation does not serve is `Refused`).
+    async fn personal_room(&self, platform: &str, organizer_address: &str) -> Result<MeetingRoom, PlatformFailure>;
 }
 
 /// Graph subscriptions of a mailbox, as the actor maintains them (the notification URLs are the

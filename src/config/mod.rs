@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use hcal_actors::ids::TenantId;
 use hcal_actors::log::LogError;
+#[cfg(test)]
+use hcal_actors::mailbox::config::Mode;
 use hcal_actors::mailbox::decide::DecideConfig;
 use serde::{Deserialize, Serialize};
 
@@ -360,6 +362,18 @@ impl Config {
         if let Err(e) = crate::tenant::cloud::reconcile(&self.tenant.cloud, &self.graph) {
             problems.push(format!("invalid [tenant.cloud] section: {e}"));
         }
+        problems.extend(self.domain.problems());
+        let platforms = crate::platform::PLATFORMS;
+        for (i, rule) in self.domain.keywords.iter().enumerate() {
+            if !platforms.contains(&rule.platform.as_str()) {
+                problems.push(format!(
+                    "domain.keywords[{i}]: @{} books on platform {:?}, which hcal does not book on (it books on: {})",
+                    rule.keyword,
+                    rule.platform,
+                    platforms.join(", ")
+                ));
+            }
+        }
         if self.tenant.consent_link_lifetime.is_zero() {
             problems.push("tenant.consent_link_lifetime must be longer than 0s".into());
         }
@@ -545,6 +559,28 @@ mod tests {
             (set.orphan_sweep_every, set.orphan_grace),
             (Duration::from_secs(6 * 3600), Duration::from_secs(120))
         );
+    }
+
+    #[test]
+    fn keywords_name_a_platform_hcal_books_on_a_known_mode_and_are_not_given_twice() {
+        let defaults = parse(&file("")).unwrap();
+        let keywords: Vec<_> = defaults
+            .domain
+            .keywords
+            .iter()
+            .map(|k| (k.keyword.as_str(), k.platform.as_str(), k.default_mode))
+            .collect();
+        assert_eq!(keywords, [("webex", "webex", Mode::MyRoom), ("meet", "webex", Mode::Space)]);
+        let zoom = "[[domain.keywords]]\nkeyword = \"zoom\"\nplatform = \"zoom\"\ndefault_mode = \"myroom\"\n";
+        assert!(refusal(&file(zoom)).contains("domain.keywords[0]: @zoom books on platform \"zoom\""));
+        let bogus = "[[domain.keywords]]\nkeyword = \"webex\"\nplatform = \"webex\"\ndefault_mode = \"bogus\"\n";
+        let refused = refusal(&file(bogus));
+        assert!(refused.contains("bogus") && refused.contains("myroom"), "{refused}");
+        let twice = "[[domain.keywords]]\nkeyword = \"webex\"\nplatform = \"webex\"\ndefault_mode = \"myroom\"\n\
+                     [[domain.keywords]]\nkeyword = \"WebEx\"\nplatform = \"webex\"\ndefault_mode = \"space\"\n";
+        assert!(refusal(&file(twice)).contains("domain.keywords[1]: @WebEx is already domain.keywords[0]"));
+        let at = "[[domain.keywords]]\nkeyword = \"@webex\"\nplatform = \"webex\"\ndefault_mode = \"myroom\"\n";
+        assert!(refusal(&file(at)).contains("is not a keyword"));
     }
 
     #[test]

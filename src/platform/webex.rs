@@ -220,7 +220,10 @@ impl WebexClient {
 #[async_trait]
 impl MeetingPlatform for WebexClient {
     #[tracing::instrument(name = "webex.personal_room", skip_all)]
-    async fn personal_room(&self, organizer_address: &str) -> Result<MeetingRoom, PlatformFailure> {
+    async fn personal_room(&self, platform: &str, organizer_address: &str) -> Result<MeetingRoom, PlatformFailure> {
+        if platform != PLATFORM {
+            return Err(PlatformFailure::Refused(format!("hcal books no meetings on platform {platform:?}")));
+        }
         if organizer_address.trim().is_empty() {
             return Err(PlatformFailure::Refused("the organiser has no e-mail address".to_owned()));
         }
@@ -420,7 +423,7 @@ mod tests {
     async fn personal_room_maps_link_sip_and_access_code_and_never_the_host_pin() {
         let (sim, client) = setup().await;
         let spec = sim.personal_room(ALICE).unwrap();
-        let room = client.personal_room(ALICE).await.unwrap();
+        let room = client.personal_room(PLATFORM, ALICE).await.unwrap();
         assert_eq!(
             room,
             MeetingRoom {
@@ -443,7 +446,7 @@ mod tests {
                 ..spec
             },
         );
-        let room = client.personal_room(ALICE).await.unwrap();
+        let room = client.personal_room(PLATFORM, ALICE).await.unwrap();
         assert_eq!(room.meeting_number.as_deref(), Some("2550001111"));
         let json = serde_json::to_string(&room).unwrap();
         assert!(!json.contains(pin) && !format!("{room:?}").contains(pin), "{json}");
@@ -454,7 +457,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn unknown_user_is_refused_without_retry_and_without_the_address() {
         let (sim, client) = setup().await;
-        let failure = client.personal_room("nobody@contoso.example").await.unwrap_err();
+        let failure = client.personal_room(PLATFORM, "nobody@contoso.example").await.unwrap_err();
         assert!(matches!(failure, PlatformFailure::Refused(_)), "{failure:?}");
         assert!(failure.to_string().contains("404"), "{failure}");
         assert!(failure.to_string().contains("trackingId ROUTER_"), "{failure}");
@@ -464,7 +467,7 @@ mod tests {
 
         // A user without a personal room reads the same.
         sim.remove_personal_room(ALICE);
-        let failure = client.personal_room(ALICE).await.unwrap_err();
+        let failure = client.personal_room(PLATFORM, ALICE).await.unwrap_err();
         assert!(matches!(failure, PlatformFailure::Refused(_)), "{failure:?}");
         assert_no_address(&failure);
         sim.stop().await;
@@ -474,7 +477,7 @@ mod tests {
     async fn a_rejected_token_is_refused_at_once() {
         let (sim, _) = setup().await;
         let client = WebexClient::new(fast(sim.url()), "not-a-token");
-        let failure = client.personal_room(ALICE).await.unwrap_err();
+        let failure = client.personal_room(PLATFORM, ALICE).await.unwrap_err();
         assert!(matches!(&failure, PlatformFailure::Refused(m) if m.contains("401")), "{failure:?}");
         assert!(!failure.to_string().contains("not-a-token"), "{failure}");
         assert_no_address(&failure);
@@ -487,7 +490,7 @@ mod tests {
         let (sim, client) = setup().await;
         sim.set_faults(WebexFaults { next_429: 1, retry_after_secs: 1, ..WebexFaults::default() });
         let began = Instant::now();
-        let room = client.personal_room(ALICE).await.unwrap();
+        let room = client.personal_room(PLATFORM, ALICE).await.unwrap();
         assert!(began.elapsed() >= Duration::from_secs(1), "Retry-After honoured: {:?}", began.elapsed());
         assert_eq!(room.platform, "webex");
         assert_eq!(requests(&sim), 2);
@@ -499,7 +502,7 @@ mod tests {
         let (sim, client) = setup().await;
         sim.set_faults(WebexFaults { rate_429: 1.0, retry_after_secs: 120, ..WebexFaults::default() });
         let began = Instant::now();
-        let failure = client.personal_room(ALICE).await.unwrap_err();
+        let failure = client.personal_room(PLATFORM, ALICE).await.unwrap_err();
         assert!(began.elapsed() < Duration::from_secs(5));
         assert!(matches!(&failure, PlatformFailure::Transient(m) if m.contains("120")), "{failure:?}");
         assert_no_address(&failure);
@@ -511,7 +514,7 @@ mod tests {
     async fn server_errors_are_retried_with_backoff() {
         let (sim, client) = setup().await;
         sim.set_faults(WebexFaults { next_5xx: 2, ..WebexFaults::default() });
-        assert!(client.personal_room(ALICE).await.is_ok());
+        assert!(client.personal_room(PLATFORM, ALICE).await.is_ok());
         assert_eq!(requests(&sim), 3);
         sim.stop().await;
     }
@@ -520,7 +523,7 @@ mod tests {
     async fn persistent_server_errors_become_transient_after_max_retries() {
         let (sim, client) = setup().await;
         sim.set_faults(WebexFaults { rate_5xx: 1.0, ..WebexFaults::default() });
-        let failure = client.personal_room(ALICE).await.unwrap_err();
+        let failure = client.personal_room(PLATFORM, ALICE).await.unwrap_err();
         assert!(matches!(&failure, PlatformFailure::Transient(m) if m.contains("503")), "{failure:?}");
         assert!(failure.to_string().contains("gave up after 3 attempts"), "{failure}");
         assert_no_address(&failure);
@@ -534,7 +537,7 @@ mod tests {
         sim.set_faults(WebexFaults { latency: Duration::from_millis(400), ..WebexFaults::default() });
         let config = WebexConfig { timeout: Duration::from_millis(100), max_retries: 1, ..fast(sim.url()) };
         let client = WebexClient::new(config, TOKEN);
-        let failure = client.personal_room(ALICE).await.unwrap_err();
+        let failure = client.personal_room(PLATFORM, ALICE).await.unwrap_err();
         assert!(matches!(&failure, PlatformFailure::Transient(m) if m.contains("timed out")), "{failure:?}");
         assert_no_address(&failure);
         // The simulator counts a request when it arrives; give a loaded machine a moment.
@@ -549,7 +552,7 @@ mod tests {
         let url = sim.url().to_owned();
         sim.stop().await;
         let client = WebexClient::new(fast(&url), TOKEN);
-        let failure = client.personal_room(ALICE).await.unwrap_err();
+        let failure = client.personal_room(PLATFORM, ALICE).await.unwrap_err();
         assert!(matches!(&failure, PlatformFailure::Transient(m) if m.contains("connect")), "{failure:?}");
         assert_no_address(&failure);
     }
@@ -557,7 +560,7 @@ mod tests {
     #[tokio::test]
     async fn an_empty_address_is_refused_without_a_call() {
         let client = WebexClient::new(fast("http://127.0.0.1:9"), TOKEN);
-        assert!(matches!(client.personal_room("  ").await, Err(PlatformFailure::Refused(_))));
+        assert!(matches!(client.personal_room(PLATFORM, "  ").await, Err(PlatformFailure::Refused(_))));
     }
 
     #[test]
@@ -634,7 +637,7 @@ mod tests {
     async fn a_client_built_with_an_invalid_base_url_refuses_without_retrying() {
         let client = WebexClient::new(WebexConfig { base_url: "webexapis.com".into(), ..fast("") }, TOKEN);
         let began = Instant::now();
-        let failure = client.personal_room(ALICE).await.unwrap_err();
+        let failure = client.personal_room(PLATFORM, ALICE).await.unwrap_err();
         assert!(matches!(&failure, PlatformFailure::Refused(m) if m.contains("base_url")), "{failure:?}");
         assert!(began.elapsed() < Duration::from_millis(500), "not retried");
         assert_no_address(&failure);

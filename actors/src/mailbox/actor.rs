@@ -305,8 +305,8 @@ impl Mailbox {
                     MailboxInput::FetchFailed { event_id, failure }
                 }
             },
-            Effect::FindPersonalRoom { event, organizer, mode, conflicts } => {
-                match deps.platform.personal_room(&organizer).await {
+            Effect::FindPersonalRoom { event, platform, organizer, mode, conflicts } => {
+                match deps.platform.personal_room(&platform, &organizer).await {
                     Ok(room) => MailboxInput::RoomFound { event, room, mode, conflicts },
                     Err(failure) => {
                         tracing::warn!(mailbox = %id, error = %failure, "the meeting platform did not give a room");

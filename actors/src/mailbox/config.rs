@@ -8,16 +8,57 @@ use serde::{Deserialize, Serialize};
 use crate::detect;
 use crate::join::{BlockTexts, Language};
 
+/// What a keyword books: its default action, or the one a modifier (`@webex:onetime`) names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Mode {
+    /// The organiser's personal room (a standing meeting address).
+    #[serde(rename = "myroom")]
+    MyRoom,
+    /// A meeting booked for this invite alone, moved and deleted with it.
+    #[serde(rename = "onetime")]
+    OneTime,
+    /// A meeting of a team space named after the invite, with the attendees as members.
+    #[serde(rename = "space")]
+    Space,
+}
+
+impl Mode {
+    /// Every mode.
+    pub const ALL: [Mode; 3] = [Mode::MyRoom, Mode::OneTime, Mode::Space];
+
+    /// The mode a modifier names, in any case; `None` for one hcal does not know.
+    pub fn parse(modifier: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str().eq_ignore_ascii_case(modifier))
+    }
+
+    /// Its name in configurations, modifiers and markers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MyRoom => "myroom",
+            Self::OneTime => "onetime",
+            Self::Space => "space",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A keyword and what it books.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeywordRule {
-    /// Keyword without `@`, e.g. `webex`.
+    /// Keyword without `@`, e.g. `webex`: letters, digits, `-` and `_`, starting with a letter.
     pub keyword: String,
-    /// Platform id it books on, e.g. `webex`.
+    /// Platform id it books on, e.g. `webex` (the platforms hcal is configured for; see the
+    /// service's configuration).
     pub platform: String,
-    /// Default action when no modifier is given (`myroom`, `onetime`, `space`).
-    pub default_mode: String,
+    /// Default action when no modifier is given: `myroom`, `onetime` or `space` (an unknown one
+    /// refuses the configuration at load).
+    pub default_mode: Mode,
 }
 
 /// Admin detection rules, compiled when the configuration is read: an invalid rule refuses the
@@ -66,7 +107,8 @@ impl<'de> Deserialize<'de> for AdminRules {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DecideConfig {
-    /// Keywords. Default: `@webex` books the organiser's Webex personal room.
+    /// Keywords. Default: `@webex` books the organiser's Webex personal room, `@meet` a Webex
+    /// space meeting.
     pub keywords: Vec<KeywordRule>,
     /// Admin detection rules (`[[domain.rules]]`: name, priority, pattern, replacement, kind,
     /// provider; see docs/detection.md). Default none.
@@ -78,11 +120,10 @@ pub struct DecideConfig {
 impl Default for DecideConfig {
     fn default() -> Self {
         Self {
-            keywords: vec![KeywordRule {
-                keyword: "webex".into(),
-                platform: "webex".into(),
-                default_mode: "myroom".into(),
-            }],
+            keywords: vec![
+                KeywordRule { keyword: "webex".into(), platform: "webex".into(), default_mode: Mode::MyRoom },
+                KeywordRule { keyword: "meet".into(), platform: "webex".into(), default_mode: Mode::Space },
+            ],
             rules: AdminRules::default(),
             join: JoinConfig::default(),
         }
@@ -98,6 +139,29 @@ impl DecideConfig {
     /// The rule of a keyword.
     pub fn rule(&self, keyword: &str) -> Option<&KeywordRule> {
         self.keywords.iter().find(|k| k.keyword.eq_ignore_ascii_case(keyword))
+    }
+
+    /// What is wrong with the keywords, each problem naming its entry: a name that cannot be
+    /// typed as a keyword, or one given twice (names are compared in any case). Which platforms
+    /// exist, and which modes each books, is the service's to check.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (i, rule) in self.keywords.iter().enumerate() {
+            let name = &rule.keyword;
+            let typeable = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && name.len() <= 64;
+            if !typeable {
+                problems.push(format!(
+                    "domain.keywords[{i}]: {name:?} is not a keyword (letters, digits, - and _, starting with a \
+                     letter, at most 64; without the @)"
+                ));
+            }
+            if let Some(first) = self.keywords[..i].iter().position(|k| k.keyword.eq_ignore_ascii_case(name)) {
+                problems.push(format!("domain.keywords[{i}]: @{name} is already domain.keywords[{first}]"));
+            }
+        }
+        problems
     }
 }
 

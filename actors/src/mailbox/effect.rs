@@ -72,6 +72,8 @@ pub enum Effect {
     FindPersonalRoom {
         /// The event being decorated, handed back with the outcome.
         event: Box<GraphEvent>,
+        /// The platform the keyword books on.
+        platform: String,
         /// The organiser's address (stays in memory).
         organizer: String,
         /// Keyword action, handed back.

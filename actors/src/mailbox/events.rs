@@ -83,6 +83,9 @@ pub enum SkipReason {
     UnsupportedKeyword,
     /// The meeting platform refused (no account, no personal room).
     PlatformRefused,
+    /// The keyword carries a modifier hcal does not know (`@webex:onetim`); nothing is booked
+    /// on a guess.
+    UnknownModifier,
 }
 
 /// Sensitive details of a subscription.

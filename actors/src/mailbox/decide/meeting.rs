@@ -4,7 +4,7 @@
 //! mailbox's language, with the marker), and what each outcome of the platform and of the write
 //! leads to.
 
-use super::super::config::DecideConfig;
+use super::super::config::{DecideConfig, Mode};
 use super::super::effect::{Decision, Effect};
 use super::super::events::{JoinOrigin, JoinTarget, MailboxEvent, MeetingDetails, MeetingPrivate, SkipReason};
 use super::super::state::{Decoration, MailboxState, Meeting};
@@ -18,9 +18,6 @@ use crate::ports::{GraphEvent, GraphFailure, MeetingRoom, PlatformFailure};
 /// Attempts at writing join details into one change before the record is retried later: each
 /// conflict means someone edited the invite between hcal's read and its write.
 const MAX_WRITE_ATTEMPTS: u32 = 3;
-
-/// The only keyword action booked today: the organiser's personal room.
-const PERSONAL_ROOM: &str = "myroom";
 
 /// A change notification: a deletion cancels a known meeting; anything else is read first.
 pub(super) fn change(state: &MailboxState, change_type: ChangeType, event_id: &GraphEventId) -> Decision {
@@ -207,10 +204,23 @@ fn details(event: &GraphEvent, detection: &detect::Detection, marker: Option<&Ma
 }
 
 /// The first step of writing join details for a keyword: the action (the modifier, else the
-/// keyword's default) must be one hcal books, and the invite must name its organiser.
+/// keyword's default) must be one hcal knows and books, and the invite must name its organiser.
 fn decorate(event: &GraphEvent, keyword: &Keyword, conflicts: u32, config: &DecideConfig) -> Decision {
     let Some(rule) = config.rule(&keyword.name) else { return Decision::nothing() };
-    let mode = keyword.modifier.clone().unwrap_or_else(|| rule.default_mode.clone());
+    let mode = match &keyword.modifier {
+        None => rule.default_mode,
+        Some(modifier) => match Mode::parse(modifier) {
+            Some(mode) => mode,
+            // A typo is the organiser's to fix: say so instead of booking a default.
+            None => {
+                return Decision::event(MailboxEvent::MeetingSkipped {
+                    event_id: event.id.clone(),
+                    reason: SkipReason::UnknownModifier,
+                    explain: skip_explain(SkipReason::UnknownModifier, None),
+                });
+            }
+        },
+    };
     let failed = |reason: &str| {
         Decision::event(MailboxEvent::JoinInfoPatchFailed {
             event_id: event.id.clone(),
@@ -218,7 +228,7 @@ fn decorate(event: &GraphEvent, keyword: &Keyword, conflicts: u32, config: &Deci
             retryable: false,
         })
     };
-    if !mode.eq_ignore_ascii_case(PERSONAL_ROOM) {
+    if mode != Mode::MyRoom {
         return failed("unsupported_mode");
     }
     let Some(organizer) = event.organizer.as_ref().map(|o| o.address.clone()) else {
@@ -226,8 +236,9 @@ fn decorate(event: &GraphEvent, keyword: &Keyword, conflicts: u32, config: &Deci
     };
     Decision::effect(Effect::FindPersonalRoom {
         event: Box::new(event.clone()),
+        platform: rule.platform.clone(),
         organizer,
-        mode: PERSONAL_ROOM.to_owned(),
+        mode: mode.as_str().to_owned(),
         conflicts,
     })
 }
@@ -356,6 +367,9 @@ fn skip_explain(reason: SkipReason, detection: Option<&detect::Detection>) -> St
         SkipReason::AlreadyHasJoinDetails => "the invite already carries join details of the keyword's platform",
         SkipReason::UnsupportedKeyword => "the keyword is not configured for a platform hcal can book",
         SkipReason::PlatformRefused => "the meeting platform refused to book (no account or no personal room)",
+        SkipReason::UnknownModifier => {
+            "the keyword's modifier is not one hcal knows (myroom, onetime, space); the invite was left alone"
+        }
     };
     match detection {
         Some(d) => format!("{why}; detection: {}", d.summary()),

@@ -20,6 +20,7 @@ fn id() -> GraphEventId {
 fn find_room(event: GraphEvent, conflicts: u32) -> Effect {
     Effect::FindPersonalRoom {
         event: Box::new(event),
+        platform: "webex".into(),
         organizer: "alice@contoso.example".into(),
         mode: "myroom".into(),
         conflicts,
@@ -327,6 +328,26 @@ fn a_keyword_action_hcal_does_not_book_and_an_invite_without_organiser_are_given
         "{:?}",
         then.events()
     );
+}
+
+#[test]
+fn an_unknown_modifier_is_skipped_with_its_reason_and_nothing_is_booked_on_a_guess() {
+    let then = given(active()).when(fetched(invite("@webex:zzqx", "", "ck1")));
+    let [MailboxEvent::MeetingScheduled(_), MailboxEvent::MeetingSkipped { reason, explain, .. }] = then.events()
+    else {
+        panic!("{:?}", then.events())
+    };
+    assert_eq!(*reason, SkipReason::UnknownModifier);
+    assert!(!explain.contains("zzqx"), "the typed text stays out of the unsealed explanation: {explain}");
+    then.then_expect_effects([]);
+}
+
+#[test]
+fn the_keyword_books_on_its_configured_platform() {
+    let event = invite("@webex", "", "ck1");
+    let then = given(active()).when(fetched(event));
+    let Effect::FindPersonalRoom { platform, mode, .. } = &then.effects()[0] else { panic!("{:?}", then.effects()) };
+    assert_eq!((platform.as_str(), mode.as_str()), ("webex", "myroom"));
 }
 
 #[test]
