@@ -2,7 +2,9 @@
 //! the seeded random generator every id, number and fault draw comes from.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
 
+use chrono::{DateTime, Utc};
 use parking_lot::{Mutex, RwLock};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -10,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::{WebexFaults, WebexSimConfig};
 use super::model::{Meeting, Person, PersonalRoom, PersonalRoomSpec};
+use super::space::{Membership, Message, Room};
 
 /// What the simulator counted; tests assert on it (also at `GET /_sim/stats`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -29,6 +32,22 @@ pub struct WebexStats {
     pub faults_injected: u64,
     /// Highest number of API requests in flight at once.
     pub max_concurrency: usize,
+    /// Meetings scheduled (`POST /v1/meetings` answered 200).
+    pub meetings_created: u64,
+    /// Meetings changed (`PUT /v1/meetings/{id}` answered 200).
+    pub meetings_updated: u64,
+    /// Meetings deleted (`DELETE /v1/meetings/{id}` answered 204).
+    pub meetings_deleted: u64,
+    /// Spaces created, group spaces with `POST /v1/rooms` and direct ones by a first message.
+    pub rooms_created: u64,
+    /// Spaces deleted (`DELETE /v1/rooms/{id}` answered 204).
+    pub rooms_deleted: u64,
+    /// Memberships created, the creator's own and those of direct spaces included.
+    pub memberships_created: u64,
+    /// Memberships deleted (`DELETE /v1/memberships/{id}` answered 204).
+    pub memberships_deleted: u64,
+    /// Messages posted (`POST /v1/messages` answered 200).
+    pub messages_created: u64,
 }
 
 /// The simulator's data.
@@ -40,12 +59,48 @@ pub struct Store {
     pub people: HashMap<String, Person>,
     /// Scheduled meetings by id.
     pub meetings: HashMap<String, Meeting>,
+    /// Meetings deleted through the API, oldest first, as they were when deleted (tests
+    /// assert on what was removed).
+    pub deleted_meetings: Vec<Meeting>,
+    /// Spaces by id.
+    pub rooms: HashMap<String, Room>,
+    /// Memberships, oldest first.
+    pub memberships: Vec<Membership>,
+    /// Messages, oldest first.
+    pub messages: Vec<Message>,
 }
 
 impl Store {
     /// The person with `email`, in any case.
     pub fn person(&self, email: &str) -> Option<&Person> {
         self.people.get(&email.to_lowercase())
+    }
+
+    /// The person with Webex person id `id`.
+    pub fn person_by_id(&self, id: &str) -> Option<&Person> {
+        self.people.values().find(|p| p.id == id)
+    }
+
+    /// A licensed user of the site with `email` (one who may host meetings), in any case.
+    pub fn user(&self, email: &str) -> Option<&Person> {
+        self.person(email).filter(|p| p.licensed)
+    }
+
+    /// The memberships of space `room_id`, oldest first.
+    pub fn members_of<'a>(&'a self, room_id: &'a str) -> impl Iterator<Item = &'a Membership> + 'a {
+        self.memberships.iter().filter(move |m| m.room_id == room_id)
+    }
+
+    /// Whether the person with id `person_id` is a member of space `room_id`.
+    pub fn is_member(&self, room_id: &str, person_id: &str) -> bool {
+        self.members_of(room_id).any(|m| m.person_id == person_id)
+    }
+
+    /// The direct space of the token's identity (`admin_id`) with the person `person_id`.
+    pub fn direct_room(&self, admin_id: &str, person_id: &str) -> Option<&Room> {
+        self.rooms
+            .values()
+            .find(|r| r.is_direct() && self.is_member(&r.id, admin_id) && self.is_member(&r.id, person_id))
     }
 
     /// Whether some personal room already uses `link`.
@@ -66,8 +121,12 @@ pub struct Core {
     pub store: Mutex<Store>,
     /// Statistics.
     pub stats: Mutex<WebexStats>,
+    /// The simulated clock every "now" comes from.
+    pub clock: Clock,
     /// Person id of the admin identity behind every token (stable, so meetings it hosts agree).
     pub admin_id: String,
+    /// Organisation id of the site (`personOrgId`, `ownerId`).
+    pub org_id: String,
     /// API requests in flight now; the stats keep the maximum.
     inflight: Mutex<usize>,
     rng: Mutex<StdRng>,
@@ -82,11 +141,33 @@ impl Core {
             config,
             store: Mutex::new(Store::default()),
             stats: Mutex::new(WebexStats::default()),
+            clock: Clock::default(),
             admin_id: String::new(),
+            org_id: String::new(),
             inflight: Mutex::new(0),
         };
         core.admin_id = core.person_id();
+        core.org_id = core.spark_id("ORGANIZATION");
         core
+    }
+
+    /// The simulated "now".
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The identity behind every token: the site admin (or service app).
+    pub fn admin(&self) -> Identity {
+        Identity {
+            id: self.admin_id.clone(),
+            email: self.config.admin_email.clone(),
+            display_name: ADMIN_DISPLAY_NAME.to_owned(),
+        }
+    }
+
+    /// Counts one successful change in the stats.
+    pub fn count(&self, what: impl FnOnce(&mut WebexStats) -> &mut u64) {
+        *what(&mut self.stats.lock()) += 1;
     }
 
     /// Current faults.
@@ -137,9 +218,21 @@ impl Core {
 
     /// A Webex person id: base64 of `ciscospark://us/PEOPLE/{uuid}`.
     pub fn person_id(&self) -> String {
+        self.spark_id("PEOPLE")
+    }
+
+    /// A Webex messaging id of `kind` (`ROOM`, `MEMBERSHIP`, `MESSAGE`, `ORGANIZATION`, …):
+    /// base64 without padding of `ciscospark://us/{kind}/{uuid}`, as Webex writes them.
+    pub fn spark_id(&self, kind: &str) -> String {
         let bytes: [u8; 16] = self.rng.lock().random();
-        let uri = format!("ciscospark://us/PEOPLE/{}", uuid::Builder::from_random_bytes(bytes).into_uuid());
+        let uri = format!("ciscospark://us/{kind}/{}", uuid::Builder::from_random_bytes(bytes).into_uuid());
         base64_no_pad(uri.as_bytes())
+    }
+
+    /// A random UUID in its usual lower-case form (space meeting links use one).
+    pub fn uuid(&self) -> String {
+        let bytes: [u8; 16] = self.rng.lock().random();
+        uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
     }
 
     /// An attendee password: eight letters and digits with at least one of each case and a
@@ -197,9 +290,46 @@ impl Core {
         };
         store.people.insert(
             key,
-            Person { id: id.clone(), email: email.to_owned(), display_name: display_name.to_owned(), personal_room },
+            Person {
+                id: id.clone(),
+                email: email.to_owned(),
+                display_name: display_name.to_owned(),
+                personal_room,
+                licensed: true,
+            },
         );
         id
+    }
+
+    /// The identity with `email`: the admin, a person of the site, or, for an address Webex
+    /// does not know, a new invited person (what Webex does when a space member or message
+    /// recipient has no account yet: it creates one and sends an invitation). Invited people
+    /// have no licence: they cannot host meetings and have no personal room.
+    pub fn identity_or_invite(&self, store: &mut Store, email: &str) -> Identity {
+        if email.eq_ignore_ascii_case(&self.config.admin_email) {
+            return self.admin();
+        }
+        if let Some(p) = store.person(email) {
+            return Identity::of(p);
+        }
+        let person = Person {
+            id: self.person_id(),
+            email: email.to_owned(),
+            display_name: email.to_owned(),
+            personal_room: None,
+            licensed: false,
+        };
+        let identity = Identity::of(&person);
+        store.people.insert(email.to_lowercase(), person);
+        identity
+    }
+
+    /// The identity with person id `id` (the admin or a person of the site), if any.
+    pub fn identity_by_id(&self, store: &Store, id: &str) -> Option<Identity> {
+        if id == self.admin_id {
+            return Some(self.admin());
+        }
+        store.person_by_id(id).map(Identity::of)
     }
 
     /// Sets (or with `None` removes) a person's personal room; false if there is no such person.
@@ -232,6 +362,46 @@ impl Core {
             call_in_numbers: self.config.call_in_numbers.clone(),
             support_co_host: false,
         }
+    }
+}
+
+/// Display name of the admin identity behind every token.
+pub const ADMIN_DISPLAY_NAME: &str = "Webex Admin";
+
+/// Who someone is, as messages, memberships and meetings name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// Webex person id.
+    pub id: String,
+    /// E-mail address.
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+}
+
+impl Identity {
+    fn of(p: &Person) -> Self {
+        Self { id: p.id.clone(), email: p.email.clone(), display_name: p.display_name.clone() }
+    }
+}
+
+/// The simulator's clock: real time plus an offset a test can move forward, so that meetings
+/// can be scheduled "tomorrow" and then seen to have passed without waiting.
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset_ms: AtomicI64,
+}
+
+impl Clock {
+    /// The simulated "now".
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::SeqCst))
+    }
+
+    /// Moves simulated time forward (never back: Webex's clock does not go back either).
+    pub fn advance(&self, by: std::time::Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.offset_ms.fetch_add(ms, Ordering::SeqCst);
     }
 }
 

@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 use super::config::WebexFaults;
 use super::core::Core;
 use super::error::WebexError;
-use super::handlers::{Reply, meetings, personal_room};
-use super::model::PersonalRoomSpec;
+use super::handlers::{Query, Reply, meetings, memberships, messages, personal_room, rooms};
+use super::model::{PersonalRoomSpec, RenderContext};
 
 /// Name of the header that carries each response's tracking id.
 pub const TRACKING_HEADER: &str = "trackingid";
@@ -44,13 +44,55 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::resource("/v1/meetings")
+                .route(web::get().to(list_meetings))
                 .route(web::post().to(create_meeting))
                 .default_service(web::to(method_not_allowed)),
         )
         .service(
             web::resource("/v1/meetings/{id}")
                 .route(web::get().to(get_meeting))
+                .route(web::put().to(update_meeting))
                 .route(web::delete().to(delete_meeting))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/v1/rooms")
+                .route(web::get().to(list_rooms))
+                .route(web::post().to(create_room))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/v1/rooms/{id}")
+                .route(web::get().to(get_room))
+                .route(web::delete().to(delete_room))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/v1/rooms/{id}/meetingInfo")
+                .route(web::get().to(get_meeting_info))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/v1/memberships")
+                .route(web::get().to(list_memberships))
+                .route(web::post().to(create_membership))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/v1/memberships/{id}")
+                .route(web::get().to(get_membership))
+                .route(web::delete().to(delete_membership))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/v1/messages")
+                .route(web::get().to(list_messages))
+                .route(web::post().to(create_message))
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/v1/messages/direct")
+                .route(web::get().to(direct_messages))
                 .default_service(web::to(method_not_allowed)),
         )
         .service(web::resource("/_sim/tokens").route(web::post().to(control_add_token)))
@@ -67,6 +109,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::put().to(control_set_faults)),
         )
         .service(web::resource("/_sim/stats").route(web::get().to(control_stats)))
+        .service(web::resource("/_sim/clock/advance").route(web::post().to(control_advance_clock)))
+        .service(web::resource("/_sim/meetings").route(web::get().to(control_meetings)))
+        .service(web::resource("/_sim/rooms").route(web::get().to(control_rooms)))
         .default_service(web::to(unknown_path));
 }
 
@@ -110,6 +155,16 @@ fn finish(core: &Core, http: &HttpRequest, result: Result<Reply, WebexError>) ->
     let response = match result {
         Ok(Reply::Json(body)) => HttpResponse::Ok().json(body),
         Ok(Reply::NoContent) => HttpResponse::NoContent().finish(),
+        Ok(Reply::Page { items, next }) => {
+            let mut builder = HttpResponse::Ok();
+            if let Some(next) = next {
+                // Webex's pagination: RFC 5988 Link headers with rel="next" (absolute URLs).
+                let info = http.connection_info();
+                let link = format!("<{}://{}{}?{next}>; rel=\"next\"", info.scheme(), info.host(), http.path());
+                builder.insert_header(("Link", link));
+            }
+            builder.json(json!({ "items": items }))
+        }
         Err(err) => {
             let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut builder = HttpResponse::build(status);
@@ -174,27 +229,120 @@ async fn get_personal_room(core: web::Data<Arc<Core>>, http: HttpRequest) -> Htt
     api(&core, &http, personal_room::ENDPOINT, |core| personal_room::get(core, &query)).await
 }
 
-async fn create_meeting(core: web::Data<Arc<Core>>, http: HttpRequest, body: web::Bytes) -> HttpResponse {
-    // Parsed before the common steps but judged inside them, so a bad token still wins over a
-    // bad body, as on the real service.
-    let parsed: Result<Option<Value>, ()> = if body.iter().all(u8::is_ascii_whitespace) {
+/// The request body as JSON: `None` when empty, `Err` when it is not JSON. Parsed before the
+/// common steps but judged inside them, so a bad token still wins over a bad body, as on the
+/// real service.
+fn json_body(body: &[u8]) -> Result<Option<Value>, ()> {
+    if body.iter().all(u8::is_ascii_whitespace) {
         Ok(None)
     } else {
-        serde_json::from_slice(&body).map(Some).map_err(|_| ())
-    };
-    api(&core, &http, meetings::CREATE, |core| match parsed {
-        Ok(body) => meetings::create(core, body.as_ref()),
+        serde_json::from_slice(body).map(Some).map_err(|_| ())
+    }
+}
+
+/// Runs `handle` over a parsed body, or answers Webex's 400 for one that is not JSON.
+fn with_body(
+    parsed: Result<Option<Value>, ()>,
+    handle: impl FnOnce(Option<&Value>) -> Result<Reply, WebexError>,
+) -> Result<Reply, WebexError> {
+    match parsed {
+        Ok(body) => handle(body.as_ref()),
         Err(()) => Err(WebexError::bad_request("The request body is not valid JSON.")),
-    })
-    .await
+    }
+}
+
+fn query(http: &HttpRequest) -> Query {
+    Query::parse(http.query_string())
+}
+
+/// The `timezone` request header, which names the zone of the times in meeting answers.
+fn timezone_header(http: &HttpRequest) -> Option<String> {
+    http.headers().get("timezone").and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+async fn create_meeting(core: web::Data<Arc<Core>>, http: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let parsed = json_body(&body);
+    api(&core, &http, meetings::CREATE, |core| with_body(parsed, |b| meetings::create(core, b))).await
+}
+
+async fn list_meetings(core: web::Data<Arc<Core>>, http: HttpRequest) -> HttpResponse {
+    let (q, zone) = (query(&http), timezone_header(&http));
+    api(&core, &http, meetings::LIST, |core| meetings::list(core, &q, zone.as_deref())).await
 }
 
 async fn get_meeting(core: web::Data<Arc<Core>>, http: HttpRequest, id: web::Path<String>) -> HttpResponse {
-    api(&core, &http, meetings::GET, |core| meetings::get(core, &id)).await
+    let (q, zone) = (query(&http), timezone_header(&http));
+    api(&core, &http, meetings::GET, |core| meetings::get(core, &id, &q, zone.as_deref())).await
+}
+
+async fn update_meeting(
+    core: web::Data<Arc<Core>>,
+    http: HttpRequest,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let parsed = json_body(&body);
+    api(&core, &http, meetings::UPDATE, |core| with_body(parsed, |b| meetings::update(core, &id, b))).await
 }
 
 async fn delete_meeting(core: web::Data<Arc<Core>>, http: HttpRequest, id: web::Path<String>) -> HttpResponse {
-    api(&core, &http, meetings::DELETE, |core| meetings::delete(core, &id)).await
+    let q = query(&http);
+    api(&core, &http, meetings::DELETE, |core| meetings::delete(core, &id, &q)).await
+}
+
+async fn create_room(core: web::Data<Arc<Core>>, http: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let parsed = json_body(&body);
+    api(&core, &http, rooms::CREATE, |core| with_body(parsed, |b| rooms::create(core, b))).await
+}
+
+async fn list_rooms(core: web::Data<Arc<Core>>, http: HttpRequest) -> HttpResponse {
+    let q = query(&http);
+    api(&core, &http, rooms::LIST, |core| rooms::list(core, &q)).await
+}
+
+async fn get_room(core: web::Data<Arc<Core>>, http: HttpRequest, id: web::Path<String>) -> HttpResponse {
+    api(&core, &http, rooms::GET, |core| rooms::get(core, &id)).await
+}
+
+async fn delete_room(core: web::Data<Arc<Core>>, http: HttpRequest, id: web::Path<String>) -> HttpResponse {
+    api(&core, &http, rooms::DELETE, |core| rooms::delete(core, &id)).await
+}
+
+async fn get_meeting_info(core: web::Data<Arc<Core>>, http: HttpRequest, id: web::Path<String>) -> HttpResponse {
+    api(&core, &http, rooms::MEETING_INFO, |core| rooms::meeting_info(core, &id)).await
+}
+
+async fn create_membership(core: web::Data<Arc<Core>>, http: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let parsed = json_body(&body);
+    api(&core, &http, memberships::CREATE, |core| with_body(parsed, |b| memberships::create(core, b))).await
+}
+
+async fn list_memberships(core: web::Data<Arc<Core>>, http: HttpRequest) -> HttpResponse {
+    let q = query(&http);
+    api(&core, &http, memberships::LIST, |core| memberships::list(core, &q)).await
+}
+
+async fn get_membership(core: web::Data<Arc<Core>>, http: HttpRequest, id: web::Path<String>) -> HttpResponse {
+    api(&core, &http, memberships::GET, |core| memberships::get(core, &id)).await
+}
+
+async fn delete_membership(core: web::Data<Arc<Core>>, http: HttpRequest, id: web::Path<String>) -> HttpResponse {
+    api(&core, &http, memberships::DELETE, |core| memberships::delete(core, &id)).await
+}
+
+async fn create_message(core: web::Data<Arc<Core>>, http: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let parsed = json_body(&body);
+    api(&core, &http, messages::CREATE, |core| with_body(parsed, |b| messages::create(core, b))).await
+}
+
+async fn list_messages(core: web::Data<Arc<Core>>, http: HttpRequest) -> HttpResponse {
+    let q = query(&http);
+    api(&core, &http, messages::LIST, |core| messages::list(core, &q)).await
+}
+
+async fn direct_messages(core: web::Data<Arc<Core>>, http: HttpRequest) -> HttpResponse {
+    let q = query(&http);
+    api(&core, &http, messages::DIRECT, |core| messages::direct(core, &q)).await
 }
 
 async fn method_not_allowed(core: web::Data<Arc<Core>>, http: HttpRequest) -> HttpResponse {
@@ -312,4 +460,76 @@ async fn control_set_faults(core: web::Data<Arc<Core>>, body: web::Bytes) -> Htt
 /// `GET /_sim/stats`.
 async fn control_stats(core: web::Data<Arc<Core>>) -> HttpResponse {
     HttpResponse::Ok().json(core.stats.lock().clone())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdvanceInput {
+    seconds: f64,
+}
+
+/// `POST /_sim/clock/advance {"seconds"}` → 200 `{"now"}`: moves simulated time forward.
+async fn control_advance_clock(core: web::Data<Arc<Core>>, body: web::Bytes) -> HttpResponse {
+    match parse::<AdvanceInput>(&body)
+        .and_then(|input| std::time::Duration::try_from_secs_f64(input.seconds).map_err(|e| bad(&e.to_string())))
+    {
+        Ok(by) => {
+            core.clock.advance(by);
+            HttpResponse::Ok().json(json!({"now": crate::webex::space::format_millis(core.now())}))
+        }
+        Err(resp) => resp,
+    }
+}
+
+/// `GET /_sim/meetings` → `{"items"}`: every scheduled meeting as the API renders it (in its
+/// own time zone), whoever hosts it, with its `invitees` added.
+async fn control_meetings(core: web::Data<Arc<Core>>) -> HttpResponse {
+    let now = core.now();
+    let store = core.store.lock();
+    let mut meetings: Vec<_> = store.meetings.values().collect();
+    meetings.sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.id.cmp(&b.id)));
+    let items: Vec<Value> = meetings
+        .iter()
+        .map(|m| {
+            let ctx = RenderContext {
+                site: &core.config.site,
+                dial_in_ip_address: &core.config.dial_in_ip_address,
+                call_in_numbers: &core.config.call_in_numbers,
+                now,
+                zone: m.timezone,
+            };
+            let mut body = m.render(&ctx);
+            let invitees: Vec<Value> = m
+                .invitees
+                .iter()
+                .map(|i| json!({"email": i.email, "displayName": i.display_name, "coHost": i.co_host}))
+                .collect();
+            if let Some(obj) = body.as_object_mut() {
+                obj.insert("invitees".to_owned(), json!(invitees));
+            }
+            body
+        })
+        .collect();
+    HttpResponse::Ok().json(json!({ "items": items }))
+}
+
+/// `GET /_sim/rooms` → `{"items"}`: every space with its meeting details and its members'
+/// addresses.
+async fn control_rooms(core: web::Data<Arc<Core>>) -> HttpResponse {
+    let store = core.store.lock();
+    let mut all: Vec<_> = store.rooms.values().collect();
+    all.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
+    let items: Vec<Value> = all
+        .iter()
+        .map(|r| {
+            let mut body = r.render(&rooms::title_for(&store, r, &core.admin_id), &core.org_id);
+            let members: Vec<&str> = store.members_of(&r.id).map(|m| m.person_email.as_str()).collect();
+            if let Some(obj) = body.as_object_mut() {
+                obj.insert("members".to_owned(), json!(members));
+                obj.insert("meetingInfo".to_owned(), r.render_meeting_info());
+            }
+            body
+        })
+        .collect();
+    HttpResponse::Ok().json(json!({ "items": items }))
 }

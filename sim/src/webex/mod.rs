@@ -1,8 +1,18 @@
 //! A Webex REST simulator that follows the wire behaviour hcal relies on: bearer tokens with
 //! Webex's 401 body, personal meeting rooms (`GET /v1/meetingPreferences/personalMeetingRoom`,
-//! `hostPin` and all), scheduling, reading and deleting meetings (`/v1/meetings`), Webex's
-//! error shape `{"message", "errors": [{"description"}], "trackingId"}`, a `trackingid` header
-//! on every response, and switchable faults (429 with `Retry-After`, 5xx, latency).
+//! `hostPin` and all), one-time meetings (`/v1/meetings`: schedule, list with Webex's window
+//! defaults and `integrationTag`, read, replace, delete), spaces (`/v1/rooms`, their
+//! `meetingInfo`, `/v1/memberships`) and messages (`/v1/messages`, the 1:1 spaces they create
+//! and `/v1/messages/direct`), Webex's error shape `{"message", "errors": [{"description"}],
+//! "trackingId"}`, a `trackingid` header on every response, `Link` headers on long lists, and
+//! switchable faults (429 with `Retry-After`, 5xx, latency) on every endpoint.
+//!
+//! Every token belongs to the site admin (or a service app with admin scopes): meetings are
+//! scheduled, read, changed and deleted for a user by naming them with `hostEmail`, and spaces
+//! and messages are the admin's own. Time comes from a simulated clock (real time plus an
+//! offset [`WebexSim::advance_clock`] moves), so "start in the past" is judged against it.
+//! The wire facts and the choices made where Webex's documentation is silent are in
+//! `docs/webex-simulator.md`.
 //!
 //! Start one in-process with [`WebexSim::start`]; it listens on a 127.0.0.1 port. The knobs are
 //! in [`config`]. Processes that cannot call the methods use the control surface:
@@ -15,14 +25,17 @@
 //! | `PUT /_sim/people/{email}/personalRoom` | a [`PersonalRoomSpec`] | replace the room |
 //! | `DELETE /_sim/people/{email}/personalRoom` | | the person has no room from now on |
 //! | `GET` / `PUT /_sim/faults` | a [`WebexFaults`] | read or replace the faults |
-//! | `GET /_sim/stats` | | the [`WebexStats`] |
+//! | `GET /_sim/stats` | | the [`WebexStats`] (requests, statuses, creates, updates, deletes) |
+//! | `POST /_sim/clock/advance` | `{"seconds"}` | move simulated time forward; 200 `{"now"}` |
+//! | `GET /_sim/meetings` | | `{"items"}`: every meeting, whoever hosts it, with `invitees` |
+//! | `GET /_sim/rooms` | | `{"items"}`: every space with `members` (addresses) and `meetingInfo` |
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use hcal_sim::webex::{WebexSim, WebexSimConfig};
 //! let sim = WebexSim::start(WebexSimConfig::default()).await?;
 //! sim.add_token("admin-token");
-//! sim.add_person("alice@contoso.example", "Alice Adams");
+//! sim.add_person("alex@contoso.example", "Alex Wilber");
 //! println!("Webex at {}/v1", sim.url());
 //! # Ok(()) }
 //! ```
@@ -33,15 +46,18 @@ pub mod error;
 pub mod handlers;
 pub mod http;
 pub mod model;
+pub mod space;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::{App, HttpServer, middleware, web};
+use chrono::{DateTime, Utc};
 
 pub use self::config::{CallInNumber, WebexFaults, WebexSimConfig};
 pub use self::core::WebexStats;
-pub use self::model::PersonalRoomSpec;
+pub use self::model::{Invitee, Meeting, MeetingOptions, PersonalRoomSpec};
+pub use self::space::{Membership, Message, Room, RoomKind, SpaceMeeting};
 
 /// A running simulator. Dropping it leaves the server running until the runtime ends; call
 /// [`WebexSim::stop`] to stop it.
@@ -131,6 +147,76 @@ impl WebexSim {
     /// How many meetings are scheduled (created and not deleted).
     pub fn meeting_count(&self) -> usize {
         self.core.store.lock().meetings.len()
+    }
+
+    /// Every scheduled meeting, whoever hosts it, earliest start first: what "the platform
+    /// shows" after a client created, moved or deleted meetings.
+    pub fn meetings(&self) -> Vec<Meeting> {
+        let mut all: Vec<Meeting> = self.core.store.lock().meetings.values().cloned().collect();
+        all.sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.id.cmp(&b.id)));
+        all
+    }
+
+    /// The scheduled meeting with `id`, if it exists (not after it was deleted).
+    pub fn meeting(&self, id: &str) -> Option<Meeting> {
+        self.core.store.lock().meetings.get(id).cloned()
+    }
+
+    /// The scheduled meetings carrying integration tag `tag`, earliest start first.
+    pub fn meetings_tagged(&self, tag: &str) -> Vec<Meeting> {
+        self.meetings().into_iter().filter(|m| m.integration_tags.iter().any(|t| t == tag)).collect()
+    }
+
+    /// The meetings deleted through the API, oldest deletion first, as they were then.
+    pub fn deleted_meetings(&self) -> Vec<Meeting> {
+        self.core.store.lock().deleted_meetings.clone()
+    }
+
+    /// Every space, direct ones included, oldest first.
+    pub fn rooms(&self) -> Vec<Room> {
+        let mut all: Vec<Room> = self.core.store.lock().rooms.values().cloned().collect();
+        all.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
+        all
+    }
+
+    /// The space with `id`, if it exists.
+    pub fn room(&self, id: &str) -> Option<Room> {
+        self.core.store.lock().rooms.get(id).cloned()
+    }
+
+    /// The members of space `id`, in the order they joined (the creator first); `None` when
+    /// there is no such space.
+    pub fn room_members(&self, id: &str) -> Option<Vec<Membership>> {
+        let store = self.core.store.lock();
+        store.rooms.contains_key(id).then(|| store.members_of(id).cloned().collect())
+    }
+
+    /// The token identity's 1:1 space with the person `email`, if a message created one.
+    pub fn direct_room(&self, email: &str) -> Option<Room> {
+        let store = self.core.store.lock();
+        let person = store.person(email)?;
+        store.direct_room(&self.core.admin_id, &person.id).cloned()
+    }
+
+    /// The messages of space `room_id`, oldest first.
+    pub fn messages(&self, room_id: &str) -> Vec<Message> {
+        self.core.store.lock().messages.iter().filter(|m| m.room_id == room_id).cloned().collect()
+    }
+
+    /// The e-mail address of the identity behind every token (the site admin), who hosts
+    /// meetings scheduled without `hostEmail` and owns every space and message.
+    pub fn admin_email(&self) -> &str {
+        &self.core.config.admin_email
+    }
+
+    /// The simulated "now" that meeting times are judged against.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.core.now()
+    }
+
+    /// Moves the simulated clock forward, e.g. past a meeting's end to see it `expired`.
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        self.core.clock.advance(by);
     }
 
     /// Replaces the active faults.
