@@ -354,6 +354,16 @@ async fn the_compose_stack_decorates_an_invite_without_docker() {
     let http = reqwest::Client::new();
     let token = env.get("HCAL_API_TOKEN").unwrap().clone();
     let hcal_log = || std::fs::read_to_string(data.path().join("hcal.log")).unwrap_or_default();
+    // A failed step shows what hcal said.
+    struct ShowLog(std::path::PathBuf);
+    impl Drop for ShowLog {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                eprintln!("---- hcal output ----\n{}", std::fs::read_to_string(&self.0).unwrap_or_default());
+            }
+        }
+    }
+    let _show = ShowLog(data.path().join("hcal.log"));
     let wait = std::time::Duration::from_secs(60);
     support::eventually("hcal to start", wait, || async {
         http.get(format!("{hcal}/healthz")).send().await.ok()?.status().is_success().then_some(())
