@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 use crate::ids::{GraphEventId, MailboxId};
 use crate::log::{EventLog, LogError, Record, partition_for};
 use crate::ports::{
-    Clock, GraphApi, GraphEvent, GraphFailure, Inbox, MeetingPlatform, MeetingRoom, PatchedEvent, PlatformFailure,
-    SubscriptionApi,
+    Booking, BookingRequest, Clock, GraphApi, GraphEvent, GraphFailure, Inbox, MeetingPlatform, MeetingRoom,
+    PatchedEvent, PlatformFailure, SubscriptionApi,
 };
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -265,12 +265,28 @@ impl GraphApi for FakeGraph {
     }
 }
 
-/// A meeting platform with a personal room per organiser address.
+/// A meeting the fake platform has booked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeBooking {
+    /// The platform's id.
+    pub id: String,
+    /// The request it was booked (or last moved) with.
+    pub request: BookingRequest,
+    /// Times it was moved.
+    pub moves: u32,
+}
+
+/// A meeting platform with a personal room per organiser address and bookings kept by
+/// idempotency key (a second booking under one key finds the first).
 #[derive(Debug, Default)]
 pub struct FakePlatform {
     rooms: Mutex<HashMap<String, MeetingRoom>>,
     failures: Mutex<VecDeque<PlatformFailure>>,
     lookups: AtomicU64,
+    bookings: Mutex<Vec<FakeBooking>>,
+    deleted: Mutex<Vec<FakeBooking>>,
+    booked: AtomicU64,
+    halt: Halt,
 }
 
 impl FakePlatform {
@@ -279,7 +295,7 @@ impl FakePlatform {
         lock(&self.rooms).insert(organizer.to_owned(), room);
     }
 
-    /// The next look-ups fail like this, in order.
+    /// The next calls (look-ups, bookings, moves, deletions) fail like this, in order.
     pub fn fail(&self, failures: impl IntoIterator<Item = PlatformFailure>) {
         lock(&self.failures).extend(failures);
     }
@@ -288,19 +304,99 @@ impl FakePlatform {
     pub fn lookups(&self) -> u64 {
         self.lookups.load(Ordering::SeqCst)
     }
+
+    /// The meetings booked and not deleted.
+    pub fn bookings(&self) -> Vec<FakeBooking> {
+        lock(&self.bookings).clone()
+    }
+
+    /// The meetings deleted.
+    pub fn deleted(&self) -> Vec<FakeBooking> {
+        lock(&self.deleted).clone()
+    }
+
+    /// Halts right after the next booking (`"book"`), move (`"reschedule"`) or deletion
+    /// (`"cancel"`) is done.
+    pub fn halt_after(&self, call: &str) {
+        self.halt.arm(call);
+    }
+
+    fn failure(&self) -> Option<PlatformFailure> {
+        lock(&self.failures).pop_front()
+    }
+
+    fn room_for(request: &BookingRequest, id: &str) -> MeetingRoom {
+        MeetingRoom {
+            platform: request.platform.clone(),
+            web_link: format!("https://{}.example/j/{id}", request.platform),
+            sip_address: Some(format!("{id}@{}.example", request.platform)),
+            meeting_number: Some(id.to_owned()),
+        }
+    }
 }
 
 #[async_trait]
 impl MeetingPlatform for FakePlatform {
     async fn personal_room(&self, _platform: &str, organizer_address: &str) -> Result<MeetingRoom, PlatformFailure> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
-        if let Some(failure) = lock(&self.failures).pop_front() {
+        if let Some(failure) = self.failure() {
             return Err(failure);
         }
         lock(&self.rooms)
             .get(organizer_address)
             .cloned()
             .ok_or_else(|| PlatformFailure::Refused("no personal room".into()))
+    }
+
+    async fn book(&self, request: &BookingRequest) -> Result<Booking, PlatformFailure> {
+        if let Some(failure) = self.failure() {
+            return Err(failure);
+        }
+        let booking = {
+            let mut bookings = lock(&self.bookings);
+            match bookings.iter().find(|b| b.request.key == request.key) {
+                Some(b) => b.clone(),
+                None => {
+                    let id = format!("{:011}", self.booked.fetch_add(1, Ordering::SeqCst) + 1);
+                    let b = FakeBooking { id, request: request.clone(), moves: 0 };
+                    bookings.push(b.clone());
+                    b
+                }
+            }
+        };
+        self.halt.at("book").await;
+        Ok(Booking { room: Self::room_for(&booking.request, &booking.id), id: booking.id })
+    }
+
+    async fn reschedule(&self, booking_id: &str, request: &BookingRequest) -> Result<(), PlatformFailure> {
+        if let Some(failure) = self.failure() {
+            return Err(failure);
+        }
+        {
+            let mut bookings = lock(&self.bookings);
+            let b = bookings
+                .iter_mut()
+                .find(|b| b.id == booking_id)
+                .ok_or_else(|| PlatformFailure::Refused("no such meeting".into()))?;
+            b.request = request.clone();
+            b.moves += 1;
+        }
+        self.halt.at("reschedule").await;
+        Ok(())
+    }
+
+    async fn cancel(&self, _platform: &str, booking_id: &str, _organizer: &str) -> Result<(), PlatformFailure> {
+        if let Some(failure) = self.failure() {
+            return Err(failure);
+        }
+        {
+            let mut bookings = lock(&self.bookings);
+            if let Some(at) = bookings.iter().position(|b| b.id == booking_id) {
+                lock(&self.deleted).push(bookings.remove(at));
+            }
+        }
+        self.halt.at("cancel").await;
+        Ok(())
     }
 }
 

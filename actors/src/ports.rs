@@ -158,12 +158,68 @@ pub enum PlatformFailure {
     Refused(String),
 }
 
-/// The meeting platform (Webex today).
+/// What kind of meeting a booking makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BookingKind {
+    /// A meeting of its own for this invite (Webex: a scheduled meeting; Jitsi: a fresh room).
+    OneTime,
+    /// A meeting that belongs to a space (a chat room) whose members are the attendees.
+    Space,
+}
+
+/// A meeting to book for one invite. The title and attendees are sensitive: they go to the
+/// platform and nowhere else (not into logs or failure messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookingRequest {
+    /// Platform id of the configuration.
+    pub platform: String,
+    /// What to book.
+    pub kind: BookingKind,
+    /// The idempotency key: the same invite always gives the same key, so a booking repeated
+    /// after a crash finds the first one instead of booking twice (Webex: an integration tag).
+    /// At most 64 characters of `[0-9a-z-]`.
+    pub key: String,
+    /// The organiser's address (the host).
+    pub organizer: String,
+    /// The invite's subject.
+    pub title: String,
+    /// Start.
+    pub start: DateTime<Utc>,
+    /// End.
+    pub end: DateTime<Utc>,
+    /// Everyone invited besides the organiser.
+    pub attendees: Vec<EmailAddress>,
+}
+
+/// A booked meeting: the platform's id for it (to move and delete it) and how to join it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Booking {
+    /// The platform's id of the meeting; opaque.
+    pub id: String,
+    /// How attendees join.
+    pub room: MeetingRoom,
+}
+
+/// A meeting platform: personal rooms looked up, meetings booked, moved and deleted. One value
+/// serves every configured platform, told apart by the platform id; a platform it does not
+/// serve, or a kind of booking the platform has not, is `Refused`.
 #[async_trait]
 pub trait MeetingPlatform: Send + Sync {
     /// The organiser's personal room on `platform` (a platform id of the configuration; one
     /// the implementation does not serve is `Refused`).
     async fn personal_room(&self, platform: &str, organizer_address: &str) -> Result<MeetingRoom, PlatformFailure>;
+
+    /// Books a meeting for an invite, or finds the one booked earlier under the same
+    /// `request.key`: never two for one key.
+    async fn book(&self, request: &BookingRequest) -> Result<Booking, PlatformFailure>;
+
+    /// Moves a booked meeting to the request's times (and title). A meeting the platform no
+    /// longer has is `Refused`.
+    async fn reschedule(&self, booking_id: &str, request: &BookingRequest) -> Result<(), PlatformFailure>;
+
+    /// Deletes a booked meeting; one already gone counts as deleted.
+    async fn cancel(&self, platform: &str, booking_id: &str, organizer_address: &str) -> Result<(), PlatformFailure>;
 }
 
 /// Graph subscriptions of a mailbox, as the actor maintains them (the notification URLs are the

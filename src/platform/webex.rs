@@ -20,7 +20,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hcal_actors::ports::{MeetingPlatform, MeetingRoom, PlatformFailure};
+use hcal_actors::ports::{Booking, BookingRequest, MeetingPlatform, MeetingRoom, PlatformFailure};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
@@ -257,6 +257,17 @@ impl MeetingPlatform for WebexClient {
             tokio::time::sleep(delay).await;
             retries += 1;
         }
+    }
+    async fn book(&self, request: &BookingRequest) -> Result<Booking, PlatformFailure> {
+        Err(PlatformFailure::Refused(format!("hcal does not book {:?} meetings on Webex yet", request.kind)))
+    }
+
+    async fn reschedule(&self, _booking_id: &str, request: &BookingRequest) -> Result<(), PlatformFailure> {
+        Err(PlatformFailure::Refused(format!("hcal does not move {:?} meetings on Webex yet", request.kind)))
+    }
+
+    async fn cancel(&self, _platform: &str, _booking_id: &str, _organizer: &str) -> Result<(), PlatformFailure> {
+        Err(PlatformFailure::Refused("hcal does not delete meetings on Webex yet".to_owned()))
     }
 }
 
