@@ -268,6 +268,11 @@ fn start_like_compose(doc: &Yaml, name: &str, listen: &str, rewrite: &dyn Fn(&st
         .spawn()
         .unwrap();
     let mut child = Killed(child);
+    // Its log goes to stderr: drained all along (a full pipe would block the simulator) and
+    // shown with the test's output.
+    let log = BufReader::new(child.0.stderr.take().unwrap());
+    let label = name.to_owned();
+    std::thread::spawn(move || log.lines().map_while(Result::ok).for_each(|l| eprintln!("[{label}] {l}")));
     let mut lines = Vec::new();
     let mut out = BufReader::new(child.0.stdout.take().unwrap()).lines();
     for line in out.by_ref() {
@@ -280,9 +285,7 @@ fn start_like_compose(doc: &Yaml, name: &str, listen: &str, rewrite: &dyn Fn(&st
             return (child, lines);
         }
     }
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut err).unwrap();
-    panic!("{name} did not start with the compose arguments {args:?}: {lines:#?}\n{err}");
+    panic!("{name} did not start with the compose arguments {args:?}: {lines:#?} (its log is above)");
 }
 
 #[test]

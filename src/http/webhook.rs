@@ -44,6 +44,10 @@ pub struct WebhookLimits {
     in_flight: Semaphore,
     body_timeout: Duration,
     retry_after: u64,
+    /// How long after a batch arrived the webhook waits for the subscription index to catch
+    /// up before it discards items of subscriptions it does not know: 2 s, inside the 3 s
+    /// Graph gives a webhook (measured from arrival, so a slow body only shortens it).
+    catch_up_wait: Duration,
 }
 
 impl WebhookLimits {
@@ -55,7 +59,7 @@ impl WebhookLimits {
         let retry_after = body_timeout.as_secs().saturating_add(u64::from(body_timeout.subsec_nanos() > 0)).max(1);
         // Semaphore::new panics above its maximum; no installation needs that many anyway.
         let slots = service.webhook_max_in_flight.min(Semaphore::MAX_PERMITS);
-        Self { in_flight: Semaphore::new(slots), body_timeout, retry_after }
+        Self { in_flight: Semaphore::new(slots), body_timeout, retry_after, catch_up_wait: Duration::from_secs(2) }
     }
 }
 
@@ -194,6 +198,7 @@ pub async fn receive(
     if let Some(token) = validation_token(&req) {
         return validation(&state, token);
     }
+    let arrived = tokio::time::Instant::now();
     let batches = |outcome| state.metrics.inc("hcal_webhook_batches_total", "outcome", outcome);
     let limits = &state.webhook;
     // Held until the answer, so that the bodies in memory and the appends waiting for the
@@ -217,10 +222,21 @@ pub async fn receive(
             return Err(ApiError::new(ErrorKind::RequestTimeout, "the body did not arrive in time; deliver again"));
         }
     };
-    let parsed = parse(&body, |id| state.subscriptions.get(id), Utc::now()).map_err(|e| {
-        batches("malformed");
-        ApiError::new(ErrorKind::MalformedBody, e.message()).with_source(e)
-    })?;
+    let read = |body: &[u8]| {
+        parse(body, |id| state.subscriptions.get(id), Utc::now()).map_err(|e| {
+            batches("malformed");
+            ApiError::new(ErrorKind::MalformedBody, e.message()).with_source(e)
+        })
+    };
+    let mut parsed = read(&body)?;
+    // Graph delivers to a new subscription as soon as it exists, and the index learns of it
+    // from the log a moment after hcal recorded it: before an item is discarded as unknown,
+    // the index is given the time to read what was appended before the batch arrived.
+    if parsed.outcomes.contains(&Outcome::UnknownSubscription)
+        && state.subscriptions.wait_caught_up(arrived, limits.catch_up_wait).await
+    {
+        parsed = read(&body)?;
+    }
     for outcome in &parsed.outcomes {
         state.metrics.inc("hcal_webhook_items_total", "outcome", outcome.label());
     }

@@ -295,6 +295,22 @@ impl SubscriptionIndex {
         *self.caught_up.lock()
     }
 
+    /// Waits until the index holds every event appended before `instant`, at most `limit`;
+    /// whether it does. A subscription Graph delivers to at once after creating it may not be
+    /// in the index yet: the webhook asks this before it discards an item as unknown.
+    pub async fn wait_caught_up(&self, instant: tokio::time::Instant, limit: std::time::Duration) -> bool {
+        let deadline = instant + limit;
+        loop {
+            if self.caught_up_as_of().is_some_and(|as_of| as_of >= instant) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// Number of known subscriptions.
     pub fn len(&self) -> usize {
         self.maps.read().by_id.len()
