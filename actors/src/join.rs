@@ -259,6 +259,73 @@ pub fn insert_block(body_html: &str, block: &str) -> String {
     }
 }
 
+/// The class of the element that holds hcal's block; nothing else in an invite carries it.
+const BLOCK_CLASS: &str = "hcal-join";
+
+/// The body without hcal's block (each one, should there be several), or `None` when it has
+/// none. The block is the `div` of class `hcal-join` with everything up to its matching
+/// `</div>` (nested `div`s counted, tags matched without regard to case, as mail clients and
+/// Exchange rewrite them). A block whose end cannot be found is left in place: removing text
+/// up to a guess could take the organiser's own words with it.
+pub fn remove_block(body_html: &str) -> Option<String> {
+    let mut body = body_html.to_owned();
+    let mut removed = false;
+    while let Some((from, to)) = block_span(&body) {
+        body.replace_range(from..to, "");
+        removed = true;
+    }
+    removed.then_some(body)
+}
+
+/// Whether the body carries hcal's block.
+pub fn has_block(body_html: &str) -> bool {
+    block_span(body_html).is_some()
+}
+
+/// Byte range of the first complete block.
+fn block_span(body: &str) -> Option<(usize, usize)> {
+    // ASCII lowering keeps every byte offset.
+    let lower = body.to_ascii_lowercase();
+    let mut search = 0;
+    while let Some(at) = lower[search..].find("<div").map(|i| i + search) {
+        let tag_end = lower[at..].find('>').map(|i| i + at + 1)?;
+        let tag = &lower[at..tag_end];
+        if !has_class(tag, BLOCK_CLASS) {
+            search = tag_end;
+            continue;
+        }
+        let mut depth = 1usize;
+        let mut pos = tag_end;
+        while depth > 0 {
+            let open = lower[pos..].find("<div").map(|i| i + pos);
+            let close = lower[pos..].find("</div").map(|i| i + pos)?;
+            match open {
+                Some(o) if o < close => {
+                    depth += 1;
+                    pos = o + 4;
+                }
+                _ => {
+                    depth -= 1;
+                    pos = lower[close..].find('>').map(|i| i + close + 1)?;
+                }
+            }
+        }
+        return Some((at, pos));
+    }
+    None
+}
+
+/// Whether an opening tag (lower case) names `class` among its classes, quoted either way.
+fn has_class(tag: &str, class: &str) -> bool {
+    let Some(at) = tag.find("class=") else { return false };
+    let rest = &tag[at + 6..];
+    let value = match rest.chars().next() {
+        Some(q @ ('"' | '\'')) => rest[1..].split(q).next().unwrap_or_default(),
+        _ => rest.split(|c: char| c.is_whitespace() || c == '>').next().unwrap_or_default(),
+    };
+    value.split_whitespace().any(|c| c == class)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -504,5 +571,31 @@ mod tests {
         assert_eq!(Marker::decode("something else"), None);
         let older = r#"{"v":1,"platform":"webex","mode":"myroom","tpl":1,"web":"https://w","sip":null}"#;
         assert_eq!(Marker::decode(older).map(|m| m.tpl), Some(1), "blocks of the first template are still hcal's");
+    }
+
+    #[test]
+    fn the_block_is_removed_and_the_organisers_text_stays() {
+        let body = "<html><body><p>Agenda</p><div>mine</div></body></html>";
+        let decorated = insert_block(body, &render_block(&room(), Language::ENGLISH, &none()));
+        assert!(has_block(&decorated));
+        assert_eq!(remove_block(&decorated).as_deref(), Some(body));
+        assert_eq!(remove_block(body), None);
+        assert!(!has_block(body));
+    }
+
+    #[test]
+    fn a_rewritten_block_is_found_whatever_the_case_quotes_and_nesting() {
+        let body = "<P>x</P><DIV lang=en CLASS='Other hcal-join'><div><p>in</p></div><p>link</p></DIV><p>after</p>";
+        assert_eq!(remove_block(body).as_deref(), Some("<P>x</P><p>after</p>"));
+        // Not a class of ours.
+        let other = "<div class=\"hcal-joined\">x</div>";
+        assert_eq!(remove_block(other), None);
+    }
+
+    #[test]
+    fn a_block_without_its_end_is_left_alone() {
+        let body = "<p>x</p><div class=\"hcal-join\"><p>cut short";
+        assert_eq!(remove_block(body), None);
+        assert!(!has_block(body));
     }
 }

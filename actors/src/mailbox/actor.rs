@@ -314,6 +314,46 @@ impl Mailbox {
                     }
                 }
             }
+            Effect::BookMeeting { event, request, mode, conflicts } => match deps.platform.book(&request).await {
+                Ok(booking) => MailboxInput::Booked { event, booking, mode, conflicts },
+                Err(failure) => {
+                    tracing::warn!(mailbox = %id, error = %failure, "the meeting platform did not book");
+                    MailboxInput::PlatformFailed { event_id: event.id.clone(), failure }
+                }
+            },
+            Effect::RescheduleMeeting { event_id, booking_id, request } => {
+                match deps.platform.reschedule(&booking_id, &request).await {
+                    Ok(()) => MailboxInput::BookingRescheduled {
+                        event_id,
+                        booking_id,
+                        start: request.start,
+                        end: request.end,
+                    },
+                    Err(failure) => {
+                        tracing::warn!(mailbox = %id, error = %failure, "the meeting platform did not move the meeting");
+                        MailboxInput::PlatformFailed { event_id, failure }
+                    }
+                }
+            }
+            Effect::CancelBooking { event_id, platform, booking_id, organizer } => {
+                match deps.platform.cancel(&platform, &booking_id, &organizer).await {
+                    Ok(()) => MailboxInput::BookingCancelled { event_id, booking_id },
+                    Err(failure) => {
+                        tracing::warn!(mailbox = %id, error = %failure, "the meeting platform did not delete the meeting");
+                        MailboxInput::CancelFailed { event_id, booking_id, failure }
+                    }
+                }
+            }
+            Effect::RemoveJoinInfo { event_id, expected_change_key, body_html, conflicts } => {
+                match deps.graph.patch_join_info(id, &event_id, &expected_change_key, &body_html, "").await {
+                    Ok(patched) => MailboxInput::JoinInfoCleared { event_id, change_key: patched.change_key },
+                    Err(GraphFailure::Conflict) => MailboxInput::PatchConflicted { event_id, conflicts },
+                    Err(failure) => {
+                        failed("removing join details", &failure);
+                        MailboxInput::PatchFailed { event_id, failure }
+                    }
+                }
+            }
             Effect::WriteJoinInfo { event_id, expected_change_key, body_html, marker, room, mode, conflicts } => {
                 match deps.graph.patch_join_info(id, &event_id, &expected_change_key, &body_html, &marker).await {
                     Ok(patched) => {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::events::MailboxEvent;
 use crate::ids::GraphEventId;
-use crate::ports::{GraphEvent, MeetingRoom};
+use crate::ports::{BookingRequest, GraphEvent, MeetingRoom};
 
 /// Something the outside world must do for a mailbox.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,6 +81,51 @@ pub enum Effect {
         /// Write conflicts met so far, handed back.
         conflicts: u32,
     },
+    /// Book a meeting on the platform for the invite, or find the one booked under the
+    /// request's key. Outcome: `Booked` or `PlatformFailed`.
+    BookMeeting {
+        /// The event being decorated, handed back with the outcome.
+        event: Box<GraphEvent>,
+        /// What to book (the key makes a repeated booking find the first).
+        request: BookingRequest,
+        /// Keyword action, handed back.
+        mode: String,
+        /// Write conflicts met so far, handed back.
+        conflicts: u32,
+    },
+    /// Move a booked meeting to the invite's times. Outcome: `BookingRescheduled` or
+    /// `PlatformFailed`.
+    RescheduleMeeting {
+        /// The invite.
+        event_id: GraphEventId,
+        /// The platform's id of the meeting.
+        booking_id: String,
+        /// The invite's title and new times.
+        request: BookingRequest,
+    },
+    /// Delete a booked meeting on its platform. Outcome: `BookingCancelled` or `CancelFailed`.
+    CancelBooking {
+        /// The invite it was booked for.
+        event_id: GraphEventId,
+        /// Platform id.
+        platform: String,
+        /// The platform's id of the meeting.
+        booking_id: String,
+        /// The organiser (the host).
+        organizer: String,
+    },
+    /// Write the body without hcal's block and clear the marker, only if the invite still has
+    /// `expected_change_key`. Outcome: `JoinInfoCleared`, `PatchConflicted` or `PatchFailed`.
+    RemoveJoinInfo {
+        /// The event.
+        event_id: GraphEventId,
+        /// `If-Match`.
+        expected_change_key: String,
+        /// The whole new body.
+        body_html: String,
+        /// Write conflicts met so far, handed back.
+        conflicts: u32,
+    },
     /// Write the body and the marker into the invite, only if it still has
     /// `expected_change_key`. Outcome: `JoinInfoWritten`, `PatchConflicted` or `PatchFailed`.
     WriteJoinInfo {
@@ -122,6 +167,10 @@ impl Effect {
             Self::Redeliver { .. } => "Redeliver",
             Self::FetchEvent { .. } => "FetchEvent",
             Self::FindPersonalRoom { .. } => "FindPersonalRoom",
+            Self::BookMeeting { .. } => "BookMeeting",
+            Self::RescheduleMeeting { .. } => "RescheduleMeeting",
+            Self::CancelBooking { .. } => "CancelBooking",
+            Self::RemoveJoinInfo { .. } => "RemoveJoinInfo",
             Self::WriteJoinInfo { .. } => "WriteJoinInfo",
             Self::RetryLater { .. } => "RetryLater",
         }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::detect::{AddressKind, Keyword};
 use crate::ids::GraphEventId;
-use crate::ports::{EmailAddress, EventType};
+use crate::ports::{EmailAddress, EventType, MeetingRoom};
 
 /// Sensitive details of a meeting: sealed in every stored or sent form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -86,6 +86,15 @@ pub enum SkipReason {
     /// The keyword carries a modifier hcal does not know (`@webex:onetim`); nothing is booked
     /// on a guess.
     UnknownModifier,
+    /// The meeting is already over when hcal first sees its keyword.
+    MeetingOver,
+}
+
+/// Sensitive details of a booking: how to join it (sealed like every join address).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingPrivate {
+    /// The booked meeting's join details.
+    pub room: MeetingRoom,
 }
 
 /// Sensitive details of a subscription.
@@ -199,8 +208,9 @@ pub enum MailboxEvent {
         /// Graph event id.
         #[serde(rename = "eventId")]
         event_id: GraphEventId,
-        /// Failure class: `not_in_scope`, `fatal`, `unsupported_mode` (the keyword's action is not
-        /// one hcal books), `no_organizer`. Events of earlier versions may carry other text.
+        /// Failure class: `not_in_scope`, `fatal`, `no_organizer`, `series_not_bookable` (a
+        /// one-time or space meeting asked for a whole series). Events of earlier versions may
+        /// carry other text (`unsupported_mode` before one-time and space meetings were booked).
         reason: String,
         /// Whether a later attempt may succeed.
         retryable: bool,
@@ -216,6 +226,61 @@ pub enum MailboxEvent {
         /// body text (it is stored unsealed). Empty in events written before it existed.
         #[serde(default)]
         explain: String,
+    },
+    /// hcal booked a meeting on the platform for a keyword invite (`onetime`, `space`), before
+    /// writing its join details: a crash between the two writes the same meeting after the
+    /// restart, and a booking repeated because the record was lost finds this one by its key.
+    MeetingBooked {
+        /// Graph event id.
+        #[serde(rename = "eventId")]
+        event_id: GraphEventId,
+        /// Platform.
+        platform: String,
+        /// Keyword action.
+        mode: String,
+        /// The platform's id of the meeting.
+        #[serde(rename = "bookingId")]
+        booking_id: String,
+        /// Start booked.
+        start: DateTime<Utc>,
+        /// End booked.
+        end: DateTime<Utc>,
+        /// The join details (sealed).
+        private: BookingPrivate,
+    },
+    /// The booked meeting was moved to the invite's new times.
+    BookingMoved {
+        /// Graph event id.
+        #[serde(rename = "eventId")]
+        event_id: GraphEventId,
+        /// The platform's id of the meeting.
+        #[serde(rename = "bookingId")]
+        booking_id: String,
+        /// New start.
+        start: DateTime<Utc>,
+        /// New end.
+        end: DateTime<Utc>,
+    },
+    /// A booked meeting whose invite was cancelled or lost its keyword is gone from the platform
+    /// (`deleted`), or the platform refused to delete it (`deleted: false`, not tried again).
+    BookingDeleted {
+        /// Graph event id of the invite it was booked for.
+        #[serde(rename = "eventId")]
+        event_id: GraphEventId,
+        /// The platform's id of the meeting.
+        #[serde(rename = "bookingId")]
+        booking_id: String,
+        /// Whether the platform deleted it (or had already).
+        deleted: bool,
+    },
+    /// The organiser removed the keyword: hcal took its block (and marker) out of the invite.
+    JoinInfoRemoved {
+        /// Graph event id.
+        #[serde(rename = "eventId")]
+        event_id: GraphEventId,
+        /// Change key after the write.
+        #[serde(rename = "changeKey")]
+        change_key: String,
     },
     /// The mailbox no longer keeps a meeting that ended long ago (forgotten at a subscription
     /// renewal, [`super::input::MailboxInput::RenewSubscription`]): its state, and so its
@@ -249,6 +314,10 @@ impl MailboxEvent {
             Self::JoinInfoPatchFailed { .. } => "JoinInfoPatchFailed",
             Self::MeetingSkipped { .. } => "MeetingSkipped",
             Self::MeetingForgotten { .. } => "MeetingForgotten",
+            Self::MeetingBooked { .. } => "MeetingBooked",
+            Self::BookingMoved { .. } => "BookingMoved",
+            Self::BookingDeleted { .. } => "BookingDeleted",
+            Self::JoinInfoRemoved { .. } => "JoinInfoRemoved",
         }
     }
 
@@ -273,7 +342,11 @@ impl MailboxEvent {
             | Self::JoinInfoPatched { event_id, .. }
             | Self::JoinInfoPatchFailed { event_id, .. }
             | Self::MeetingSkipped { event_id, .. }
-            | Self::MeetingForgotten { event_id, .. } => Some(event_id),
+            | Self::MeetingForgotten { event_id, .. }
+            | Self::MeetingBooked { event_id, .. }
+            | Self::BookingMoved { event_id, .. }
+            | Self::BookingDeleted { event_id, .. }
+            | Self::JoinInfoRemoved { event_id, .. } => Some(event_id),
         }
     }
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::ids::GraphEventId;
 use crate::notification::{ChangeType, LifecycleEvent};
-use crate::ports::{GraphEvent, GraphFailure, MeetingRoom, PlatformFailure};
+use crate::ports::{Booking, GraphEvent, GraphFailure, MeetingRoom, PlatformFailure};
 
 /// Which subscription call an outcome answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,7 +183,52 @@ pub enum MailboxInput {
         /// Write conflicts met so far for this change.
         conflicts: u32,
     },
-    /// The meeting platform failed or refused.
+    /// A meeting was booked (or the one booked earlier under the key found).
+    Booked {
+        /// The event being decorated, as it was read.
+        event: Box<GraphEvent>,
+        /// The booking.
+        booking: Booking,
+        /// Keyword action.
+        mode: String,
+        /// Write conflicts met so far for this change.
+        conflicts: u32,
+    },
+    /// A booked meeting was moved.
+    BookingRescheduled {
+        /// The invite.
+        event_id: GraphEventId,
+        /// The platform's id of the meeting.
+        booking_id: String,
+        /// Start now booked.
+        start: DateTime<Utc>,
+        /// End now booked.
+        end: DateTime<Utc>,
+    },
+    /// A booked meeting was deleted (or was already gone).
+    BookingCancelled {
+        /// The invite it was booked for.
+        event_id: GraphEventId,
+        /// The platform's id of the meeting.
+        booking_id: String,
+    },
+    /// Deleting a booked meeting failed.
+    CancelFailed {
+        /// The invite it was booked for.
+        event_id: GraphEventId,
+        /// The platform's id of the meeting.
+        booking_id: String,
+        /// How.
+        failure: PlatformFailure,
+    },
+    /// hcal's block was taken out of the invite.
+    JoinInfoCleared {
+        /// The event.
+        event_id: GraphEventId,
+        /// Change key after the write.
+        change_key: String,
+    },
+    /// The meeting platform failed or refused (a look-up, a booking or a move).
     PlatformFailed {
         /// The event being decorated.
         event_id: GraphEventId,
@@ -243,6 +288,11 @@ impl MailboxInput {
             Self::FetchFailed { .. } => "FetchFailed",
             Self::RoomFound { .. } => "RoomFound",
             Self::PlatformFailed { .. } => "PlatformFailed",
+            Self::Booked { .. } => "Booked",
+            Self::BookingRescheduled { .. } => "BookingRescheduled",
+            Self::BookingCancelled { .. } => "BookingCancelled",
+            Self::CancelFailed { .. } => "CancelFailed",
+            Self::JoinInfoCleared { .. } => "JoinInfoCleared",
             Self::JoinInfoWritten { .. } => "JoinInfoWritten",
             Self::PatchConflicted { .. } => "PatchConflicted",
             Self::PatchFailed { .. } => "PatchFailed",

@@ -5,8 +5,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use chrono::{DateTime, Utc};
+
 use super::events::{MailboxEvent, MeetingDetails, MeetingPrivate};
 use crate::ids::GraphEventId;
+use crate::ports::MeetingRoom;
 
 /// What hcal did about a meeting's keyword.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -25,6 +28,35 @@ pub enum Decoration {
     Abandoned,
 }
 
+/// A meeting hcal booked on a platform for a keyword invite (one-time or space).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookedMeeting {
+    /// Platform id.
+    pub platform: String,
+    /// Keyword action it was booked for.
+    pub mode: String,
+    /// The platform's id of the meeting.
+    pub id: String,
+    /// Start it is booked at.
+    pub start: DateTime<Utc>,
+    /// End it is booked at.
+    pub end: DateTime<Utc>,
+    /// How to join it.
+    pub room: MeetingRoom,
+}
+
+/// A booked meeting to delete on its platform: its invite was cancelled or lost its keyword.
+/// Kept until the platform confirms, so a crash in between deletes it after the restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DueCancellation {
+    /// The invite it was booked for.
+    pub event_id: GraphEventId,
+    /// Platform id.
+    pub platform: String,
+    /// The organiser (the host on the platform).
+    pub organizer: String,
+}
+
 /// A meeting as the mailbox knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meeting {
@@ -32,6 +64,9 @@ pub struct Meeting {
     pub details: MeetingDetails,
     /// Decoration status.
     pub decoration: Decoration,
+    /// The meeting booked for it, if any.
+    #[serde(default)]
+    pub booking: Option<BookedMeeting>,
 }
 
 /// The state of one mailbox.
@@ -56,6 +91,9 @@ pub struct MailboxState {
     /// a crash cut short is finished after the restart.
     #[serde(default)]
     pub resync_due: bool,
+    /// Booked meetings to delete on their platforms, by the platform's id.
+    #[serde(default)]
+    pub cancellations: BTreeMap<String, DueCancellation>,
 }
 
 /// The status an admin sees, from the three facts it depends on: `disabled`, `active`,
@@ -117,11 +155,54 @@ impl MailboxState {
             MailboxEvent::ResyncRequested { .. } => self.resync_due = true,
             MailboxEvent::ResyncCompleted { .. } => self.resync_due = false,
             MailboxEvent::MeetingScheduled(d) | MailboxEvent::MeetingUpdated(d) => {
-                let decoration = self.meetings.get(&d.event_id).map(|m| m.decoration.clone()).unwrap_or_default();
-                self.meetings.insert(d.event_id.clone(), Meeting { details: d.clone(), decoration });
+                let known = self.meetings.remove(&d.event_id);
+                let (decoration, booking) = known.map(|m| (m.decoration, m.booking)).unwrap_or_default();
+                self.meetings.insert(d.event_id.clone(), Meeting { details: d.clone(), decoration, booking });
             }
-            MailboxEvent::MeetingCancelled { event_id } | MailboxEvent::MeetingForgotten { event_id, .. } => {
+            MailboxEvent::MeetingCancelled { event_id } => {
+                if let Some(m) = self.meetings.remove(event_id) {
+                    self.release(m);
+                }
+            }
+            MailboxEvent::MeetingForgotten { event_id, .. } => {
                 self.meetings.remove(event_id);
+            }
+            MailboxEvent::MeetingBooked { event_id, platform, mode, booking_id, start, end, private } => {
+                if let Some(m) = self.meetings.get_mut(event_id) {
+                    m.booking = Some(BookedMeeting {
+                        platform: platform.clone(),
+                        mode: mode.clone(),
+                        id: booking_id.clone(),
+                        start: *start,
+                        end: *end,
+                        room: private.room.clone(),
+                    });
+                }
+            }
+            MailboxEvent::BookingMoved { event_id, booking_id, start, end } => {
+                if let Some(b) = self.meetings.get_mut(event_id).and_then(|m| m.booking.as_mut())
+                    && b.id == *booking_id
+                {
+                    b.start = *start;
+                    b.end = *end;
+                }
+            }
+            MailboxEvent::BookingDeleted { booking_id, .. } => {
+                self.cancellations.remove(booking_id);
+            }
+            MailboxEvent::JoinInfoRemoved { event_id, change_key } => {
+                if let Some(mut m) = self.meetings.remove(event_id) {
+                    m.decoration = Decoration::NotNeeded;
+                    m.details.change_key.clone_from(change_key);
+                    m.details.join = None;
+                    m.details.private.join_address = None;
+                    m.details.private.web_link = None;
+                    let booking = m.booking.take();
+                    self.meetings.insert(event_id.clone(), Meeting { booking: None, ..m.clone() });
+                    if let Some(booking) = booking {
+                        self.release(Meeting { booking: Some(booking), ..m });
+                    }
+                }
             }
             MailboxEvent::JoinInfoPatched { event_id, change_key, join, private, .. } => {
                 if let Some(m) = self.meetings.get_mut(event_id) {
@@ -142,6 +223,19 @@ impl MailboxState {
                     m.decoration = Decoration::Abandoned;
                 }
             }
+        }
+    }
+}
+
+impl MailboxState {
+    /// A meeting's booking becomes due for deletion.
+    fn release(&mut self, meeting: Meeting) {
+        if let Some(booking) = meeting.booking {
+            let organizer = meeting.details.private.organizer.map(|o| o.address).unwrap_or_default();
+            self.cancellations.insert(
+                booking.id,
+                DueCancellation { event_id: meeting.details.event_id, platform: booking.platform, organizer },
+            );
         }
     }
 }

@@ -8,12 +8,13 @@ use super::super::config::{DecideConfig, Mode};
 use super::super::effect::{Decision, Effect};
 use super::super::events::{JoinOrigin, JoinTarget, MailboxEvent, MeetingDetails, MeetingPrivate, SkipReason};
 use super::super::state::{Decoration, MailboxState, Meeting};
-use super::DecideError;
+use super::{DecideError, booking};
 use crate::detect::{self, AddressKind, Keyword};
 use crate::ids::GraphEventId;
-use crate::join::{Language, Marker, TEMPLATE_VERSION, insert_block, render_block};
+use crate::join::{Language, Marker, TEMPLATE_VERSION, insert_block, remove_block, render_block};
 use crate::notification::ChangeType;
-use crate::ports::{GraphEvent, GraphFailure, MeetingRoom, PlatformFailure};
+use crate::ports::{Booking, EventType, GraphEvent, GraphFailure, MeetingRoom, PlatformFailure};
+use chrono::{DateTime, Utc};
 
 /// Attempts at writing join details into one change before the record is retried later: each
 /// conflict means someone edited the invite between hcal's read and its write.
@@ -29,11 +30,15 @@ pub(super) fn change(state: &MailboxState, change_type: ChangeType, event_id: &G
     }
 }
 
+/// A cancelled invite: the meeting is gone, and so is the meeting booked for it.
 fn cancelled(state: &MailboxState, event_id: &GraphEventId) -> Decision {
-    if state.meetings.contains_key(event_id) {
-        Decision::event(MailboxEvent::MeetingCancelled { event_id: event_id.clone() })
-    } else {
-        Decision::nothing()
+    match state.meetings.get(event_id) {
+        Some(m) => {
+            let mut decision = Decision::event(MailboxEvent::MeetingCancelled { event_id: event_id.clone() });
+            decision.effects.extend(booking::cancel(m));
+            decision
+        }
+        None => Decision::nothing(),
     }
 }
 
@@ -70,6 +75,7 @@ pub(super) fn fetched(
     event: Option<&GraphEvent>,
     conflicts: u32,
     config: &DecideConfig,
+    now: DateTime<Utc>,
 ) -> Decision {
     let Some(event) = event else { return cancelled(state, event_id) };
     let existing = state.meetings.get(&event.id);
@@ -79,15 +85,18 @@ pub(super) fn fetched(
     if let Some(m) = existing {
         let echo = matches!(&m.decoration, Decoration::Done { change_key } if *change_key == event.change_key);
         if m.details.change_key == event.change_key || echo {
-            // Nothing new (a replay, or the echo of hcal's own write); a decoration a crash or a
-            // retry cut short is finished.
+            // Nothing new (a replay, or the echo of hcal's own write); a decoration or a move a
+            // crash or a retry cut short is finished.
             return match &m.details.keyword {
-                Some(keyword) if decoration_due(m) => decorate(event, keyword, conflicts, config),
+                Some(keyword) if decoration_due(m) => decorate(state, event, keyword, conflicts, config),
+                Some(_) if matches!(m.decoration, Decoration::Done { .. }) => {
+                    Decision { events: Vec::new(), effects: booking::follow(m, event).into_iter().collect() }
+                }
                 _ => Decision::nothing(),
             };
         }
     }
-    observe(existing, event, conflicts, config)
+    observe(state, existing, event, conflicts, config, now)
 }
 
 /// Whether a known meeting still waits for its join details: an organiser's keyword invite
@@ -101,7 +110,14 @@ fn decoration_due(m: &Meeting) -> bool {
 
 /// A new or changed invite: what detection finds in it, what users see of it, and what its
 /// keyword leads to.
-fn observe(existing: Option<&Meeting>, event: &GraphEvent, conflicts: u32, config: &DecideConfig) -> Decision {
+fn observe(
+    state: &MailboxState,
+    existing: Option<&Meeting>,
+    event: &GraphEvent,
+    conflicts: u32,
+    config: &DecideConfig,
+    now: DateTime<Utc>,
+) -> Decision {
     let invite = detect::Invite {
         location: &event.location,
         body: detect::Body::Html(&event.body_html),
@@ -119,6 +135,12 @@ fn observe(existing: Option<&Meeting>, event: &GraphEvent, conflicts: u32, confi
         Some(_) => {}
     }
     let decoration = existing.map(|m| &m.decoration);
+    let decorated = marker.is_some() || matches!(decoration, Some(Decoration::Done { .. }));
+    if detection.keyword.is_none() && decorated {
+        // The organiser removed the keyword: hcal's block goes, and the meeting booked for it.
+        decision.effects.push(remove(event));
+        return decision;
+    }
     if let Some(m) = &marker {
         // hcal wrote this invite but the record of it was lost (a crash between the write and
         // the append): record it from the marker instead of writing again.
@@ -138,6 +160,8 @@ fn observe(existing: Option<&Meeting>, event: &GraphEvent, conflicts: u32, confi
                 },
             });
         }
+        // A booked meeting moves with its invite.
+        decision.effects.extend(existing.and_then(|m| booking::follow(m, event)));
         return decision;
     }
     let Some(keyword) = &detection.keyword else { return decision };
@@ -150,6 +174,8 @@ fn observe(existing: Option<&Meeting>, event: &GraphEvent, conflicts: u32, confi
         Some(rule) if detection.join.as_ref().is_some_and(|j| j.provider == rule.platform) => {
             Some(SkipReason::AlreadyHasJoinDetails)
         }
+        // An invite whose time is over gets nothing booked or written (a series goes on).
+        Some(_) if event.end <= now && event.event_type != EventType::SeriesMaster => Some(SkipReason::MeetingOver),
         Some(_) => None,
     };
     match reason {
@@ -159,7 +185,7 @@ fn observe(existing: Option<&Meeting>, event: &GraphEvent, conflicts: u32, confi
             decision
         }
         None => {
-            let decorated = decorate(event, keyword, conflicts, config);
+            let decorated = decorate(state, event, keyword, conflicts, config);
             decision.events.extend(decorated.events);
             decision.effects.extend(decorated.effects);
             decision
@@ -205,7 +231,13 @@ fn details(event: &GraphEvent, detection: &detect::Detection, marker: Option<&Ma
 
 /// The first step of writing join details for a keyword: the action (the modifier, else the
 /// keyword's default) must be one hcal knows and books, and the invite must name its organiser.
-fn decorate(event: &GraphEvent, keyword: &Keyword, conflicts: u32, config: &DecideConfig) -> Decision {
+fn decorate(
+    state: &MailboxState,
+    event: &GraphEvent,
+    keyword: &Keyword,
+    conflicts: u32,
+    config: &DecideConfig,
+) -> Decision {
     let Some(rule) = config.rule(&keyword.name) else { return Decision::nothing() };
     let mode = match &keyword.modifier {
         None => rule.default_mode,
@@ -228,12 +260,28 @@ fn decorate(event: &GraphEvent, keyword: &Keyword, conflicts: u32, config: &Deci
             retryable: false,
         })
     };
-    if mode != Mode::MyRoom {
-        return failed("unsupported_mode");
-    }
     let Some(organizer) = event.organizer.as_ref().map(|o| o.address.clone()) else {
         return failed("no_organizer");
     };
+    if let Some(kind) = booking::kind(mode) {
+        if event.event_type == EventType::SeriesMaster {
+            // A booked meeting has one time; a series needs a room that every occurrence shares.
+            return failed("series_not_bookable");
+        }
+        // Booked already (the write that follows was cut short or conflicted): written again
+        // from the booking, never booked twice.
+        if let Some(b) = state.meetings.get(&event.id).and_then(|m| m.booking.as_ref())
+            && b.platform == rule.platform
+        {
+            return write_join(state, event, &b.room, mode.as_str(), conflicts, config);
+        }
+        return Decision::effect(Effect::BookMeeting {
+            event: Box::new(event.clone()),
+            request: booking::request(event, &rule.platform, kind, &organizer),
+            mode: mode.as_str().to_owned(),
+            conflicts,
+        });
+    }
     Decision::effect(Effect::FindPersonalRoom {
         event: Box::new(event.clone()),
         platform: rule.platform.clone(),
@@ -262,12 +310,38 @@ pub(super) fn room_found(
     config: &DecideConfig,
 ) -> Result<Decision, DecideError> {
     known(state, &event.id)?;
+    Ok(write_join(state, event, room, mode, conflicts, config))
+}
+
+/// A meeting was booked: recorded, then its join details written as a room's are.
+pub(super) fn booked(
+    state: &MailboxState,
+    event: &GraphEvent,
+    booked: &Booking,
+    mode: &str,
+    conflicts: u32,
+    config: &DecideConfig,
+) -> Result<Decision, DecideError> {
+    known(state, &event.id)?;
+    let mut decision = Decision::event(booking::booked_event(event, booked, mode));
+    decision.effects.extend(write_join(state, event, &booked.room, mode, conflicts, config).effects);
+    Ok(decision)
+}
+
+fn write_join(
+    state: &MailboxState,
+    event: &GraphEvent,
+    room: &MeetingRoom,
+    mode: &str,
+    conflicts: u32,
+    config: &DecideConfig,
+) -> Decision {
     let join = &config.join;
     let language = join
         .default_language()
         .or_else(|| state.locale.as_deref().and_then(Language::resolve))
         .unwrap_or(join.fallback_language());
-    Ok(Decision::effect(Effect::WriteJoinInfo {
+    Decision::effect(Effect::WriteJoinInfo {
         event_id: event.id.clone(),
         expected_change_key: event.change_key.clone(),
         body_html: insert_block(&event.body_html, &render_block(room, language, join.texts(language))),
@@ -275,7 +349,33 @@ pub(super) fn room_found(
         room: room.clone(),
         mode: mode.to_owned(),
         conflicts,
-    }))
+    })
+}
+
+/// The keyword is gone from a decorated invite: the body without hcal's block and without the
+/// marker is written (only if the invite has not changed since it was read).
+fn remove(event: &GraphEvent) -> Effect {
+    Effect::RemoveJoinInfo {
+        event_id: event.id.clone(),
+        expected_change_key: event.change_key.clone(),
+        body_html: remove_block(&event.body_html).unwrap_or_else(|| event.body_html.clone()),
+        conflicts: 0,
+    }
+}
+
+/// The block is out: recorded, and the meeting booked for it is deleted.
+pub(super) fn cleared(
+    state: &MailboxState,
+    event_id: &GraphEventId,
+    change_key: &str,
+) -> Result<Decision, DecideError> {
+    let meeting = known(state, event_id)?;
+    let mut decision = Decision::event(MailboxEvent::JoinInfoRemoved {
+        event_id: event_id.clone(),
+        change_key: change_key.to_owned(),
+    });
+    decision.effects.extend(booking::cancel(meeting));
+    Ok(decision)
 }
 
 /// The platform refused the organiser (no account, no personal room): skipped, for good; an
@@ -370,6 +470,7 @@ fn skip_explain(reason: SkipReason, detection: Option<&detect::Detection>) -> St
         SkipReason::UnknownModifier => {
             "the keyword's modifier is not one hcal knows (myroom, onetime, space); the invite was left alone"
         }
+        SkipReason::MeetingOver => "the meeting was already over when hcal first saw its keyword",
     };
     match detection {
         Some(d) => format!("{why}; detection: {}", d.summary()),

@@ -4,6 +4,7 @@
 //! The rules of the subscription's life are in [`subscription`], those of meetings and their join
 //! details in [`meeting`].
 
+pub mod booking;
 mod meeting;
 mod subscription;
 
@@ -40,7 +41,17 @@ pub fn decide(
             Ok(subscription::settings_read(state, locale.clone().or_else(|| locale_hint.clone()), config, now))
         }
         I::SetupFailed { step, failure } => Ok(subscription::setup_failed(state, step, failure, config, now)),
-        I::Resume => Ok(subscription::resume(state, config, now)),
+        I::Resume => {
+            // Deletions owed first: they need no subscription.
+            let mut decision = booking::resume(state);
+            let resumed = subscription::resume(state, config, now);
+            decision.events.extend(resumed.events);
+            decision.effects.extend(resumed.effects);
+            Ok(decision)
+        }
+        // A deletion is owed whether or not the mailbox is still enabled.
+        I::BookingCancelled { event_id, booking_id } => Ok(booking::cancelled(event_id, booking_id)),
+        I::CancelFailed { event_id, booking_id, failure } => Ok(booking::cancel_failed(event_id, booking_id, failure)),
         I::RenewSubscription => Ok(subscription::renew(state, config, now)),
         I::DisableMailbox => Ok(subscription::disable(state)),
         _ if !state.enabled => Err(DecideError::NotEnabled),
@@ -74,13 +85,20 @@ pub fn decide(
         I::ResyncFailed { failure } => Ok(subscription::resync_failed(state, failure, config, now)),
         I::HandleChange { change_type, event_id } => Ok(meeting::change(state, *change_type, event_id)),
         I::EventFetched { event_id, event, conflicts } => {
-            Ok(meeting::fetched(state, event_id, event.as_deref(), *conflicts, &config.domain))
+            Ok(meeting::fetched(state, event_id, event.as_deref(), *conflicts, &config.domain, now))
         }
         I::FetchFailed { failure, .. } => Ok(meeting::fetch_failed(failure)),
         I::RoomFound { event, room, mode, conflicts } => {
             meeting::room_found(state, event, room, mode, *conflicts, &config.domain)
         }
         I::PlatformFailed { event_id, failure } => meeting::platform_failed(state, event_id, failure),
+        I::Booked { event, booking, mode, conflicts } => {
+            meeting::booked(state, event, booking, mode, *conflicts, &config.domain)
+        }
+        I::BookingRescheduled { event_id, booking_id, start, end } => {
+            Ok(booking::rescheduled(event_id, booking_id, *start, *end))
+        }
+        I::JoinInfoCleared { event_id, change_key } => meeting::cleared(state, event_id, change_key),
         I::JoinInfoWritten { event_id, room, mode, change_key } => {
             meeting::written(state, event_id, room, mode, change_key)
         }
