@@ -1,27 +1,38 @@
-//! Webex as hcal's meeting platform: the organiser's personal room, read from the Webex REST API
-//! (`GET /v1/meetingPreferences/personalMeetingRoom?userEmail=…`) with an admin or service-app
-//! token.
+//! Webex as hcal's meeting platform, over the Webex REST API with an admin or service-app
+//! token: the organiser's personal room
+//! (`GET /v1/meetingPreferences/personalMeetingRoom?userEmail=…`, in this file) and meetings
+//! booked, moved and deleted for an invite (one-time meetings and meetings of a space, in
+//! [`meetings`]).
 //!
-//! Two rules shape this file:
-//! - **The host PIN never enters hcal.** Webex returns `hostPin` with the room; the wire type
-//!   below has no field for it, so it is dropped while decoding and cannot reach an invite, a
-//!   log line or an error.
-//! - **Addresses are sensitive.** The organiser's address goes to Webex and nowhere else: not
-//!   into a log line, a span field or a [`PlatformFailure`] message. Webex's own error messages
-//!   may echo the address, so they are not passed on either; reqwest errors carry the URL (with
-//!   the address in its query), so only their kind is reported. What is logged: status codes,
-//!   attempts, delays and Webex's tracking id (which Webex support asks for).
+//! Two rules shape these files:
+//! - **Host secrets never enter hcal.** Webex returns `hostPin` with a personal room and
+//!   `hostKey`, `password` and `phoneAndVideoSystemPassword` with a meeting; the wire types have
+//!   no field for them, so they are dropped while decoding and cannot reach an invite, a log
+//!   line or an error. (A meeting's password is read once, to send it back when moving the
+//!   meeting, which Webex requires; it stays in memory for that one request.)
+//! - **Addresses and subjects are sensitive.** The organiser's and attendees' addresses and the
+//!   invite's subject go to Webex and nowhere else: not into a log line, a span field or a
+//!   [`PlatformFailure`] message. Webex's own error messages may echo them, so they are not
+//!   passed on either; reqwest errors carry the URL (with an address in its query), so only
+//!   their kind is reported. What is logged: status codes, attempts, delays and Webex's
+//!   tracking id (which Webex support asks for).
 //!
 //! Failures are classified so retry policy is data: 429 and 423 (honouring `Retry-After`), 408,
 //! 5xx, timeouts and connection errors are retried here with exponential backoff and jitter up
 //! to [`WebexConfig::max_retries`], then reported as [`PlatformFailure::Transient`]; 400, 401,
-//! 403, 404 and every other answer are [`PlatformFailure::Refused`] at once.
+//! 403, 404 and every other answer are [`PlatformFailure::Refused`] at once (unless the call
+//! expects them, as a deletion expects 404 for a meeting already gone).
+
+mod meetings;
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use hcal_actors::ports::{Booking, BookingRequest, MeetingPlatform, MeetingRoom, PlatformFailure};
 use rand::Rng as _;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Platform id written into [`MeetingRoom::platform`].
@@ -35,8 +46,13 @@ pub struct WebexConfig {
     /// Base URL of the API, without `/v1`. Default `https://webexapis.com`; tests and the demo
     /// point it at the simulator.
     pub base_url: String,
-    /// Name of the environment variable holding the bearer token (an admin integration or a
-    /// service app with `meeting:admin_preferences_read`). Default `HCAL_WEBEX_TOKEN`.
+    /// Name of the environment variable holding the bearer token: an admin integration or a
+    /// service app, acting for the organisers of the site. It needs
+    /// `meeting:admin_preferences_read` (personal rooms), `meeting:admin_schedule_read` and
+    /// `meeting:admin_schedule_write` (one-time and space meetings scheduled for a user with
+    /// `hostEmail`; the user-level `meeting:schedules_read` / `meeting:schedules_write` only
+    /// reach the token's own meetings), and `spark:rooms_write` and `spark:memberships_write`
+    /// (the spaces of `space` bookings). Default `HCAL_WEBEX_TOKEN`.
     pub token_env: String,
     /// Time allowed for one HTTP attempt, connect to last byte. Default `"10s"`:
     /// Webex answers in well under a second, and a hung call holds up a mailbox.
@@ -156,8 +172,21 @@ impl WebexClient {
         &self.config
     }
 
-    /// One HTTP attempt, classified.
-    async fn attempt(&self, url: &str, organizer_address: &str) -> Outcome {
+    /// `base_url` with `segments` appended as path segments (each percent-encoded, so an
+    /// opaque id cannot change the path).
+    fn url(&self, segments: &[&str]) -> Result<reqwest::Url, PlatformFailure> {
+        let invalid = || PlatformFailure::Refused("webex.base_url is not a valid URL".to_owned());
+        let mut url = reqwest::Url::parse(&self.base_url).map_err(|_| invalid())?;
+        if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+            return Err(invalid());
+        }
+        url.path_segments_mut().map_err(|()| invalid())?.pop_if_empty().extend(segments);
+        Ok(url)
+    }
+
+    /// One HTTP attempt, classified. A 2xx answer comes with its body; any other final status
+    /// comes without (Webex's error text may echo an address), for the caller to judge.
+    async fn attempt(&self, request: &Request<'_>) -> Outcome {
         let http = match &self.http {
             Ok(http) => http,
             Err(reason) => {
@@ -169,15 +198,22 @@ impl WebexClient {
                 )));
             }
         };
-        let sent = http
-            .get(url)
-            .query(&[("userEmail", organizer_address)])
+        let mut url = match self.url(&request.path) {
+            Ok(url) => url,
+            Err(failure) => return Outcome::Fail(failure),
+        };
+        if !request.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(request.query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        let mut builder = http
+            .request(request.method.clone(), url)
             .bearer_auth(&self.token)
             .header(reqwest::header::ACCEPT, "application/json")
-            .timeout(self.config.timeout)
-            .send()
-            .await;
-        let resp = match sent {
+            .timeout(self.config.timeout);
+        if let Some(body) = &request.body {
+            builder = builder.json(body);
+        }
+        let resp = match builder.send().await {
             Ok(resp) => resp,
             Err(err) if err.is_builder() => {
                 return Outcome::Fail(PlatformFailure::Refused("webex.base_url is not a valid URL".to_owned()));
@@ -188,32 +224,98 @@ impl WebexClient {
         let tracking = tracking_id(resp.headers());
         let retry_after = resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok());
         match classify(status, retry_after) {
-            Class::Success => match resp.json::<PersonalRoomWire>().await {
-                Ok(room) => room.into_meeting_room(),
+            Class::Success => match resp.bytes().await {
+                Ok(body) => Outcome::Answer(Answer { status, tracking, body: body.to_vec() }),
                 Err(err) if err.is_timeout() => {
                     Outcome::Retry { reason: "reading the answer from Webex timed out".to_owned(), retry_after: None }
                 }
                 Err(_) => {
-                    tracing::warn!(status, tracking_id = %tracking, "Webex answered with an unreadable personal room");
-                    Outcome::Fail(PlatformFailure::Transient(format!(
-                        "Webex answered with an unreadable personal room{}",
-                        tracking_suffix(&tracking)
-                    )))
+                    Outcome::Retry { reason: "reading the answer from Webex failed".to_owned(), retry_after: None }
                 }
             },
             Class::Retry { retry_after } => {
-                tracing::debug!(status, tracking_id = %tracking, "Webex answered with a retryable status");
+                tracing::debug!(status, tracking_id = %tracking, request = request.op.describe(), "Webex answered with a retryable status");
                 Outcome::Retry { reason: format!("Webex answered {status}{}", tracking_suffix(&tracking)), retry_after }
             }
             Class::Refused => {
-                tracing::warn!(status, tracking_id = %tracking, "Webex refused the personal-room request");
-                Outcome::Fail(PlatformFailure::Refused(format!(
-                    "{}{}",
-                    refusal(status, &self.config.token_env),
-                    tracking_suffix(&tracking)
-                )))
+                tracing::debug!(status, tracking_id = %tracking, request = request.op.describe(), "Webex answered with a final status");
+                Outcome::Answer(Answer { status, tracking, body: Vec::new() })
             }
         }
+    }
+
+    /// A request with retries: the answer (2xx or a final status), or why there is none.
+    async fn call(&self, request: &Request<'_>) -> Result<Answer, PlatformFailure> {
+        let mut retries = 0;
+        loop {
+            match self.attempt(request).await {
+                Outcome::Answer(answer) => {
+                    tracing::debug!(retries, request = request.op.describe(), "Webex answered");
+                    return Ok(answer);
+                }
+                Outcome::Fail(failure) => return Err(failure),
+                Outcome::Retry { reason, retry_after } => self.pause(retries, &reason, retry_after).await?,
+            }
+            retries += 1;
+        }
+    }
+
+    /// Waits before retry number `retries + 1`, or gives up: after `max_retries` retries, or
+    /// at once when Webex asks to wait longer than `max_retry_after`.
+    async fn pause(&self, retries: u32, reason: &str, retry_after: Option<Duration>) -> Result<(), PlatformFailure> {
+        if retries >= self.config.max_retries {
+            tracing::warn!(attempts = retries + 1, "giving up on Webex for now");
+            return Err(PlatformFailure::Transient(format!("{reason}; gave up after {} attempts", retries + 1)));
+        }
+        let delay = match retry_after {
+            Some(wait) if wait > self.config.max_retry_after => {
+                tracing::warn!(retry_after_ms = wait.as_millis(), "Webex asks to wait longer than allowed");
+                return Err(PlatformFailure::Transient(format!(
+                    "{reason}; Webex asks to retry after {} s",
+                    wait.as_secs_f64().ceil()
+                )));
+            }
+            Some(wait) => wait,
+            None => backoff(&self.config, retries, rand::rng().random::<f64>()),
+        };
+        tracing::warn!(retry = retries + 1, delay_ms = delay.as_millis(), "retrying Webex after: {reason}");
+        tokio::time::sleep(delay).await;
+        Ok(())
+    }
+
+    /// The refusal an answer that is not 2xx means: logged (status and tracking id only) and
+    /// worded for the organiser, no address in it.
+    fn refused(&self, op: Op, answer: &Answer) -> PlatformFailure {
+        tracing::warn!(status = answer.status, tracking_id = %answer.tracking, request = op.describe(), "Webex refused the request");
+        PlatformFailure::Refused(format!(
+            "{}{}",
+            refusal(op, answer.status, &self.config.token_env),
+            tracking_suffix(&answer.tracking)
+        ))
+    }
+
+    /// The answer if it is 2xx, else its refusal.
+    fn success(&self, op: Op, answer: Answer) -> Result<Answer, PlatformFailure> {
+        if answer.is_success() { Ok(answer) } else { Err(self.refused(op, &answer)) }
+    }
+}
+
+/// The platform id must be Webex's.
+fn served(platform: &str) -> Result<(), PlatformFailure> {
+    if platform == PLATFORM {
+        Ok(())
+    } else {
+        Err(PlatformFailure::Refused(format!("hcal books no meetings on platform {platform:?}")))
+    }
+}
+
+/// The organiser's address, trimmed; an empty one is refused without a call.
+fn organizer(address: &str) -> Result<&str, PlatformFailure> {
+    let address = address.trim();
+    if address.is_empty() {
+        Err(PlatformFailure::Refused("the organiser has no e-mail address".to_owned()))
+    } else {
+        Ok(address)
     }
 }
 
@@ -221,71 +323,155 @@ impl WebexClient {
 impl MeetingPlatform for WebexClient {
     #[tracing::instrument(name = "webex.personal_room", skip_all)]
     async fn personal_room(&self, platform: &str, organizer_address: &str) -> Result<MeetingRoom, PlatformFailure> {
-        if platform != PLATFORM {
-            return Err(PlatformFailure::Refused(format!("hcal books no meetings on platform {platform:?}")));
-        }
-        if organizer_address.trim().is_empty() {
-            return Err(PlatformFailure::Refused("the organiser has no e-mail address".to_owned()));
-        }
-        let url = format!("{}/v1/meetingPreferences/personalMeetingRoom", self.base_url);
-        let mut retries = 0;
-        loop {
-            let (reason, retry_after) = match self.attempt(&url, organizer_address.trim()).await {
-                Outcome::Room(room) => {
-                    tracing::debug!(retries, "read the organiser's Webex personal room");
-                    return Ok(room);
-                }
-                Outcome::Fail(failure) => return Err(failure),
-                Outcome::Retry { reason, retry_after } => (reason, retry_after),
-            };
-            if retries >= self.config.max_retries {
-                tracing::warn!(attempts = retries + 1, "giving up on Webex for now");
-                return Err(PlatformFailure::Transient(format!("{reason}; gave up after {} attempts", retries + 1)));
-            }
-            let delay = match retry_after {
-                Some(wait) if wait > self.config.max_retry_after => {
-                    tracing::warn!(retry_after_ms = wait.as_millis(), "Webex asks to wait longer than allowed");
-                    return Err(PlatformFailure::Transient(format!(
-                        "{reason}; Webex asks to retry after {} s",
-                        wait.as_secs_f64().ceil()
-                    )));
-                }
-                Some(wait) => wait,
-                None => backoff(&self.config, retries, rand::rng().random::<f64>()),
-            };
-            tracing::warn!(retry = retries + 1, delay_ms = delay.as_millis(), "retrying Webex after: {reason}");
-            tokio::time::sleep(delay).await;
-            retries += 1;
-        }
+        served(platform)?;
+        let address = organizer(organizer_address)?;
+        let request =
+            Request::new(Op::PersonalRoom, reqwest::Method::GET, &PERSONAL_ROOM_PATH).query("userEmail", address);
+        let answer = self.success(Op::PersonalRoom, self.call(&request).await?)?;
+        let room = decode::<PersonalRoomWire>(Op::PersonalRoom, &answer)?.into_meeting_room()?;
+        tracing::debug!("read the organiser's Webex personal room");
+        Ok(room)
     }
+
+    #[tracing::instrument(name = "webex.book", skip_all, fields(kind = ?request.kind))]
     async fn book(&self, request: &BookingRequest) -> Result<Booking, PlatformFailure> {
-        Err(PlatformFailure::Refused(format!("hcal does not book {:?} meetings on Webex yet", request.kind)))
+        self.book_meeting(request).await
     }
 
-    async fn reschedule(&self, _booking_id: &str, request: &BookingRequest) -> Result<(), PlatformFailure> {
-        Err(PlatformFailure::Refused(format!("hcal does not move {:?} meetings on Webex yet", request.kind)))
+    #[tracing::instrument(name = "webex.reschedule", skip_all, fields(kind = ?request.kind))]
+    async fn reschedule(&self, booking_id: &str, request: &BookingRequest) -> Result<(), PlatformFailure> {
+        self.reschedule_meeting(booking_id, request).await
     }
 
-    async fn cancel(&self, _platform: &str, _booking_id: &str, _organizer: &str) -> Result<(), PlatformFailure> {
-        Err(PlatformFailure::Refused("hcal does not delete meetings on Webex yet".to_owned()))
+    #[tracing::instrument(name = "webex.cancel", skip_all)]
+    async fn cancel(&self, platform: &str, booking_id: &str, organizer_address: &str) -> Result<(), PlatformFailure> {
+        self.cancel_meeting(platform, booking_id, organizer_address).await
     }
+}
+
+/// Path of the personal-room endpoint.
+const PERSONAL_ROOM_PATH: [&str; 3] = ["v1", "meetingPreferences", "personalMeetingRoom"];
+
+/// What a request is for; it names the request in log lines and failure messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// `GET /v1/meetingPreferences/personalMeetingRoom`.
+    PersonalRoom,
+    /// `GET /v1/meetings?integrationTag=…`.
+    FindMeeting,
+    /// `POST /v1/meetings`.
+    CreateMeeting,
+    /// `GET /v1/meetings/{id}`.
+    ReadMeeting,
+    /// `PUT /v1/meetings/{id}`.
+    UpdateMeeting,
+    /// `DELETE /v1/meetings/{id}`.
+    DeleteMeeting,
+    /// `POST /v1/rooms`.
+    CreateSpace,
+    /// `POST /v1/memberships`.
+    AddMember,
+}
+
+impl Op {
+    /// The request, as log lines and messages name it.
+    fn describe(self) -> &'static str {
+        match self {
+            Self::PersonalRoom => "personal-room request",
+            Self::FindMeeting => "meeting lookup",
+            Self::CreateMeeting => "meeting booking",
+            Self::ReadMeeting => "meeting read",
+            Self::UpdateMeeting => "meeting change",
+            Self::DeleteMeeting => "meeting deletion",
+            Self::CreateSpace => "space creation",
+            Self::AddMember => "space membership",
+        }
+    }
+
+    /// What a 2xx answer to it holds.
+    fn answer(self) -> &'static str {
+        match self {
+            Self::PersonalRoom => "personal room",
+            Self::FindMeeting => "meeting list",
+            Self::CreateSpace => "space",
+            Self::AddMember => "membership",
+            Self::CreateMeeting | Self::ReadMeeting | Self::UpdateMeeting | Self::DeleteMeeting => "meeting",
+        }
+    }
+}
+
+/// One request to Webex: method, path under `base_url`, query and JSON body.
+struct Request<'a> {
+    op: Op,
+    method: reqwest::Method,
+    path: Vec<&'a str>,
+    query: Vec<(&'static str, String)>,
+    body: Option<serde_json::Value>,
+}
+
+impl<'a> Request<'a> {
+    fn new(op: Op, method: reqwest::Method, path: &[&'a str]) -> Self {
+        Self { op, method, path: path.to_vec(), query: Vec::new(), body: None }
+    }
+
+    fn query(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.query.push((name, value.into()));
+        self
+    }
+
+    fn body(mut self, body: serde_json::Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+}
+
+/// A final answer: its status, Webex's tracking id and, for 2xx, the body.
+struct Answer {
+    status: u16,
+    tracking: String,
+    body: Vec<u8>,
+}
+
+impl std::fmt::Debug for Answer {
+    // Written out so a body (a meeting with its password, say) can never be printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answer").field("status", &self.status).field("tracking", &self.tracking).finish_non_exhaustive()
+    }
+}
+
+impl Answer {
+    fn is_success(&self) -> bool {
+        (200..=299).contains(&self.status)
+    }
+}
+
+/// A 2xx answer's body as `T`; an unreadable one is transient (Webex answers in JSON).
+fn decode<T: DeserializeOwned>(op: Op, answer: &Answer) -> Result<T, PlatformFailure> {
+    serde_json::from_slice(&answer.body).map_err(|_| {
+        tracing::warn!(status = answer.status, tracking_id = %answer.tracking, "Webex answered with an unreadable {}", op.answer());
+        PlatformFailure::Transient(format!(
+            "Webex answered with an unreadable {}{}",
+            op.answer(),
+            tracking_suffix(&answer.tracking)
+        ))
+    })
 }
 
 /// What one attempt came to.
 #[derive(Debug)]
 enum Outcome {
-    /// The room.
-    Room(MeetingRoom),
+    /// A final answer.
+    Answer(Answer),
     /// Worth another attempt: why (without any address), and how long Webex asked to wait.
     Retry { reason: String, retry_after: Option<Duration> },
-    /// Final.
+    /// Final, without an answer.
     Fail(PlatformFailure),
 }
 
 /// How a status is handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
-    /// 2xx: decode the room.
+    /// 2xx: read the body.
     Success,
     /// Try again, after `Retry-After` if Webex sent one.
     Retry { retry_after: Option<Duration> },
@@ -320,13 +506,21 @@ fn backoff(config: &WebexConfig, retries: u32, jitter: f64) -> Duration {
 }
 
 /// The refusal message for a status: what it means for the organiser, no address in it.
-fn refusal(status: u16, token_env: &str) -> String {
-    match status {
-        400 => "Webex rejected the personal-room request as invalid (400)".to_owned(),
-        401 => format!("Webex rejected the token (401); check {token_env}"),
-        403 => "the Webex token may not read this organiser's personal room (403)".to_owned(),
-        404 => "the organiser has no Webex account or no personal room (404)".to_owned(),
-        other => format!("Webex refused the personal-room request ({other})"),
+fn refusal(op: Op, status: u16, token_env: &str) -> String {
+    let what = op.describe();
+    match (op, status) {
+        (_, 401) => format!("Webex rejected the token (401); check {token_env}"),
+        (Op::PersonalRoom, 400) => "Webex rejected the personal-room request as invalid (400)".to_owned(),
+        (Op::PersonalRoom, 403) => "the Webex token may not read this organiser's personal room (403)".to_owned(),
+        (Op::PersonalRoom, 404) => "the organiser has no Webex account or no personal room (404)".to_owned(),
+        (_, 400) => {
+            format!("Webex rejected the {what} as invalid, or the organiser is not a Webex user of the site (400)")
+        }
+        (_, 403) => format!("the Webex token lacks the role or scope for this {what} (403)"),
+        (Op::ReadMeeting | Op::UpdateMeeting | Op::DeleteMeeting, 404) => {
+            "Webex no longer has the meeting (404)".to_owned()
+        }
+        (_, other) => format!("Webex refused the {what} ({other})"),
     }
 }
 
@@ -356,6 +550,11 @@ fn tracking_suffix(tracking: &str) -> String {
     if tracking.is_empty() { String::new() } else { format!(" (trackingId {tracking})") }
 }
 
+/// A text field that is present and not blank, trimmed.
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
 /// The part of Webex's personal-room answer hcal uses. `hostPin` is deliberately absent.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -372,285 +571,16 @@ struct TelephonyWire {
 }
 
 impl PersonalRoomWire {
-    fn into_meeting_room(self) -> Outcome {
-        let non_empty = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    fn into_meeting_room(self) -> Result<MeetingRoom, PlatformFailure> {
         let Some(web_link) = non_empty(self.personal_meeting_room_link) else {
             // Webex documents the link as never empty; a room without one cannot be joined.
-            return Outcome::Fail(PlatformFailure::Refused("Webex returned a personal room without a link".to_owned()));
+            return Err(PlatformFailure::Refused("Webex returned a personal room without a link".to_owned()));
         };
-        Outcome::Room(MeetingRoom {
+        Ok(MeetingRoom {
             platform: PLATFORM.to_owned(),
             web_link,
             sip_address: non_empty(self.sip_address),
             meeting_number: non_empty(self.telephony.and_then(|t| t.access_code)),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Instant;
-
-    use hcal_sim::webex::{PersonalRoomSpec, WebexFaults, WebexSim, WebexSimConfig};
-
-    use super::*;
-
-    const TOKEN: &str = "test-admin-token";
-    const ALICE: &str = "alice.adams@contoso.example";
-    const ROOM_ENDPOINT: &str = "GET /v1/meetingPreferences/personalMeetingRoom";
-
-    /// A simulator with a token and Alice, and a client with short backoffs.
-    async fn setup() -> (WebexSim, WebexClient) {
-        let sim = WebexSim::start(WebexSimConfig::default()).await.expect("simulator starts");
-        sim.add_token(TOKEN);
-        sim.add_person(ALICE, "Alice Adams");
-        let client = WebexClient::new(fast(sim.url()), TOKEN);
-        (sim, client)
-    }
-
-    fn fast(base_url: &str) -> WebexConfig {
-        WebexConfig {
-            base_url: base_url.to_owned(),
-            timeout: Duration::from_secs(2),
-            max_retries: 2,
-            backoff_initial: Duration::from_millis(10),
-            backoff_max: Duration::from_millis(40),
-            ..WebexConfig::default()
-        }
-    }
-
-    fn requests(sim: &WebexSim) -> u64 {
-        sim.stats().by_endpoint.get(ROOM_ENDPOINT).copied().unwrap_or(0)
-    }
-
-    /// No address, nor its local part, in a failure message.
-    fn assert_no_address(failure: &PlatformFailure) {
-        let text = failure.to_string();
-        assert!(!text.contains('@'), "{text}");
-        assert!(!text.to_lowercase().contains("alice"), "{text}");
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn personal_room_maps_link_sip_and_access_code_and_never_the_host_pin() {
-        let (sim, client) = setup().await;
-        let spec = sim.personal_room(ALICE).unwrap();
-        let room = client.personal_room(PLATFORM, ALICE).await.unwrap();
-        assert_eq!(
-            room,
-            MeetingRoom {
-                platform: "webex".into(),
-                web_link: spec.personal_meeting_room_link.clone(),
-                sip_address: Some(spec.sip_address.clone()),
-                meeting_number: Some(spec.access_code.clone()),
-            }
-        );
-        assert_eq!(room.web_link, "https://hcal.webex.com/meet/alice.adams");
-
-        // A PIN that cannot occur by chance elsewhere in the room, then look for it everywhere.
-        let pin = "7395";
-        sim.set_personal_room(
-            ALICE,
-            PersonalRoomSpec {
-                host_pin: pin.into(),
-                access_code: "2550001111".into(),
-                personal_meeting_room_link: "https://hcal.webex.com/meet/alice".into(),
-                ..spec
-            },
-        );
-        let room = client.personal_room(PLATFORM, ALICE).await.unwrap();
-        assert_eq!(room.meeting_number.as_deref(), Some("2550001111"));
-        let json = serde_json::to_string(&room).unwrap();
-        assert!(!json.contains(pin) && !format!("{room:?}").contains(pin), "{json}");
-        assert!(!json.contains("hostPin"), "{json}");
-        sim.stop().await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn unknown_user_is_refused_without_retry_and_without_the_address() {
-        let (sim, client) = setup().await;
-        let failure = client.personal_room(PLATFORM, "nobody@contoso.example").await.unwrap_err();
-        assert!(matches!(failure, PlatformFailure::Refused(_)), "{failure:?}");
-        assert!(failure.to_string().contains("404"), "{failure}");
-        assert!(failure.to_string().contains("trackingId ROUTER_"), "{failure}");
-        assert!(!failure.to_string().contains("nobody"), "{failure}");
-        assert_no_address(&failure);
-        assert_eq!(requests(&sim), 1, "refusals are not retried");
-
-        // A user without a personal room reads the same.
-        sim.remove_personal_room(ALICE);
-        let failure = client.personal_room(PLATFORM, ALICE).await.unwrap_err();
-        assert!(matches!(failure, PlatformFailure::Refused(_)), "{failure:?}");
-        assert_no_address(&failure);
-        sim.stop().await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_rejected_token_is_refused_at_once() {
-        let (sim, _) = setup().await;
-        let client = WebexClient::new(fast(sim.url()), "not-a-token");
-        let failure = client.personal_room(PLATFORM, ALICE).await.unwrap_err();
-        assert!(matches!(&failure, PlatformFailure::Refused(m) if m.contains("401")), "{failure:?}");
-        assert!(!failure.to_string().contains("not-a-token"), "{failure}");
-        assert_no_address(&failure);
-        assert_eq!(requests(&sim), 1);
-        sim.stop().await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn throttling_is_retried_after_retry_after() {
-        let (sim, client) = setup().await;
-        sim.set_faults(WebexFaults { next_429: 1, retry_after_secs: 1, ..WebexFaults::default() });
-        let began = Instant::now();
-        let room = client.personal_room(PLATFORM, ALICE).await.unwrap();
-        assert!(began.elapsed() >= Duration::from_secs(1), "Retry-After honoured: {:?}", began.elapsed());
-        assert_eq!(room.platform, "webex");
-        assert_eq!(requests(&sim), 2);
-        sim.stop().await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_retry_after_beyond_the_cap_gives_up_at_once() {
-        let (sim, client) = setup().await;
-        sim.set_faults(WebexFaults { rate_429: 1.0, retry_after_secs: 120, ..WebexFaults::default() });
-        let began = Instant::now();
-        let failure = client.personal_room(PLATFORM, ALICE).await.unwrap_err();
-        assert!(began.elapsed() < Duration::from_secs(5));
-        assert!(matches!(&failure, PlatformFailure::Transient(m) if m.contains("120")), "{failure:?}");
-        assert_no_address(&failure);
-        assert_eq!(requests(&sim), 1, "no early retry");
-        sim.stop().await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn server_errors_are_retried_with_backoff() {
-        let (sim, client) = setup().await;
-        sim.set_faults(WebexFaults { next_5xx: 2, ..WebexFaults::default() });
-        assert!(client.personal_room(PLATFORM, ALICE).await.is_ok());
-        assert_eq!(requests(&sim), 3);
-        sim.stop().await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn persistent_server_errors_become_transient_after_max_retries() {
-        let (sim, client) = setup().await;
-        sim.set_faults(WebexFaults { rate_5xx: 1.0, ..WebexFaults::default() });
-        let failure = client.personal_room(PLATFORM, ALICE).await.unwrap_err();
-        assert!(matches!(&failure, PlatformFailure::Transient(m) if m.contains("503")), "{failure:?}");
-        assert!(failure.to_string().contains("gave up after 3 attempts"), "{failure}");
-        assert_no_address(&failure);
-        assert_eq!(requests(&sim), 3, "one attempt and max_retries = 2 retries");
-        sim.stop().await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn timeouts_are_retried_then_transient() {
-        let (sim, _) = setup().await;
-        sim.set_faults(WebexFaults { latency: Duration::from_millis(400), ..WebexFaults::default() });
-        let config = WebexConfig { timeout: Duration::from_millis(100), max_retries: 1, ..fast(sim.url()) };
-        let client = WebexClient::new(config, TOKEN);
-        let failure = client.personal_room(PLATFORM, ALICE).await.unwrap_err();
-        assert!(matches!(&failure, PlatformFailure::Transient(m) if m.contains("timed out")), "{failure:?}");
-        assert_no_address(&failure);
-        // The simulator counts a request when it arrives; give a loaded machine a moment.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert_eq!(requests(&sim), 2);
-        sim.stop().await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_unreachable_platform_is_transient() {
-        let sim = WebexSim::start(WebexSimConfig::default()).await.unwrap();
-        let url = sim.url().to_owned();
-        sim.stop().await;
-        let client = WebexClient::new(fast(&url), TOKEN);
-        let failure = client.personal_room(PLATFORM, ALICE).await.unwrap_err();
-        assert!(matches!(&failure, PlatformFailure::Transient(m) if m.contains("connect")), "{failure:?}");
-        assert_no_address(&failure);
-    }
-
-    #[tokio::test]
-    async fn an_empty_address_is_refused_without_a_call() {
-        let client = WebexClient::new(fast("http://127.0.0.1:9"), TOKEN);
-        assert!(matches!(client.personal_room(PLATFORM, "  ").await, Err(PlatformFailure::Refused(_))));
-    }
-
-    #[test]
-    fn statuses_are_classified_for_retry_policy() {
-        let after = |s| Class::Retry { retry_after: Some(Duration::from_secs(s)) };
-        assert_eq!(classify(200, None), Class::Success);
-        assert_eq!(classify(429, Some("7")), after(7));
-        assert_eq!(classify(423, Some(" 2 ")), after(2));
-        assert_eq!(classify(429, Some("Wed, 21 Oct 2026 07:28:00 GMT")), Class::Retry { retry_after: None });
-        assert_eq!(classify(429, None), Class::Retry { retry_after: None });
-        assert_eq!(classify(429, Some("-1")), Class::Retry { retry_after: None });
-        assert_eq!(classify(429, Some("1.5")), Class::Retry { retry_after: Some(Duration::from_millis(1500)) });
-        for s in [408, 500, 502, 503, 504] {
-            assert_eq!(classify(s, Some("3")), Class::Retry { retry_after: None }, "{s}");
-        }
-        for s in [301, 400, 401, 403, 404, 405, 409, 410, 415] {
-            assert_eq!(classify(s, None), Class::Refused, "{s}");
-        }
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap_with_equal_jitter() {
-        let config = WebexConfig::default();
-        assert_eq!(backoff(&config, 0, 0.0), Duration::from_millis(250));
-        assert_eq!(backoff(&config, 0, 1.0), Duration::from_millis(500));
-        assert_eq!(backoff(&config, 1, 0.0), Duration::from_millis(500));
-        assert_eq!(backoff(&config, 2, 1.0), Duration::from_secs(2));
-        assert_eq!(backoff(&config, 10, 1.0), Duration::from_secs(8));
-        assert_eq!(backoff(&config, 10, 0.0), Duration::from_secs(4));
-        assert_eq!(backoff(&config, u32::MAX, 0.5), Duration::from_secs(6));
-    }
-
-    #[test]
-    fn configuration_has_documented_defaults_and_refuses_unknown_fields() {
-        let config: WebexConfig =
-            serde_json::from_value(serde_json::json!({"max_retries": 5, "timeout": "2500ms"})).unwrap();
-        assert_eq!(config.max_retries, 5);
-        assert_eq!(config.timeout, Duration::from_millis(2500));
-        assert_eq!(config.base_url, "https://webexapis.com");
-        assert_eq!(config.token_env, "HCAL_WEBEX_TOKEN");
-        assert_eq!(config.max_retry_after, Duration::from_secs(30));
-        let unknown = serde_json::from_value::<WebexConfig>(serde_json::json!({"token": "secret"}));
-        assert!(unknown.is_err(), "a token never sits in the configuration file");
-    }
-
-    #[test]
-    fn the_token_comes_from_the_named_variable_and_is_never_printed() {
-        let config = WebexConfig { token_env: "HCAL_TEST_WEBEX".into(), ..WebexConfig::default() };
-        let missing = WebexClient::from_lookup(config.clone(), |_| None).unwrap_err();
-        assert_eq!(missing, WebexConfigError::MissingToken { var: "HCAL_TEST_WEBEX".into() });
-        let blank = WebexClient::from_lookup(config.clone(), |_| Some(" ".into())).unwrap_err();
-        assert!(matches!(blank, WebexConfigError::MissingToken { .. }));
-        let client =
-            WebexClient::from_lookup(config, |var| (var == "HCAL_TEST_WEBEX").then(|| "s3cret".into())).unwrap();
-        assert!(!format!("{client:?}").contains("s3cret"));
-        assert_eq!(client.config().token_env, "HCAL_TEST_WEBEX");
-        let unset = WebexConfig { token_env: "HCAL_TEST_WEBEX_SURELY_UNSET_7F3A".into(), ..WebexConfig::default() };
-        assert!(matches!(WebexClient::from_env(unset), Err(WebexConfigError::MissingToken { .. })));
-    }
-
-    #[test]
-    fn base_urls_must_be_absolute_http_urls() {
-        let with = |base_url: &str| WebexConfig { base_url: base_url.into(), ..WebexConfig::default() };
-        assert_eq!(with("https://webexapis.com").validate(), Ok(()));
-        assert_eq!(with("http://127.0.0.1:8080/").validate(), Ok(()));
-        for bad in ["webexapis.com", "ftp://webexapis.com", "", "https://"] {
-            assert_eq!(with(bad).validate(), Err(WebexConfigError::InvalidBaseUrl), "{bad:?}");
-        }
-        let found = WebexClient::from_lookup(with("webexapis.com"), |_| Some("t".into()));
-        assert!(matches!(found, Err(WebexConfigError::InvalidBaseUrl)));
-    }
-
-    #[tokio::test]
-    async fn a_client_built_with_an_invalid_base_url_refuses_without_retrying() {
-        let client = WebexClient::new(WebexConfig { base_url: "webexapis.com".into(), ..fast("") }, TOKEN);
-        let began = Instant::now();
-        let failure = client.personal_room(PLATFORM, ALICE).await.unwrap_err();
-        assert!(matches!(&failure, PlatformFailure::Refused(m) if m.contains("base_url")), "{failure:?}");
-        assert!(began.elapsed() < Duration::from_millis(500), "not retried");
-        assert_no_address(&failure);
     }
 }
