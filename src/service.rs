@@ -27,7 +27,7 @@ use crate::projections::meetings::MeetingList;
 use crate::projections::subscriptions::SubscriptionIndex;
 use crate::projections::{self, Projection};
 use crate::runtime::MailboxRegistry;
-use crate::runtime::crash::{CrashingGraph, CrashingInbox, CrashingLog, CrashingSubscriptions};
+use crate::runtime::crash::{CrashingGraph, CrashingInbox, CrashingLog, CrashingPlatform, CrashingSubscriptions};
 use crate::scheduler::Scheduler;
 use crate::{dispatch, http, keys};
 
@@ -146,7 +146,8 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     let ring = keys::load_or_create_at(&config.service.key_file())?;
     crate::tenant::cloud::reconcile(&config.tenant.cloud, &config.graph)?.apply(&mut config.graph);
     let graph = Arc::new(GraphClient::new(config.graph.clone(), secrets.graph_client_secret.clone())?);
-    let webex = Arc::new(WebexClient::new(config.webex.clone(), secrets.webex_token.clone()));
+    let mut webex: Arc<dyn hcal_actors::ports::MeetingPlatform> =
+        Arc::new(WebexClient::new(config.webex.clone(), secrets.webex_token.clone()));
     // Build the detection tables now rather than on the first invite.
     hcal_actors::detect::warm_up();
     let clock = Arc::new(Clock::default());
@@ -169,7 +170,8 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
         actor_graph = Arc::new(CrashingGraph(actor_graph, point.clone()));
         actor_subscriptions = Arc::new(CrashingSubscriptions(actor_subscriptions, point.clone()));
         actor_inbox = Arc::new(CrashingInbox(actor_inbox, point.clone()));
-        actor_log = Arc::new(CrashingLog(actor_log, point));
+        actor_log = Arc::new(CrashingLog(actor_log, point.clone()));
+        webex = Arc::new(CrashingPlatform(webex, point));
     }
     let deps = Arc::new(Deps {
         graph: actor_graph,

@@ -9,7 +9,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hcal_actors::ids::{GraphEventId, MailboxId};
 use hcal_actors::log::{EventLog, LogError, MAILBOX_EVENTS, Record};
-use hcal_actors::ports::{GraphApi, GraphEvent, GraphFailure, Inbox, PatchedEvent, SubscriptionApi};
+use hcal_actors::ports::{
+    Booking, BookingRequest, GraphApi, GraphEvent, GraphFailure, Inbox, MeetingPlatform, MeetingRoom, PatchedEvent,
+    PlatformFailure, SubscriptionApi,
+};
 use serde::{Deserialize, Serialize};
 
 /// Where a test build may abort.
@@ -22,6 +25,8 @@ pub enum CrashPoint {
     AfterSubscriptionCreate,
     /// Right after a resync fed the window back to the input log, before `ResyncCompleted`.
     AfterRedelivery,
+    /// Right after the meeting platform booked a meeting, before `MeetingBooked` is appended.
+    AfterBooking,
     /// Right after a domain event of this type was appended (e.g. `SubscriptionLost`).
     AfterEvent(String),
 }
@@ -53,6 +58,32 @@ impl GraphApi for CrashingGraph {
             abort(&self.1);
         }
         Ok(patched)
+    }
+}
+
+/// The meeting platform, aborting after a booking.
+pub struct CrashingPlatform(pub Arc<dyn MeetingPlatform>, pub CrashPoint);
+
+#[async_trait]
+impl MeetingPlatform for CrashingPlatform {
+    async fn personal_room(&self, platform: &str, organizer_address: &str) -> Result<MeetingRoom, PlatformFailure> {
+        self.0.personal_room(platform, organizer_address).await
+    }
+
+    async fn book(&self, request: &BookingRequest) -> Result<Booking, PlatformFailure> {
+        let booked = self.0.book(request).await?;
+        if self.1 == CrashPoint::AfterBooking {
+            abort(&self.1);
+        }
+        Ok(booked)
+    }
+
+    async fn reschedule(&self, booking_id: &str, request: &BookingRequest) -> Result<(), PlatformFailure> {
+        self.0.reschedule(booking_id, request).await
+    }
+
+    async fn cancel(&self, platform: &str, booking_id: &str, organizer_address: &str) -> Result<(), PlatformFailure> {
+        self.0.cancel(platform, booking_id, organizer_address).await
     }
 }
 

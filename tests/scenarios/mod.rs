@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod kills;
+pub mod platforms;
 
 use std::time::Duration;
 
@@ -610,6 +611,24 @@ macro_rules! scenario_tests {
         async fn a_mailbox_too_large_to_snapshot_recovers_from_its_history() {
             if let Some(env) = support::Env::on($backend).await {
                 scenarios::a_mailbox_too_large_to_snapshot_recovers_from_its_history(env).await;
+            }
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_onetime_meeting_is_booked_once_moved_with_its_invite_and_deleted_with_its_keyword() {
+            if let Some(env) = support::Env::on($backend).await {
+                scenarios::platforms::a_onetime_meeting_is_booked_once_moved_with_its_invite_and_deleted_with_its_keyword(env).await;
+            }
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn meet_books_a_space_of_the_attendees_and_cancelling_deletes_its_meeting() {
+            if let Some(env) = support::Env::on($backend).await {
+                scenarios::platforms::meet_books_a_space_of_the_attendees_and_cancelling_deletes_its_meeting(env).await;
+            }
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_kill_after_a_booking_before_it_is_recorded_books_nothing_more() {
+            if let Some(env) = support::Env::on($backend).await {
+                scenarios::platforms::a_kill_after_a_booking_before_it_is_recorded_books_nothing_more(env).await;
             }
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,128 @@
+//! Meetings hcal books on Webex for `@webex:onetime` and `@meet`, end to end: booked once under
+//! the invite's key (replays and a kill between the booking and its record included), moved
+//! with the invite, deleted when the keyword is removed or the invite cancelled.
+
+use std::time::Duration;
+
+use hcal_actors::ids::GraphEventId;
+use hcal_actors::mailbox::decide::booking;
+use serde_json::json;
+
+use crate::support::{Env, blocks, eventually, invite};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn body(env: &Env, user: &str, id: &str) -> String {
+    env.graph_event(user, id).await["body"]["content"].as_str().unwrap_or_default().to_owned()
+}
+
+fn key(id: &str) -> String {
+    booking::key(&GraphEventId::new(id))
+}
+
+pub async fn a_onetime_meeting_is_booked_once_moved_with_its_invite_and_deleted_with_its_keyword(env: Env) {
+    let _hcal = env.start("").await;
+    let alex = env.user("alex");
+    env.enable(&alex).await;
+    env.wait_active(&alex).await;
+    let created = env.graph.create_event(&alex, invite("Planning", "@webex:onetime", "<p>Agenda</p>")).await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let meeting = eventually("a meeting booked under the invite's key", WAIT, || async {
+        env.webex.meetings_tagged(&key(&id)).into_iter().next()
+    })
+    .await;
+    assert_eq!(meeting.host_email, "alex@contoso.example");
+    assert_eq!(meeting.title, "Planning");
+    assert!(meeting.invitees.iter().any(|i| i.email == "deniz@contoso.example"), "{:?}", meeting.invitees);
+    let decorated = eventually("its join details in the invite", WAIT, || async {
+        let b = body(&env, &alex, &id).await;
+        (blocks(&b) == 1).then_some(b)
+    })
+    .await;
+    assert!(decorated.contains(&meeting.web_link), "{decorated}");
+    assert!(decorated.contains(&meeting.sip_address));
+    assert!(!decorated.contains(&meeting.password), "no meeting password in the invite");
+
+    // Every notification again: nothing more is booked or written.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(env.graph.redeliver().await > 0);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(env.webex.meetings_tagged(&key(&id)).len(), 1);
+    assert_eq!(blocks(&body(&env, &alex, &id).await), 1);
+
+    // Two hours later: the meeting moves, the block stays one.
+    let start = meeting.start + chrono::Duration::hours(2);
+    let end = meeting.end + chrono::Duration::hours(2);
+    let at = |t: chrono::DateTime<chrono::Utc>| json!({"dateTime": t.format("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": "UTC"});
+    env.graph.update_event(&alex, &id, json!({"start": at(start), "end": at(end)})).await.unwrap();
+    eventually("the booked meeting moved", WAIT, || async {
+        env.webex.meeting(&meeting.id).filter(|m| m.start == start && m.end == end)
+    })
+    .await;
+    assert_eq!(blocks(&body(&env, &alex, &id).await), 1);
+
+    // The keyword removed: the block goes and the meeting is deleted.
+    env.graph.update_event(&alex, &id, json!({"location": {"displayName": "Room 4"}})).await.unwrap();
+    eventually("the meeting deleted", WAIT, || async { env.webex.meeting(&meeting.id).is_none().then_some(()) }).await;
+    let after = eventually("the block removed", WAIT, || async {
+        let b = body(&env, &alex, &id).await;
+        (blocks(&b) == 0).then_some(b)
+    })
+    .await;
+    assert!(after.contains("<p>Agenda</p>"), "the organiser's text stays: {after}");
+}
+
+pub async fn meet_books_a_space_of_the_attendees_and_cancelling_deletes_its_meeting(env: Env) {
+    let _hcal = env.start("").await;
+    let alex = env.user("alex");
+    env.enable(&alex).await;
+    env.wait_active(&alex).await;
+    let created = env.graph.create_event(&alex, invite("Design sync", "@meet", "<p>Notes</p>")).await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let meeting = eventually("a space meeting booked", WAIT, || async {
+        env.webex.meetings_tagged(&key(&id)).into_iter().next()
+    })
+    .await;
+    let room_id = meeting.room_id.clone().expect("a meeting of a space");
+    let members: Vec<String> = env.webex.room_members(&room_id).unwrap().into_iter().map(|m| m.person_email).collect();
+    for person in ["alex@contoso.example", "deniz@contoso.example"] {
+        assert!(members.iter().any(|m| m == person), "{person} in {members:?}");
+    }
+    let decorated = eventually("its join details in the invite", WAIT, || async {
+        let b = body(&env, &alex, &id).await;
+        (blocks(&b) == 1).then_some(b)
+    })
+    .await;
+    assert!(decorated.contains(&meeting.web_link), "{decorated}");
+
+    env.graph.delete_event(&alex, &id).await.unwrap();
+    eventually("the space meeting deleted", WAIT, || async { env.webex.meeting(&meeting.id).is_none().then_some(()) })
+        .await;
+}
+
+pub async fn a_kill_after_a_booking_before_it_is_recorded_books_nothing_more(env: Env) {
+    let mut hcal = env.start("crash_at = \"after_booking\"").await;
+    let alex = env.user("alex");
+    env.enable(&alex).await;
+    env.wait_active(&alex).await;
+    let created = env.graph.create_event(&alex, invite("Crash course", "@webex:onetime", "<p>x</p>")).await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(hcal.wait_exit(WAIT), "hcal should abort at the crash point");
+    drop(hcal);
+    assert_eq!(env.webex.meetings_tagged(&key(&id)).len(), 1, "booked before the crash");
+    assert_eq!(blocks(&body(&env, &alex, &id).await), 0, "not yet written");
+
+    let _hcal = env.start("").await;
+    eventually("the join details written after the restart", WAIT, || async {
+        (blocks(&body(&env, &alex, &id).await) == 1).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(env.graph.redeliver().await > 0);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(env.webex.meetings_tagged(&key(&id)).len(), 1, "one meeting for one invite");
+    assert_eq!(blocks(&body(&env, &alex, &id).await), 1);
+    let booked =
+        env.records("mailbox-events").await.into_iter().filter(|r| r["value"]["type"] == "MeetingBooked").count();
+    assert_eq!(booked, 1);
+}
