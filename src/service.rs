@@ -40,6 +40,9 @@ pub struct Secrets {
     pub webex_token: String,
     /// Bearer token of hcal's own APIs.
     pub api_token: String,
+    /// Secrets of `[[platforms]]` entries that name one (a Jitsi server's token secret), by
+    /// platform id.
+    pub platforms: std::collections::BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -52,16 +55,28 @@ impl Secrets {
     /// Reads every secret from the variables the configuration names; a missing one is
     /// reported together with every other missing one.
     pub fn from_env(config: &Config) -> Result<Self, StartError> {
-        let names = [&config.graph.client_secret_env, &config.webex.token_env, &config.service.api_token_env];
-        let values: Vec<Option<String>> =
-            names.iter().map(|name| std::env::var(name).ok().filter(|v| !v.is_empty())).collect();
-        let missing: Vec<String> =
-            names.iter().zip(&values).filter(|(_, v)| v.is_none()).map(|(n, _)| (*n).clone()).collect();
-        match values.as_slice() {
-            [Some(graph), Some(webex), Some(api)] => {
-                Ok(Self { graph_client_secret: graph.clone(), webex_token: webex.clone(), api_token: api.clone() })
+        let read = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let mut missing = Vec::new();
+        let mut required = |name: &String| {
+            let value = read(name);
+            if value.is_none() {
+                missing.push(name.clone());
             }
-            _ => Err(StartError::MissingSecrets(missing)),
+            value.unwrap_or_default()
+        };
+        let graph_client_secret = required(&config.graph.client_secret_env);
+        let webex_token = required(&config.webex.token_env);
+        let api_token = required(&config.service.api_token_env);
+        let mut platforms = std::collections::BTreeMap::new();
+        for entry in &config.platforms {
+            if let Some(name) = entry.secret_env() {
+                platforms.insert(entry.id().to_owned(), required(&name.to_owned()));
+            }
+        }
+        if missing.is_empty() {
+            Ok(Self { graph_client_secret, webex_token, api_token, platforms })
+        } else {
+            Err(StartError::MissingSecrets(missing))
         }
     }
 }
@@ -173,10 +188,12 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
         actor_log = Arc::new(CrashingLog(actor_log, point.clone()));
         webex = Arc::new(CrashingPlatform(webex, point));
     }
+    let platforms: Arc<dyn hcal_actors::ports::MeetingPlatform> =
+        Arc::new(crate::platform::Platforms::new(webex, &config.platforms, &secrets.platforms));
     let deps = Arc::new(Deps {
         graph: actor_graph,
         subscriptions: actor_subscriptions,
-        platform: webex,
+        platform: platforms,
         log: actor_log,
         inbox: actor_inbox,
         ring: ring.clone(),

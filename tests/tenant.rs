@@ -121,6 +121,7 @@ hold_processing = true
             graph_client_secret: self.secret.clone(),
             webex_token: "unused".into(),
             api_token: API_TOKEN.into(),
+            platforms: Default::default(),
         };
         service::start(config, secrets).await.unwrap()
     }

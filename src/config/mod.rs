@@ -33,6 +33,9 @@ pub struct Config {
     /// Webex client. Default: Webex's public API, token in `HCAL_WEBEX_TOKEN`.
     #[serde(default)]
     pub webex: WebexConfig,
+    /// Meeting platforms besides Webex (`[[platforms]]`: a Jitsi server, a template bridge).
+    #[serde(default)]
+    pub platforms: Vec<crate::platform::PlatformEntry>,
     /// Keyword rules.
     #[serde(default)]
     pub domain: DecideConfig,
@@ -363,15 +366,23 @@ impl Config {
             problems.push(format!("invalid [tenant.cloud] section: {e}"));
         }
         problems.extend(self.domain.problems());
-        let platforms = crate::platform::PLATFORMS;
+        problems.extend(crate::platform::problems(&self.platforms));
+        let catalogue = crate::platform::catalogue(&self.platforms);
         for (i, rule) in self.domain.keywords.iter().enumerate() {
-            if !platforms.contains(&rule.platform.as_str()) {
-                problems.push(format!(
+            match catalogue.iter().find(|(id, _)| *id == rule.platform) {
+                None => problems.push(format!(
                     "domain.keywords[{i}]: @{} books on platform {:?}, which hcal does not book on (it books on: {})",
                     rule.keyword,
                     rule.platform,
-                    platforms.join(", ")
-                ));
+                    catalogue.iter().map(|(id, _)| *id).collect::<Vec<_>>().join(", ")
+                )),
+                Some((id, modes)) if !modes.contains(&rule.default_mode) => problems.push(format!(
+                    "domain.keywords[{i}]: @{} has default_mode {}, which platform {id} does not serve (it serves: {})",
+                    rule.keyword,
+                    rule.default_mode,
+                    modes.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+                )),
+                Some(_) => {}
             }
         }
         if self.tenant.consent_link_lifetime.is_zero() {
@@ -581,6 +592,27 @@ mod tests {
         assert!(refusal(&file(twice)).contains("domain.keywords[1]: @WebEx is already domain.keywords[0]"));
         let at = "[[domain.keywords]]\nkeyword = \"@webex\"\nplatform = \"webex\"\ndefault_mode = \"myroom\"\n";
         assert!(refusal(&file(at)).contains("is not a keyword"));
+    }
+
+    #[test]
+    fn platforms_of_their_own_serve_the_keywords_that_name_them_in_the_modes_they_have() {
+        let platforms = "[[platforms]]\nkind = \"jitsi\"\nid = \"jitsi\"\nbase_url = \"https://meet.example.org\"\n\
+                         secret_env = \"HCAL_JITSI_SECRET\"\napp_id = \"hcal\"\n\
+                         [[platforms]]\nkind = \"template\"\nid = \"bridge\"\nweb_link = \"https://video.example.com/{user}\"\n";
+        let keywords = "[[domain.keywords]]\nkeyword = \"jitsi\"\nplatform = \"jitsi\"\ndefault_mode = \"onetime\"\n\
+                        [[domain.keywords]]\nkeyword = \"vmr\"\nplatform = \"bridge\"\ndefault_mode = \"myroom\"\n";
+        let config = parse(&file(&format!("{platforms}{keywords}"))).unwrap();
+        assert_eq!(config.platforms.len(), 2);
+        assert_eq!(config.platforms[0].secret_env(), Some("HCAL_JITSI_SECRET"));
+        let wrong_mode = "[[domain.keywords]]\nkeyword = \"vmr\"\nplatform = \"bridge\"\ndefault_mode = \"onetime\"\n";
+        let refused = refusal(&file(&format!("{platforms}{wrong_mode}")));
+        assert!(
+            refused.contains("domain.keywords[0]: @vmr has default_mode onetime, which platform bridge does not serve (it serves: myroom)"),
+            "{refused}"
+        );
+        let bad_entry =
+            "[[platforms]]\nkind = \"template\"\nid = \"bridge\"\nweb_link = \"https://video.example.com/lobby\"\n";
+        assert!(refusal(&file(bad_entry)).contains("platforms[0] (bridge): neither web_link nor video_address"));
     }
 
     #[test]

@@ -632,6 +632,12 @@ macro_rules! scenario_tests {
             }
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn jitsi_and_template_keywords_get_their_platforms_rooms() {
+            if let Some(env) = support::Env::on($backend).await {
+                scenarios::platforms::jitsi_and_template_keywords_get_their_platforms_rooms(env).await;
+            }
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_kill_at_any_step_of_recreating_a_subscription_loses_no_invite() {
             if let Some(env) = support::Env::on($backend).await {
                 scenarios::kills::a_kill_at_any_step_of_recreating_a_subscription_loses_no_invite(env).await;

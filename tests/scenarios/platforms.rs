@@ -126,3 +126,84 @@ pub async fn a_kill_after_a_booking_before_it_is_recorded_books_nothing_more(env
         env.records("mailbox-events").await.into_iter().filter(|r| r["value"]["type"] == "MeetingBooked").count();
     assert_eq!(booked, 1);
 }
+
+/// A Jitsi server and a template bridge of the organisation's own, each behind a keyword.
+const OWN_PLATFORMS: &str = r#"
+[[platforms]]
+kind = "jitsi"
+id = "jitsi"
+base_url = "https://meet.example.org"
+
+[[platforms]]
+kind = "template"
+id = "bridge"
+web_link = "https://video.example.com/meet/{user}"
+video_address = "{user}@video.example.com"
+
+[[domain.keywords]]
+keyword = "webex"
+platform = "webex"
+default_mode = "myroom"
+
+[[domain.keywords]]
+keyword = "jitsi"
+platform = "jitsi"
+default_mode = "onetime"
+
+[[domain.keywords]]
+keyword = "vmr"
+platform = "bridge"
+default_mode = "myroom"
+"#;
+
+pub async fn jitsi_and_template_keywords_get_their_platforms_rooms(env: Env) {
+    let _hcal = env.start_with_sections(OWN_PLATFORMS).await;
+    let alex = env.user("alex");
+    env.enable(&alex).await;
+    env.wait_active(&alex).await;
+    let jitsi = env.graph.create_event(&alex, invite("Retro", "@jitsi", "<p>Retro</p>")).await.unwrap();
+    let vmr = env.graph.create_event(&alex, invite("1:1", "@vmr", "<p>Check-in</p>")).await.unwrap();
+    let (jitsi, vmr) = (jitsi["id"].as_str().unwrap().to_owned(), vmr["id"].as_str().unwrap().to_owned());
+    let jitsi_body = eventually("a Jitsi room in the invite", WAIT, || async {
+        let b = body(&env, &alex, &jitsi).await;
+        (blocks(&b) == 1).then_some(b)
+    })
+    .await;
+    let at = jitsi_body.find("https://meet.example.org/hcal-").expect("a room on the configured server");
+    let room: String = jitsi_body[at + "https://meet.example.org/".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    assert_eq!(room.len(), 31, "{room}");
+    assert!(!jitsi_body.contains("Retro\"") && !room.contains("retro"), "the subject is not the room name");
+    let vmr_body = eventually("the bridge room in the invite", WAIT, || async {
+        let b = body(&env, &alex, &vmr).await;
+        (blocks(&b) == 1).then_some(b)
+    })
+    .await;
+    assert!(vmr_body.contains("https://video.example.com/meet/alex"), "{vmr_body}");
+    assert!(vmr_body.contains("alex@video.example.com"), "{vmr_body}");
+    assert_eq!(env.webex.meeting_count(), 0, "nothing booked on Webex");
+
+    // The meeting list names the platforms.
+    let rows = eventually("both listed with hcal's join targets", WAIT, || async {
+        let rows = env.meetings(&alex).await;
+        let hcal = |id: &str| rows.iter().find(|m| m["eventId"] == id && m["join"]["origin"] == "hcal").cloned();
+        Some((hcal(&jitsi)?, hcal(&vmr)?))
+    })
+    .await;
+    assert_eq!(
+        (rows.0["join"]["provider"].as_str(), rows.1["join"]["provider"].as_str()),
+        (Some("jitsi"), Some("bridge"))
+    );
+
+    // A replay writes nothing more; removing the keyword removes the block.
+    assert!(env.graph.redeliver().await > 0);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(body(&env, &alex, &jitsi).await, jitsi_body, "the same room, written once");
+    env.graph.update_event(&alex, &vmr, json!({"location": {"displayName": ""}})).await.unwrap();
+    eventually("the bridge block removed", WAIT, || async {
+        (blocks(&body(&env, &alex, &vmr).await) == 0).then_some(())
+    })
+    .await;
+}

@@ -230,6 +230,12 @@ base_url = "{webex}"
         self.start_full(service, "", testing).await
     }
 
+    /// Starts hcal with whole sections of its own (`[[platforms]]`, `[[domain.keywords]]`, …),
+    /// written after `[graph]`.
+    pub async fn start_with_sections(&self, sections: &str) -> Hcal {
+        self.start_full("", &format!("\n{sections}"), "").await
+    }
+
     /// Starts hcal with extra `[service]`, `[graph]` and `[testing]` lines.
     pub async fn start_full(&self, service: &str, graph: &str, testing: &str) -> Hcal {
         let hcal = self.spawn_full(service, graph, testing);

@@ -134,8 +134,12 @@ base_url = "{webex}"
         webex = webex.url(),
     );
     let config = hcal::config::parse(&text).context("the demo's configuration")?;
-    let secrets =
-        Secrets { graph_client_secret: demo.client_secret.clone(), webex_token, api_token: api_token.clone() };
+    let secrets = Secrets {
+        graph_client_secret: demo.client_secret.clone(),
+        webex_token,
+        api_token: api_token.clone(),
+        platforms: Default::default(),
+    };
     let running = service::start(config, secrets).await?;
     let hcal = running.url.clone();
     println!("hcal demo: the service and its simulators in one process");
