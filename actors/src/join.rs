@@ -25,7 +25,9 @@ use crate::ports::MeetingRoom;
 /// - 2: the `lang` attribute on the block, the heading naming the booked platform, an optional
 ///   header paragraph (`hcal-join-header`) before the heading and footer paragraph
 ///   (`hcal-join-footer`) after the details.
-pub const TEMPLATE_VERSION: u32 = 2;
+/// - 3: the heading paragraph names the platform id in its class (`hcal-platform-{id}`), so an
+///   attendee's copy, which carries the block but not the marker, tells the same join target.
+pub const TEMPLATE_VERSION: u32 = 3;
 
 /// What hcal wrote into an event, stored in the event's marker extended property.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,7 +228,11 @@ pub fn render_block(room: &MeetingRoom, language: Language, texts: &BlockTexts) 
     if let Some(header) = texts.header.as_deref().filter(|h| !h.trim().is_empty()) {
         html.push_str(&format!("<p class=\"hcal-join-header\">{}</p>", text_html(header)));
     }
-    html.push_str(&format!("<p><b>{}</b></p>", escape(&heading)));
+    html.push_str(&format!(
+        "<p class=\"hcal-join-heading hcal-platform-{}\"><b>{}</b></p>",
+        escape(&platform_class(&room.platform)),
+        escape(&heading)
+    ));
     html.push_str(&format!(
         "<p>{} <a href=\"{url}\">{url}</a></p>",
         escape(&label(language, "meeting-link")),
@@ -275,6 +281,49 @@ pub fn remove_block(body_html: &str) -> Option<String> {
         removed = true;
     }
     removed.then_some(body)
+}
+
+/// What hcal's block in a body says: the platform, the web link and the video address. An
+/// attendee's copy of an invite carries the block but not the marker; this is how its join
+/// target is the organiser's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockLinks {
+    /// Platform id, from the heading's class (blocks of template 3 on); `None` before.
+    pub platform: Option<String>,
+    /// The first http(s) link of the block.
+    pub web: String,
+    /// The video address (`sip:` link) of the block, without the scheme.
+    pub sip: Option<String>,
+}
+
+/// The links of the first complete block in a body.
+pub fn read_block(body_html: &str) -> Option<BlockLinks> {
+    let (from, to) = block_span(body_html)?;
+    let block = &body_html[from..to];
+    let lower = block.to_ascii_lowercase();
+    let hrefs: Vec<String> = lower
+        .match_indices("href=")
+        .filter_map(|(at, _)| {
+            let rest = &block[at + 5..];
+            let quote = rest.chars().next().filter(|q| matches!(q, '"' | '\''))?;
+            rest[1..].split(quote).next().map(unescape)
+        })
+        .collect();
+    let web = hrefs.iter().find(|h| h.starts_with("https://") || h.starts_with("http://"))?.clone();
+    let sip = hrefs.iter().find_map(|h| h.strip_prefix("sip:").map(str::to_owned));
+    let platform = lower
+        .find("hcal-platform-")
+        .map(|at| lower[at + 14..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect::<String>());
+    Some(BlockLinks { platform: platform.filter(|p| !p.is_empty()), web, sip })
+}
+
+/// The platform id as a class name: letters, digits and `-` only.
+fn platform_class(id: &str) -> String {
+    id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect::<String>().to_ascii_lowercase()
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 }
 
 /// Whether the body carries hcal's block.
@@ -492,7 +541,10 @@ mod tests {
     fn the_block_is_in_the_language_and_names_the_platform() {
         let en = render_block(&room(), Language::ENGLISH, &none());
         assert!(en.starts_with("<div class=\"hcal-join\" lang=\"en\">"), "{en}");
-        assert!(en.contains("<p><b>Join Webex meeting</b></p>"), "{en}");
+        assert!(
+            en.contains("<p class=\"hcal-join-heading hcal-platform-webex\"><b>Join Webex meeting</b></p>"),
+            "{en}"
+        );
         assert!(en.contains("<p>Meeting link: <a href=\"https://acme.webex.com/meet/alice\">"), "{en}");
         assert!(en.contains("<p>Join by video address: <a href=\"sip:alice@acme.webex.com\">"), "{en}");
         assert!(en.contains("<p>Meeting number: 2551234567</p>"), "{en}");
@@ -511,7 +563,7 @@ mod tests {
             ("pl-PL", "Dołącz do spotkania Webex"),
         ] {
             let block = render_block(&room(), lang(tag), &none());
-            assert!(block.contains(&format!("<p><b>{heading}</b></p>")), "{tag}: {block}");
+            assert!(block.contains(&format!("<b>{heading}</b></p>")), "{tag}: {block}");
             assert!(!block.contains("Meeting link"), "{tag}: {block}");
         }
         let fr = render_block(&room(), lang("fr"), &none());
@@ -597,5 +649,22 @@ mod tests {
         let body = "<p>x</p><div class=\"hcal-join\"><p>cut short";
         assert_eq!(remove_block(body), None);
         assert!(!has_block(body));
+    }
+
+    #[test]
+    fn a_block_tells_its_platform_link_and_video_address() {
+        let decorated = insert_block("<p>Agenda</p>", &render_block(&room(), lang("de"), &none()));
+        assert_eq!(
+            read_block(&decorated),
+            Some(BlockLinks {
+                platform: Some("webex".into()),
+                web: "https://acme.webex.com/meet/alice".into(),
+                sip: Some("alice@acme.webex.com".into()),
+            })
+        );
+        let escaped = MeetingRoom { web_link: "https://v.example/j?a=1&b=2".into(), sip_address: None, ..room() };
+        let read = read_block(&render_block(&escaped, Language::ENGLISH, &none())).unwrap();
+        assert_eq!((read.web.as_str(), read.sip), ("https://v.example/j?a=1&b=2", None));
+        assert_eq!(read_block("<p>no block</p>"), None);
     }
 }

@@ -638,6 +638,12 @@ macro_rules! scenario_tests {
             }
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn organiser_and_attendee_list_the_same_join_target() {
+            if let Some(env) = support::Env::on($backend).await {
+                scenarios::platforms::organiser_and_attendee_list_the_same_join_target(env).await;
+            }
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_kill_at_any_step_of_recreating_a_subscription_loses_no_invite() {
             if let Some(env) = support::Env::on($backend).await {
                 scenarios::kills::a_kill_at_any_step_of_recreating_a_subscription_loses_no_invite(env).await;

@@ -207,3 +207,24 @@ pub async fn jitsi_and_template_keywords_get_their_platforms_rooms(env: Env) {
     })
     .await;
 }
+
+pub async fn organiser_and_attendee_list_the_same_join_target(env: Env) {
+    let _hcal = env.start("").await;
+    let (alex, deniz) = (env.user("alex"), env.user("deniz"));
+    env.enable(&alex).await;
+    env.enable(&deniz).await;
+    env.wait_active(&alex).await;
+    env.wait_active(&deniz).await;
+    let created = env.graph.create_event(&alex, invite("Weekly", "@webex", "<p>Agenda</p>")).await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let organiser = eventually("the organiser's row with hcal's join target", WAIT, || async {
+        env.meetings(&alex).await.into_iter().find(|m| m["eventId"] == id.as_str() && m["join"]["origin"] == "hcal")
+    })
+    .await;
+    let attendee = eventually("the attendee's row with hcal's join target", WAIT, || async {
+        env.meetings(&deniz).await.into_iter().find(|m| m["subject"] == "Weekly" && m["join"]["origin"] == "hcal")
+    })
+    .await;
+    assert_eq!(attendee["join"], organiser["join"], "one join target for organiser and attendee");
+    assert_eq!(organiser["join"]["address"], "sip:alex@hcal.webex.com");
+}

@@ -11,7 +11,9 @@ use super::super::state::{Decoration, MailboxState, Meeting};
 use super::{DecideError, booking};
 use crate::detect::{self, AddressKind, Keyword};
 use crate::ids::GraphEventId;
-use crate::join::{Language, Marker, TEMPLATE_VERSION, insert_block, remove_block, render_block};
+use crate::join::{
+    Language, Marker, TEMPLATE_VERSION, has_block, insert_block, read_block, remove_block, render_block,
+};
 use crate::notification::ChangeType;
 use crate::ports::{Booking, EventType, GraphEvent, GraphFailure, MeetingRoom, PlatformFailure};
 use chrono::{DateTime, Utc};
@@ -135,7 +137,10 @@ fn observe(
         Some(_) => {}
     }
     let decoration = existing.map(|m| &m.decoration);
-    let decorated = marker.is_some() || matches!(decoration, Some(Decoration::Done { .. }));
+    // hcal's block in the organiser's copy counts even without the marker (lost, or stripped).
+    let decorated = marker.is_some()
+        || matches!(decoration, Some(Decoration::Done { .. }))
+        || (event.is_organizer && has_block(&event.body_html));
     if detection.keyword.is_none() && decorated {
         // The organiser removed the keyword: hcal's block goes, and the meeting booked for it.
         decision.effects.push(remove(event));
@@ -202,6 +207,19 @@ fn details(event: &GraphEvent, detection: &detect::Detection, marker: Option<&Ma
             Some(m.sip.as_ref().map_or_else(|| m.web.clone(), |s| format!("sip:{s}"))),
             Some(m.web.clone()),
         ),
+        // An attendee's copy: the block without the marker, the organiser's join target.
+        (None, _) if let Some(links) = read_block(&event.body_html) => {
+            let provider = links
+                .platform
+                .clone()
+                .or_else(|| detection.join.as_ref().map(|c| c.provider.clone()))
+                .unwrap_or_default();
+            (
+                Some(hcal_target(&provider, links.sip.is_some())),
+                Some(links.sip.as_ref().map_or_else(|| links.web.clone(), |s| format!("sip:{s}"))),
+                Some(links.web),
+            )
+        }
         (None, Some(c)) => (
             Some(JoinTarget { provider: c.provider.clone(), kind: c.kind, origin: JoinOrigin::Detected }),
             Some(c.address.clone()),
@@ -344,7 +362,11 @@ fn write_join(
     Decision::effect(Effect::WriteJoinInfo {
         event_id: event.id.clone(),
         expected_change_key: event.change_key.clone(),
-        body_html: insert_block(&event.body_html, &render_block(room, language, join.texts(language))),
+        // Whatever block the invite carries (a notice, an older one) gives way to this one.
+        body_html: insert_block(
+            &remove_block(&event.body_html).unwrap_or_else(|| event.body_html.clone()),
+            &render_block(room, language, join.texts(language)),
+        ),
         marker: Marker::new(room, mode).encode(),
         room: room.clone(),
         mode: mode.to_owned(),

@@ -497,3 +497,26 @@ fn outcomes_about_unknown_meetings_are_refused() {
         .then_expect_error(DecideError::UnknownMeeting);
     given(active()).when(room_found(invite("@webex", "", "ck1"))).then_expect_error(DecideError::UnknownMeeting);
 }
+
+#[test]
+fn an_attendees_copy_lists_the_organisers_join_target() {
+    let block = render_block(&room(), Language::ENGLISH, &BlockTexts::default());
+    let organiser = invite("@webex", &insert_block("<p>Agenda</p>", &block), "ck1");
+    let attendee = GraphEvent { is_organizer: false, ..organiser.clone() };
+    let marked = GraphEvent { marker: Some(Marker::new(&room(), "myroom").encode()), ..organiser };
+    let target = |event: GraphEvent| {
+        let then = given(active()).when(fetched(event));
+        let Some(MailboxEvent::MeetingScheduled(d)) = then.events().first() else { panic!("{:?}", then.events()) };
+        (d.join.clone(), d.private.join_address.clone(), d.private.web_link.clone())
+    };
+    let expected = target(marked);
+    assert_eq!(expected.0.as_ref().map(|j| (j.provider.as_str(), j.origin)), Some(("webex", JoinOrigin::Hcal)));
+    assert_eq!(target(attendee), expected, "the same platform, kind, address and link as the organiser's");
+}
+
+#[test]
+fn a_block_without_its_marker_is_not_written_again() {
+    let block = render_block(&room(), Language::ENGLISH, &BlockTexts::default());
+    let then = given(active()).when(fetched(invite("@webex", &insert_block("<p>x</p>", &block), "ck1")));
+    assert!(then.effects().is_empty(), "{:?}", then.effects());
+}
