@@ -255,6 +255,55 @@ pub fn render_block(room: &MeetingRoom, language: Language, texts: &BlockTexts) 
     html
 }
 
+/// Why hcal writes a notice instead of join details: reasons the organiser can fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeReason {
+    /// The keyword's modifier is not one hcal knows.
+    UnknownModifier,
+    /// The platform refused the organiser (no account, no personal room).
+    PlatformRefused,
+    /// A one-time or space meeting was asked for a whole series.
+    SeriesNotBookable,
+}
+
+impl NoticeReason {
+    fn message(self) -> &'static str {
+        match self {
+            Self::UnknownModifier => "notice-unknown-modifier",
+            Self::PlatformRefused => "notice-platform-refused",
+            Self::SeriesNotBookable => "notice-series-not-bookable",
+        }
+    }
+
+    /// Its name in events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownModifier => "unknown_modifier",
+            Self::PlatformRefused => "platform_refused",
+            Self::SeriesNotBookable => "series_not_bookable",
+        }
+    }
+}
+
+/// The notice hcal writes in place of the block, in `language`: a heading, what the organiser
+/// can do, and that the block replaces it once it works. It is a block of hcal's (class
+/// `hcal-join`, with `hcal-join-notice`), so writing join details or removing the keyword takes
+/// it out; it carries no link, so nothing reads a join target from it.
+pub fn render_notice(reason: NoticeReason, platform: &str, language: Language) -> String {
+    let mut args = FluentArgs::new();
+    args.set("platform", platform_name(platform).into_owned());
+    format!(
+        "<div class=\"hcal-join hcal-join-notice\" lang=\"{lang}\"><p>________________________________________</p>\
+         <p class=\"hcal-join-heading\"><b>{heading}</b></p><p>{text}</p><p><i>{footer}</i></p>\
+         <p>________________________________________</p></div>",
+        lang = escape(language.0),
+        heading = escape(&message(language, "notice-heading", None)),
+        text = escape(&message(language, reason.message(), Some(&args))),
+        footer = escape(&message(language, "notice-footer", None)),
+    )
+}
+
 /// Inserts the block into an HTML body, keeping everything already there (an online meeting
 /// block included): before `</body>` when present, else appended.
 pub fn insert_block(body_html: &str, block: &str) -> String {
@@ -386,7 +435,19 @@ mod tests {
     /// The message ids of the block; every translation has each of them. `dial-in` labels
     /// dial-in numbers, which rooms do not carry yet: translated now so that adding them needs
     /// no new words.
-    const MESSAGES: &[&str] = &["join-heading", "meeting-link", "video-address", "meeting-number", "dial-in", "field"];
+    const MESSAGES: &[&str] = &[
+        "join-heading",
+        "meeting-link",
+        "video-address",
+        "meeting-number",
+        "dial-in",
+        "field",
+        "notice-heading",
+        "notice-unknown-modifier",
+        "notice-platform-refused",
+        "notice-series-not-bookable",
+        "notice-footer",
+    ];
 
     fn room() -> MeetingRoom {
         MeetingRoom {
@@ -666,5 +727,22 @@ mod tests {
         let read = read_block(&render_block(&escaped, Language::ENGLISH, &none())).unwrap();
         assert_eq!((read.web.as_str(), read.sip), ("https://v.example/j?a=1&b=2", None));
         assert_eq!(read_block("<p>no block</p>"), None);
+    }
+
+    #[test]
+    fn a_notice_is_in_the_language_names_the_platform_and_gives_way_to_the_block() {
+        let notice = render_notice(NoticeReason::PlatformRefused, "webex", lang("de"));
+        assert!(notice.contains("Webex hat kein Meeting"), "{notice}");
+        assert!(notice.starts_with("<div class=\"hcal-join hcal-join-notice\" lang=\"de\">"), "{notice}");
+        let body = insert_block("<p>Agenda</p>", &notice);
+        assert!(has_block(&body));
+        assert_eq!(read_block(&body), None, "no join target in a notice");
+        assert_eq!(remove_block(&body).as_deref(), Some("<p>Agenda</p>"));
+        for reason in [NoticeReason::UnknownModifier, NoticeReason::SeriesNotBookable] {
+            for language in Language::all() {
+                let text = render_notice(reason, "webex", language);
+                assert!(!text.contains("notice-"), "{language:?}: a message id showed: {text}");
+            }
+        }
     }
 }

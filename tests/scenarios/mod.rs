@@ -644,6 +644,12 @@ macro_rules! scenario_tests {
             }
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_typo_in_the_keyword_gets_a_notice_that_the_block_replaces_once_fixed() {
+            if let Some(env) = support::Env::on($backend).await {
+                scenarios::platforms::a_typo_in_the_keyword_gets_a_notice_that_the_block_replaces_once_fixed(env).await;
+            }
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_kill_at_any_step_of_recreating_a_subscription_loses_no_invite() {
             if let Some(env) = support::Env::on($backend).await {
                 scenarios::kills::a_kill_at_any_step_of_recreating_a_subscription_loses_no_invite(env).await;

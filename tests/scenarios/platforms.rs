@@ -228,3 +228,30 @@ pub async fn organiser_and_attendee_list_the_same_join_target(env: Env) {
     assert_eq!(attendee["join"], organiser["join"], "one join target for organiser and attendee");
     assert_eq!(organiser["join"]["address"], "sip:alex@hcal.webex.com");
 }
+
+pub async fn a_typo_in_the_keyword_gets_a_notice_that_the_block_replaces_once_fixed(env: Env) {
+    let _hcal = env.start("").await;
+    let alex = env.user("alex");
+    env.enable(&alex).await;
+    env.wait_active(&alex).await;
+    let created = env.graph.create_event(&alex, invite("Typo", "@webex:onetim", "<p>Agenda</p>")).await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let notice = eventually("a notice in the invite", WAIT, || async {
+        let b = body(&env, &alex, &id).await;
+        b.contains("hcal-join-notice").then_some(b)
+    })
+    .await;
+    assert!(notice.contains(":myroom, :onetime or :space") && notice.contains("<p>Agenda</p>"), "{notice}");
+    assert!(!notice.contains("onetim<") && !notice.contains("onetim "), "nothing typed is quoted: {notice}");
+    assert_eq!(blocks(&notice), 0, "a notice, no join details");
+    assert_eq!(env.webex.meeting_count(), 0, "nothing booked on a guess");
+
+    env.graph.update_event(&alex, &id, json!({"location": {"displayName": "@webex:onetime"}})).await.unwrap();
+    let fixed = eventually("the block in place of the notice", WAIT, || async {
+        let b = body(&env, &alex, &id).await;
+        (blocks(&b) == 1 && !b.contains("hcal-join-notice")).then_some(b)
+    })
+    .await;
+    assert!(fixed.contains("<p>Agenda</p>"));
+    assert_eq!(env.webex.meetings_tagged(&key(&id)).len(), 1);
+}

@@ -310,7 +310,7 @@ impl Mailbox {
                     Ok(room) => MailboxInput::RoomFound { event, room, mode, conflicts },
                     Err(failure) => {
                         tracing::warn!(mailbox = %id, error = %failure, "the meeting platform did not give a room");
-                        MailboxInput::PlatformFailed { event_id: event.id.clone(), failure }
+                        MailboxInput::PlatformFailed { event_id: event.id.clone(), event: Some(event), failure }
                     }
                 }
             }
@@ -318,7 +318,7 @@ impl Mailbox {
                 Ok(booking) => MailboxInput::Booked { event, booking, mode, conflicts },
                 Err(failure) => {
                     tracing::warn!(mailbox = %id, error = %failure, "the meeting platform did not book");
-                    MailboxInput::PlatformFailed { event_id: event.id.clone(), failure }
+                    MailboxInput::PlatformFailed { event_id: event.id.clone(), event: Some(event), failure }
                 }
             },
             Effect::RescheduleMeeting { event_id, booking_id, request } => {
@@ -331,7 +331,7 @@ impl Mailbox {
                     },
                     Err(failure) => {
                         tracing::warn!(mailbox = %id, error = %failure, "the meeting platform did not move the meeting");
-                        MailboxInput::PlatformFailed { event_id, failure }
+                        MailboxInput::PlatformFailed { event_id, event: None, failure }
                     }
                 }
             }
@@ -341,6 +341,16 @@ impl Mailbox {
                     Err(failure) => {
                         tracing::warn!(mailbox = %id, error = %failure, "the meeting platform did not delete the meeting");
                         MailboxInput::CancelFailed { event_id, booking_id, failure }
+                    }
+                }
+            }
+            Effect::WriteNotice { event_id, expected_change_key, body_html, reason } => {
+                match deps.graph.patch_join_info(id, &event_id, &expected_change_key, &body_html, "").await {
+                    Ok(patched) => MailboxInput::NoticeWritten { event_id, reason, change_key: patched.change_key },
+                    Err(GraphFailure::Conflict) => MailboxInput::PatchConflicted { event_id, conflicts: 0 },
+                    Err(failure) => {
+                        failed("writing a notice", &failure);
+                        MailboxInput::PatchFailed { event_id, failure }
                     }
                 }
             }

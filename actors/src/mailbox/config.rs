@@ -115,6 +115,9 @@ pub struct DecideConfig {
     pub rules: AdminRules,
     /// The join block's language, header and footer (`[domain.join]`).
     pub join: JoinConfig,
+    /// Whether the organiser is told, by a notice in the invite, when join details cannot be
+    /// added for a reason they can fix. Default true.
+    pub notify_organizer: bool,
 }
 
 impl Default for DecideConfig {
@@ -126,6 +129,7 @@ impl Default for DecideConfig {
             ],
             rules: AdminRules::default(),
             join: JoinConfig::default(),
+            notify_organizer: true,
         }
     }
 }

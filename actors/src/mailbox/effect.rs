@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::events::MailboxEvent;
 use crate::ids::GraphEventId;
+use crate::join::NoticeReason;
 use crate::ports::{BookingRequest, GraphEvent, MeetingRoom};
 
 /// Something the outside world must do for a mailbox.
@@ -126,6 +127,18 @@ pub enum Effect {
         /// Write conflicts met so far, handed back.
         conflicts: u32,
     },
+    /// Write a notice to the organiser into the invite (no marker), only if it still has
+    /// `expected_change_key`. Outcome: `NoticeWritten`, `PatchConflicted` or `PatchFailed`.
+    WriteNotice {
+        /// The event.
+        event_id: GraphEventId,
+        /// `If-Match`.
+        expected_change_key: String,
+        /// The whole new body.
+        body_html: String,
+        /// Why, handed back.
+        reason: NoticeReason,
+    },
     /// Write the body and the marker into the invite, only if it still has
     /// `expected_change_key`. Outcome: `JoinInfoWritten`, `PatchConflicted` or `PatchFailed`.
     WriteJoinInfo {
@@ -172,6 +185,7 @@ impl Effect {
             Self::CancelBooking { .. } => "CancelBooking",
             Self::RemoveJoinInfo { .. } => "RemoveJoinInfo",
             Self::WriteJoinInfo { .. } => "WriteJoinInfo",
+            Self::WriteNotice { .. } => "WriteNotice",
             Self::RetryLater { .. } => "RetryLater",
         }
     }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::detect::{AddressKind, Keyword};
 use crate::ids::GraphEventId;
+use crate::join::NoticeReason;
 use crate::ports::{EmailAddress, EventType, MeetingRoom};
 
 /// Sensitive details of a meeting: sealed in every stored or sent form.
@@ -273,6 +274,18 @@ pub enum MailboxEvent {
         /// Whether the platform deleted it (or had already).
         deleted: bool,
     },
+    /// hcal wrote a notice into the organiser's invite in place of join details, saying what the
+    /// organiser can do (the reason is one of a fixed set; nothing typed is quoted).
+    OrganizerNotified {
+        /// Graph event id.
+        #[serde(rename = "eventId")]
+        event_id: GraphEventId,
+        /// `unknown_modifier`, `platform_refused` or `series_not_bookable`.
+        reason: NoticeReason,
+        /// Change key after the write.
+        #[serde(rename = "changeKey")]
+        change_key: String,
+    },
     /// The organiser removed the keyword: hcal took its block (and marker) out of the invite.
     JoinInfoRemoved {
         /// Graph event id.
@@ -318,6 +331,7 @@ impl MailboxEvent {
             Self::BookingMoved { .. } => "BookingMoved",
             Self::BookingDeleted { .. } => "BookingDeleted",
             Self::JoinInfoRemoved { .. } => "JoinInfoRemoved",
+            Self::OrganizerNotified { .. } => "OrganizerNotified",
         }
     }
 
@@ -346,7 +360,8 @@ impl MailboxEvent {
             | Self::MeetingBooked { event_id, .. }
             | Self::BookingMoved { event_id, .. }
             | Self::BookingDeleted { event_id, .. }
-            | Self::JoinInfoRemoved { event_id, .. } => Some(event_id),
+            | Self::JoinInfoRemoved { event_id, .. }
+            | Self::OrganizerNotified { event_id, .. } => Some(event_id),
         }
     }
 }

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::ids::GraphEventId;
+use crate::join::NoticeReason;
 use crate::notification::{ChangeType, LifecycleEvent};
 use crate::ports::{Booking, GraphEvent, GraphFailure, MeetingRoom, PlatformFailure};
 
@@ -232,8 +233,20 @@ pub enum MailboxInput {
     PlatformFailed {
         /// The event being decorated.
         event_id: GraphEventId,
+        /// The event as it was read, for a look-up or a booking (a notice to the organiser is
+        /// written into it); `None` for a move.
+        event: Option<Box<GraphEvent>>,
         /// How.
         failure: PlatformFailure,
+    },
+    /// A notice to the organiser was written into the invite.
+    NoticeWritten {
+        /// The event.
+        event_id: GraphEventId,
+        /// Why.
+        reason: NoticeReason,
+        /// Change key after the write.
+        change_key: String,
     },
     /// Join details were written into the invite.
     JoinInfoWritten {
@@ -293,6 +306,7 @@ impl MailboxInput {
             Self::BookingCancelled { .. } => "BookingCancelled",
             Self::CancelFailed { .. } => "CancelFailed",
             Self::JoinInfoCleared { .. } => "JoinInfoCleared",
+            Self::NoticeWritten { .. } => "NoticeWritten",
             Self::JoinInfoWritten { .. } => "JoinInfoWritten",
             Self::PatchConflicted { .. } => "PatchConflicted",
             Self::PatchFailed { .. } => "PatchFailed",

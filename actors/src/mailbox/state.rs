@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use chrono::{DateTime, Utc};
 
-use super::events::{MailboxEvent, MeetingDetails, MeetingPrivate};
+use super::events::{MailboxEvent, MeetingDetails, MeetingPrivate, SkipReason};
 use crate::ids::GraphEventId;
 use crate::ports::MeetingRoom;
 
@@ -24,8 +24,12 @@ pub enum Decoration {
         /// Change key after the write.
         change_key: String,
     },
-    /// hcal will not write (skipped for a reason or failed permanently).
+    /// hcal will not write (skipped for a reason or failed permanently) until the keyword
+    /// changes.
     Abandoned,
+    /// The platform refused the organiser: tried again at the invite's next change (the
+    /// organiser may have an account by then).
+    Refused,
 }
 
 /// A meeting hcal booked on a platform for a keyword invite (one-time or space).
@@ -218,9 +222,18 @@ impl MailboxState {
                     m.decoration = Decoration::Abandoned;
                 }
             }
-            MailboxEvent::MeetingSkipped { event_id, .. } => {
+            MailboxEvent::MeetingSkipped { event_id, reason, .. } => {
                 if let Some(m) = self.meetings.get_mut(event_id) {
-                    m.decoration = Decoration::Abandoned;
+                    m.decoration = match reason {
+                        SkipReason::PlatformRefused => Decoration::Refused,
+                        _ => Decoration::Abandoned,
+                    };
+                }
+            }
+            MailboxEvent::OrganizerNotified { event_id, change_key, .. } => {
+                // The echo of the write is nothing new.
+                if let Some(m) = self.meetings.get_mut(event_id) {
+                    m.details.change_key.clone_from(change_key);
                 }
             }
         }

@@ -12,7 +12,8 @@ use super::{DecideError, booking};
 use crate::detect::{self, AddressKind, Keyword};
 use crate::ids::GraphEventId;
 use crate::join::{
-    Language, Marker, TEMPLATE_VERSION, has_block, insert_block, read_block, remove_block, render_block,
+    Language, Marker, NoticeReason, TEMPLATE_VERSION, has_block, insert_block, read_block, remove_block, render_block,
+    render_notice,
 };
 use crate::notification::ChangeType;
 use crate::ports::{Booking, EventType, GraphEvent, GraphFailure, MeetingRoom, PlatformFailure};
@@ -59,7 +60,7 @@ fn retry_later(failure: &GraphFailure) -> Effect {
 }
 
 fn settled(decoration: &Decoration) -> bool {
-    matches!(decoration, Decoration::Done { .. } | Decoration::Abandoned)
+    matches!(decoration, Decoration::Done { .. } | Decoration::Abandoned | Decoration::Refused)
 }
 
 fn hcal_target(platform: &str, has_sip: bool) -> JoinTarget {
@@ -170,7 +171,14 @@ fn observe(
         return decision;
     }
     let Some(keyword) = &detection.keyword else { return decision };
-    if decoration.is_some_and(settled) {
+    // Given up, until what stood in the way may have changed: the keyword (a typo fixed), or,
+    // for an organiser the platform refused, any later change of the invite.
+    let retry = match (decoration, existing) {
+        (Some(Decoration::Refused), _) => true,
+        (Some(Decoration::Abandoned), Some(m)) => m.details.keyword != detection.keyword,
+        _ => false,
+    };
+    if decoration.is_some_and(settled) && !retry {
         return decision;
     }
     let reason = match config.rule(&keyword.name) {
@@ -263,11 +271,12 @@ fn decorate(
             Some(mode) => mode,
             // A typo is the organiser's to fix: say so instead of booking a default.
             None => {
-                return Decision::event(MailboxEvent::MeetingSkipped {
+                let skipped = Decision::event(MailboxEvent::MeetingSkipped {
                     event_id: event.id.clone(),
                     reason: SkipReason::UnknownModifier,
                     explain: skip_explain(SkipReason::UnknownModifier, None),
                 });
+                return with_notice(skipped, state, event, NoticeReason::UnknownModifier, &rule.platform, config);
             }
         },
     };
@@ -284,7 +293,8 @@ fn decorate(
     if let Some(kind) = booking::kind(mode) {
         if event.event_type == EventType::SeriesMaster {
             // A booked meeting has one time; a series needs a room that every occurrence shares.
-            return failed("series_not_bookable");
+            let given_up = failed("series_not_bookable");
+            return with_notice(given_up, state, event, NoticeReason::SeriesNotBookable, &rule.platform, config);
         }
         // Booked already (the write that follows was cut short or conflicted): written again
         // from the booking, never booked twice.
@@ -355,10 +365,7 @@ fn write_join(
     config: &DecideConfig,
 ) -> Decision {
     let join = &config.join;
-    let language = join
-        .default_language()
-        .or_else(|| state.locale.as_deref().and_then(Language::resolve))
-        .unwrap_or(join.fallback_language());
+    let language = language(state, config);
     Decision::effect(Effect::WriteJoinInfo {
         event_id: event.id.clone(),
         expected_change_key: event.change_key.clone(),
@@ -400,12 +407,14 @@ pub(super) fn cleared(
     Ok(decision)
 }
 
-/// The platform refused the organiser (no account, no personal room): skipped, for good; an
-/// outage is tried again later.
+/// The platform refused the organiser (no account, no personal room): skipped until the invite
+/// changes again, and the organiser told; an outage is tried again later.
 pub(super) fn platform_failed(
     state: &MailboxState,
     event_id: &GraphEventId,
+    event: Option<&GraphEvent>,
     failure: &PlatformFailure,
+    config: &DecideConfig,
 ) -> Result<Decision, DecideError> {
     let meeting = known(state, event_id)?;
     Ok(match failure {
@@ -413,12 +422,73 @@ pub(super) fn platform_failed(
             Decision::effect(Effect::RetryLater { after_secs: None, reason: reason.clone() })
         }
         PlatformFailure::Refused(_) if settled(&meeting.decoration) => Decision::nothing(),
-        PlatformFailure::Refused(_) => Decision::event(MailboxEvent::MeetingSkipped {
-            event_id: event_id.clone(),
-            reason: SkipReason::PlatformRefused,
-            explain: skip_explain(SkipReason::PlatformRefused, None),
-        }),
+        PlatformFailure::Refused(_) => {
+            let skipped = Decision::event(MailboxEvent::MeetingSkipped {
+                event_id: event_id.clone(),
+                reason: SkipReason::PlatformRefused,
+                explain: skip_explain(SkipReason::PlatformRefused, None),
+            });
+            let platform =
+                meeting.details.keyword.as_ref().and_then(|k| config.rule(&k.name)).map_or("", |r| r.platform.as_str());
+            match event {
+                Some(event) => with_notice(skipped, state, event, NoticeReason::PlatformRefused, platform, config),
+                None => skipped,
+            }
+        }
     })
+}
+
+/// `decision`, then a notice to the organiser written into the invite in the block's language
+/// (unless the organisation turned notices off, the copy is not the organiser's, or the invite
+/// already says exactly this). It replaces whatever block the invite carries, and the block
+/// replaces it once join details can be added.
+fn with_notice(
+    mut decision: Decision,
+    state: &MailboxState,
+    event: &GraphEvent,
+    reason: NoticeReason,
+    platform: &str,
+    config: &DecideConfig,
+) -> Decision {
+    if !config.notify_organizer || !event.is_organizer {
+        return decision;
+    }
+    let notice = render_notice(reason, platform, language(state, config));
+    if event.body_html.contains(&notice) {
+        return decision;
+    }
+    let body = remove_block(&event.body_html).unwrap_or_else(|| event.body_html.clone());
+    decision.effects.push(Effect::WriteNotice {
+        event_id: event.id.clone(),
+        expected_change_key: event.change_key.clone(),
+        body_html: insert_block(&body, &notice),
+        reason,
+    });
+    decision
+}
+
+/// The notice is in the invite: recorded (its echo is then nothing new).
+pub(super) fn notified(
+    state: &MailboxState,
+    event_id: &GraphEventId,
+    reason: NoticeReason,
+    change_key: &str,
+) -> Result<Decision, DecideError> {
+    known(state, event_id)?;
+    Ok(Decision::event(MailboxEvent::OrganizerNotified {
+        event_id: event_id.clone(),
+        reason,
+        change_key: change_key.to_owned(),
+    }))
+}
+
+/// The block's language: the organisation's when configured, else the mailbox's (its
+/// translation, or that of its language), else the fallback language.
+fn language(state: &MailboxState, config: &DecideConfig) -> Language {
+    let join = &config.join;
+    join.default_language()
+        .or_else(|| state.locale.as_deref().and_then(Language::resolve))
+        .unwrap_or(join.fallback_language())
 }
 
 /// Written: recorded with what the invite now carries.

@@ -91,7 +91,10 @@ pub fn decide(
         I::RoomFound { event, room, mode, conflicts } => {
             meeting::room_found(state, event, room, mode, *conflicts, &config.domain)
         }
-        I::PlatformFailed { event_id, failure } => meeting::platform_failed(state, event_id, failure),
+        I::PlatformFailed { event_id, event, failure } => {
+            meeting::platform_failed(state, event_id, event.as_deref(), failure, &config.domain)
+        }
+        I::NoticeWritten { event_id, reason, change_key } => meeting::notified(state, event_id, *reason, change_key),
         I::Booked { event, booking, mode, conflicts } => {
             meeting::booked(state, event, booking, mode, *conflicts, &config.domain)
         }

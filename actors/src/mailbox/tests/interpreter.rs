@@ -74,15 +74,31 @@ fn an_unreachable_mailbox_is_enabled_with_its_reason_and_not_subscribed() {
 }
 
 #[test]
-fn an_organiser_the_platform_refuses_is_skipped_for_good() {
+fn an_organiser_the_platform_refuses_is_told_and_tried_again_when_the_invite_changes() {
     let mut world = World::new();
     world.enable();
     let id = world.put("inv-1", "@webex");
     world.platform.fail([PlatformFailure::Refused("no personal room".into())]);
     assert!(matches!(world.handle(&world.change(ChangeType::Created, &id)), Some(Ok(()))));
-    assert!(world.event_types().ends_with(&["MeetingScheduled", "MeetingSkipped"]), "{:?}", world.event_types());
+    assert!(
+        world.event_types().ends_with(&["MeetingScheduled", "MeetingSkipped", "OrganizerNotified"]),
+        "{:?}",
+        world.event_types()
+    );
+    let notice = world.graph.event(mailbox(), &id).unwrap().body_html;
+    assert!(notice.contains("hcal-join-notice") && notice.contains("Webex did not give a meeting"), "{notice}");
+    // The same invite again (a replay, the echo of the notice): nothing.
     assert!(matches!(world.handle(&world.change(ChangeType::Updated, &id)), Some(Ok(()))));
-    assert_eq!((world.writes(&id), world.platform.lookups()), (0, 1));
+    assert_eq!((world.writes(&id), world.platform.lookups()), (1, 1));
+    // Edited once the organiser has an account: the block replaces the notice.
+    let mut event = world.graph.event(mailbox(), &id).unwrap();
+    event.change_key = "edited".into();
+    event.subject = "Edited".into();
+    world.graph.put(mailbox(), event);
+    assert!(matches!(world.handle(&world.change(ChangeType::Updated, &id)), Some(Ok(()))));
+    let body = world.graph.event(mailbox(), &id).unwrap().body_html;
+    assert!(!body.contains("hcal-join-notice") && body.contains("https://acme.webex.com/meet/alice"), "{body}");
+    assert_eq!((world.writes(&id), world.platform.lookups()), (2, 2));
 }
 
 #[test]

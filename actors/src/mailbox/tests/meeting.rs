@@ -2,7 +2,7 @@
 //! their reasons, and every outcome of the platform and of the write.
 
 use crate::ids::GraphEventId;
-use crate::join::{BlockTexts, Language, Marker, insert_block, render_block};
+use crate::join::{BlockTexts, Language, Marker, NoticeReason, insert_block, render_block};
 use crate::mailbox::config::DecideConfig;
 use crate::mailbox::decide::DecideError;
 use crate::mailbox::effect::Effect;
@@ -285,15 +285,18 @@ fn a_failed_write_is_retried_or_given_up_with_its_reason() {
 #[test]
 fn a_platform_that_refuses_the_organiser_skips_the_invite_and_an_outage_waits() {
     let history = [active(), scheduled(invite("@webex", "", "ck1"))].concat();
-    let refused = given(history.clone())
-        .when(I::PlatformFailed { event_id: id(), failure: PlatformFailure::Refused("no personal room".into()) });
+    let refused = given(history.clone()).when(I::PlatformFailed {
+        event_id: id(),
+        event: None,
+        failure: PlatformFailure::Refused("no personal room".into()),
+    });
     let [MailboxEvent::MeetingSkipped { reason: SkipReason::PlatformRefused, .. }] = refused.events() else {
         panic!("{:?}", refused.events())
     };
     // Refused once, the invite is left alone from then on.
     refused.next().when(fetched(invite("@webex", "", "ck1"))).then_expect_nothing();
     given(history)
-        .when(I::PlatformFailed { event_id: id(), failure: PlatformFailure::Transient("503".into()) })
+        .when(I::PlatformFailed { event_id: id(), event: None, failure: PlatformFailure::Transient("503".into()) })
         .then_expect_effects([Effect::RetryLater { after_secs: None, reason: "503".into() }]);
 }
 
@@ -331,7 +334,36 @@ fn an_unknown_modifier_is_skipped_with_its_reason_and_nothing_is_booked_on_a_gue
     };
     assert_eq!(*reason, SkipReason::UnknownModifier);
     assert!(!explain.contains("zzqx"), "the typed text stays out of the unsealed explanation: {explain}");
-    then.then_expect_effects([]);
+    let [Effect::WriteNotice { reason, body_html, expected_change_key, .. }] = then.effects() else {
+        panic!("{:?}", then.effects())
+    };
+    assert_eq!((*reason, expected_change_key.as_str()), (NoticeReason::UnknownModifier, "ck1"));
+    assert!(body_html.contains(":myroom, :onetime or :space") && !body_html.contains("zzqx"), "{body_html}");
+    // Not again for the same keyword; the typo fixed, the invite is decorated.
+    let notified = then.next().when(I::NoticeWritten {
+        event_id: id(),
+        reason: NoticeReason::UnknownModifier,
+        change_key: "ck2".into(),
+    });
+    let with_notice = invite("@webex:zzqx", body_html, "ck2");
+    notified.next().when(fetched(with_notice)).then_expect_nothing();
+    let fixed = invite("@webex:myroom", body_html, "ck3");
+    let then = notified.next().when(fetched(fixed.clone()));
+    then.then_expect_effects([Effect::FindPersonalRoom {
+        event: Box::new(fixed),
+        platform: "webex".into(),
+        organizer: "alice@contoso.example".into(),
+        mode: "myroom".into(),
+        conflicts: 0,
+    }]);
+}
+
+#[test]
+fn notices_can_be_turned_off_and_never_go_into_an_attendees_copy() {
+    let off: DecideConfig = serde_json::from_value(serde_json::json!({ "notify_organizer": false })).unwrap();
+    given(active()).with_domain(off).when(fetched(invite("@webex:zzqx", "", "ck1"))).then_expect_effects([]);
+    let attendee = GraphEvent { is_organizer: false, ..invite("@webex:zzqx", "", "ck1") };
+    given(active()).when(fetched(attendee)).then_expect_effects([]);
 }
 
 #[test]
