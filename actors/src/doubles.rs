@@ -17,7 +17,7 @@ use crate::ids::{GraphEventId, MailboxId};
 use crate::log::{EventLog, LogError, Record, partition_for};
 use crate::ports::{
     Booking, BookingRequest, Clock, GraphApi, GraphEvent, GraphFailure, Inbox, MeetingPlatform, MeetingRoom,
-    PatchedEvent, PlatformFailure, SubscriptionApi,
+    Occurrence, PatchedEvent, PlatformFailure, SubscriptionApi,
 };
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -191,9 +191,15 @@ pub struct FakeGraph {
     patch_failures: Mutex<VecDeque<GraphFailure>>,
     patches: Mutex<Vec<Patch>>,
     changes: AtomicU64,
+    occurrences: Mutex<HashMap<(MailboxId, GraphEventId), Vec<Occurrence>>>,
 }
 
 impl FakeGraph {
+    /// What `…/instances` lists for a series.
+    pub fn set_occurrences(&self, mailbox: MailboxId, series: &GraphEventId, occurrences: Vec<Occurrence>) {
+        lock(&self.occurrences).insert((mailbox, series.clone()), occurrences);
+    }
+
     /// Puts (or replaces) an event, as its organiser saving it would.
     pub fn put(&self, mailbox: MailboxId, event: GraphEvent) {
         lock(&self.events).insert((mailbox, event.id.clone()), event);
@@ -227,6 +233,20 @@ impl FakeGraph {
 
 #[async_trait]
 impl GraphApi for FakeGraph {
+    async fn occurrences(
+        &self,
+        mailbox: &MailboxId,
+        series_id: &GraphEventId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Occurrence>, GraphFailure> {
+        if let Some(failure) = lock(&self.get_failures).pop_front() {
+            return Err(failure);
+        }
+        let all = lock(&self.occurrences).get(&(*mailbox, series_id.clone())).cloned().unwrap_or_default();
+        Ok(all.into_iter().filter(|o| o.start < to && o.end > from).collect())
+    }
+
     async fn get_event(&self, mailbox: &MailboxId, id: &GraphEventId) -> Result<Option<GraphEvent>, GraphFailure> {
         if let Some(failure) = lock(&self.get_failures).pop_front() {
             return Err(failure);

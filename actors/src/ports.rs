@@ -116,6 +116,18 @@ pub struct PatchedEvent {
     pub change_key: String,
 }
 
+/// One occurrence of a series as Graph lists it (`…/events/{id}/instances`): an unchanged
+/// occurrence or an exception, with its own id and times. Cancelled ones are not listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Occurrence {
+    /// The occurrence's event id.
+    pub id: GraphEventId,
+    /// Start.
+    pub start: DateTime<Utc>,
+    /// End.
+    pub end: DateTime<Utc>,
+}
+
 /// Microsoft Graph, as the mailbox actor uses it.
 #[async_trait]
 pub trait GraphApi: Send + Sync {
@@ -132,6 +144,15 @@ pub trait GraphApi: Send + Sync {
         body_html: &str,
         marker: &str,
     ) -> Result<PatchedEvent, GraphFailure>;
+
+    /// The occurrences of a series overlapping `[from, to)`, cancelled ones left out, by start.
+    async fn occurrences(
+        &self,
+        mailbox: &MailboxId,
+        series_id: &GraphEventId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Occurrence>, GraphFailure>;
 }
 
 /// A meeting on the meeting platform that attendees can join.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hcal_actors::ids::{GraphEventId, MailboxId, SubscriptionId, TenantId};
-use hcal_actors::ports::{GraphApi, GraphEvent, GraphFailure, PatchedEvent};
+use hcal_actors::ports::{GraphApi, GraphEvent, GraphFailure, Occurrence, PatchedEvent};
 use rand::Rng;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -502,6 +502,47 @@ impl GraphApi for GraphClient {
                 .map_err(|e| invalid_answer(status, &e)),
             Reply::Refused { status, code } => Err(error::refusal(status, &code)),
         }
+    }
+
+    /// `GET /users/{id}/events/{id}/instances?startDateTime&endDateTime`, every page (a next
+    /// link that leaves the configured Graph base is refused: the token goes with it).
+    async fn occurrences(
+        &self,
+        mailbox: &MailboxId,
+        series_id: &GraphEventId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Occurrence>, GraphFailure> {
+        const MAX_PAGES: usize = 100;
+        let mut url = format!(
+            "{}/instances?startDateTime={}&endDateTime={}&$select=id,start,end,isCancelled",
+            self.event_url(mailbox, series_id),
+            encode_component(&from.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            encode_component(&to.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        );
+        let mut all = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let call = Call::on_mailbox("instances", Method::GET, url.clone(), mailbox)
+                .header("Prefer", "odata.maxpagesize=100");
+            let body = match self.execute(call).await? {
+                Reply::Ok { body, .. } => body,
+                Reply::Refused { status: 404, code } if code.eq_ignore_ascii_case("ErrorItemNotFound") => {
+                    return Ok(Vec::new());
+                }
+                Reply::Refused { status, code } => return Err(error::refusal(status, &code)),
+            };
+            let (page, next) = wire::parse_occurrence_page(&body).map_err(|e| invalid_answer(200, &e))?;
+            all.extend(page);
+            match next {
+                Some(next) if next.starts_with(&self.inner.graph_base) => url = next,
+                Some(_) => return Err(invalid_answer(200, "the next page is not on the configured Graph base")),
+                None => {
+                    all.sort_by_key(|o| o.start);
+                    return Ok(all);
+                }
+            }
+        }
+        Err(GraphFailure::Transient("instances did not finish".into()))
     }
 }
 

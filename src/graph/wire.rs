@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use hcal_actors::ids::{GraphEventId, SubscriptionId, UserObjectId};
-use hcal_actors::ports::{EmailAddress, EventType, GraphEvent};
+use hcal_actors::ports::{EmailAddress, EventType, GraphEvent, Occurrence};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -239,6 +239,45 @@ pub(crate) fn parse_subscription(body: &[u8]) -> Result<SubscriptionInfo, String
     let expiration =
         sub.expiration_date_time.as_deref().and_then(parse_instant).ok_or("subscription has no expirationDateTime")?;
     Ok(SubscriptionInfo { id, expiration })
+}
+
+/// One page of `…/events/{id}/instances`: the occurrences it lists (cancelled ones left out)
+/// and the `@odata.nextLink`, if any. An occurrence whose id or times cannot be read is an
+/// unreadable answer, not a gap in the list.
+pub(crate) fn parse_occurrence_page(body: &[u8]) -> Result<(Vec<Occurrence>, Option<String>), String> {
+    #[derive(Deserialize)]
+    struct Page {
+        #[serde(default)]
+        value: Vec<Item>,
+        #[serde(rename = "@odata.nextLink")]
+        next_link: Option<String>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Item {
+        id: Option<String>,
+        start: Option<WireDateTime>,
+        end: Option<WireDateTime>,
+        #[serde(default)]
+        is_cancelled: bool,
+    }
+    let page: Page = serde_json::from_slice(body).map_err(|e| format!("instances: {e}"))?;
+    let mut occurrences = Vec::new();
+    for item in page.value {
+        if item.is_cancelled {
+            continue;
+        }
+        let time = |t: Option<WireDateTime>| {
+            t.and_then(|t| parse_date_time(t.date_time.as_deref()?, t.time_zone.as_deref().unwrap_or("")))
+        };
+        match (item.id, time(item.start), time(item.end)) {
+            (Some(id), Some(start), Some(end)) => {
+                occurrences.push(Occurrence { id: GraphEventId::new(id), start, end })
+            }
+            _ => return Err("instances: an occurrence without its id or times".to_owned()),
+        }
+    }
+    Ok((occurrences, page.next_link))
 }
 
 /// One page of `GET /subscriptions`: its entries and the `@odata.nextLink`, if any. Entries

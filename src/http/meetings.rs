@@ -97,6 +97,9 @@ pub struct Meeting {
     pub is_all_day: bool,
     /// How to join, when the meeting has a join target.
     pub join: Option<Join>,
+    /// For an occurrence of a series: the series' event id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_master_id: Option<String>,
 }
 
 /// How to join a meeting.
@@ -131,6 +134,7 @@ impl From<MeetingRow> for Meeting {
                 address: private.join_address,
                 web_link: private.web_link,
             }),
+            series_master_id: r.series_master_id,
         }
     }
 }

@@ -9,6 +9,7 @@ use hcal_actors::ids::MailboxId;
 use hcal_actors::log::LogError;
 use hcal_actors::mailbox::envelope::Envelope;
 use hcal_actors::mailbox::events::{JoinTarget, MailboxEvent};
+use hcal_actors::ports::Occurrence;
 use hcal_actors::seal::{self, KeyRing, Sealed};
 use serde::{Deserialize, Serialize};
 
@@ -45,13 +46,17 @@ pub struct MeetingRow {
     pub join: Option<JoinTarget>,
     /// Sensitive part (sealed when stored).
     pub private: RowPrivate,
+    /// For a series: its occurrences as last read (empty: not read yet, or not a series).
+    pub occurrences: Vec<Occurrence>,
+    /// For a row listed as an occurrence of a series: the series.
+    pub series_master_id: Option<String>,
 }
 
 /// What an event does to a row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RowChange {
     /// Write this row.
-    Upsert(MeetingRow),
+    Upsert(Box<MeetingRow>),
     /// Remove the row.
     Delete,
     /// Leave the row as it is.
@@ -61,25 +66,34 @@ pub enum RowChange {
 /// The fold: what `event` does to the current `row`.
 pub fn fold(row: Option<&MeetingRow>, event: &MailboxEvent) -> RowChange {
     match event {
-        MailboxEvent::MeetingScheduled(d) | MailboxEvent::MeetingUpdated(d) => RowChange::Upsert(MeetingRow {
-            event_id: d.event_id.as_str().to_owned(),
-            start: d.start,
-            end: d.end,
-            is_all_day: d.is_all_day,
-            join: d.join.clone(),
-            private: RowPrivate {
-                subject: d.private.subject.clone(),
-                join_address: d.private.join_address.clone(),
-                web_link: d.private.web_link.clone(),
-            },
-        }),
+        MailboxEvent::MeetingScheduled(d) | MailboxEvent::MeetingUpdated(d) => {
+            RowChange::Upsert(Box::new(MeetingRow {
+                event_id: d.event_id.as_str().to_owned(),
+                start: d.start,
+                end: d.end,
+                is_all_day: d.is_all_day,
+                join: d.join.clone(),
+                private: RowPrivate {
+                    subject: d.private.subject.clone(),
+                    join_address: d.private.join_address.clone(),
+                    web_link: d.private.web_link.clone(),
+                },
+                // Read again after every change of a series; until then, the last read.
+                occurrences: row.map(|r| r.occurrences.clone()).unwrap_or_default(),
+                series_master_id: None,
+            }))
+        }
+        MailboxEvent::SeriesExpanded { occurrences, .. } => match row {
+            Some(row) => RowChange::Upsert(Box::new(MeetingRow { occurrences: occurrences.clone(), ..row.clone() })),
+            None => RowChange::Keep,
+        },
         MailboxEvent::JoinInfoPatched { join, private, .. } => match row {
             Some(row) => {
                 let mut row = row.clone();
                 row.join = Some(join.clone());
                 row.private.join_address.clone_from(&private.join_address);
                 row.private.web_link.clone_from(&private.web_link);
-                RowChange::Upsert(row)
+                RowChange::Upsert(Box::new(row))
             }
             None => RowChange::Keep,
         },
@@ -97,6 +111,8 @@ struct StoredRow {
     end: DateTime<Utc>,
     is_all_day: bool,
     join: Option<JoinTarget>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    occurrences: Vec<Occurrence>,
     sealed: Sealed,
 }
 
@@ -113,6 +129,7 @@ pub(crate) fn encode(ring: &KeyRing, key: &str, row: &MeetingRow) -> Result<Vec<
         end: row.end,
         is_all_day: row.is_all_day,
         join: row.join.clone(),
+        occurrences: row.occurrences.clone(),
         sealed,
     };
     serde_json::to_vec(&stored).map_err(|e| LogError::Invalid(e.to_string()))
@@ -128,6 +145,8 @@ pub(crate) fn decode(ring: &KeyRing, key: &str, bytes: &[u8]) -> Result<MeetingR
         is_all_day: stored.is_all_day,
         join: stored.join,
         private,
+        occurrences: stored.occurrences,
+        series_master_id: None,
     })
 }
 
@@ -139,7 +158,7 @@ pub type Rows = BTreeMap<String, Option<MeetingRow>>;
 pub fn fold_into(rows: &mut Rows, key: String, event: &MailboxEvent) {
     match fold(rows.get(&key).and_then(Option::as_ref), event) {
         RowChange::Upsert(row) => {
-            rows.insert(key, Some(row));
+            rows.insert(key, Some(*row));
         }
         RowChange::Delete => {
             rows.insert(key, None);
@@ -210,11 +229,110 @@ pub async fn meetings(
     let prefix = format!("{mailbox}/");
     let mut rows = Vec::new();
     for (key, bytes) in store.projection_scan(MEETING_LIST, &prefix).await? {
-        let row = decode(ring, &key, &bytes)?;
-        if row.start < to && row.end > from {
-            rows.push(row);
+        rows.push(decode(ring, &key, &bytes)?);
+    }
+    Ok(in_window(rows, from, to))
+}
+
+/// The rows users see in `[from, to)`, by start: a series as one row per occurrence (with its
+/// own id and times, the series' subject and join target), except the occurrences that are
+/// meetings of their own (an exception hcal was told of), which are listed once, as themselves.
+pub fn in_window(rows: Vec<MeetingRow>, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<MeetingRow> {
+    let own: std::collections::HashSet<String> = rows.iter().map(|r| r.event_id.clone()).collect();
+    let mut listed = Vec::new();
+    for row in rows {
+        if row.occurrences.is_empty() {
+            listed.push(row);
+            continue;
+        }
+        for occurrence in &row.occurrences {
+            if own.contains(occurrence.id.as_str()) {
+                continue;
+            }
+            listed.push(MeetingRow {
+                event_id: occurrence.id.as_str().to_owned(),
+                start: occurrence.start,
+                end: occurrence.end,
+                occurrences: Vec::new(),
+                series_master_id: Some(row.event_id.clone()),
+                ..row.clone()
+            });
         }
     }
-    rows.sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.event_id.cmp(&b.event_id)));
-    Ok(rows)
+    listed.retain(|r| r.start < to && r.end > from);
+    listed.sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.event_id.cmp(&b.event_id)));
+    listed
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+    use hcal_actors::ids::GraphEventId;
+
+    use super::*;
+
+    fn at(day: u32, hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, day, hour, 0, 0).unwrap()
+    }
+
+    fn row(id: &str, start: DateTime<Utc>, subject: &str) -> MeetingRow {
+        MeetingRow {
+            event_id: id.into(),
+            start,
+            end: start + chrono::Duration::hours(1),
+            is_all_day: false,
+            join: None,
+            private: RowPrivate { subject: subject.into(), ..RowPrivate::default() },
+            occurrences: Vec::new(),
+            series_master_id: None,
+        }
+    }
+
+    fn occurrence(id: &str, start: DateTime<Utc>) -> Occurrence {
+        Occurrence { id: GraphEventId::new(id), start, end: start + chrono::Duration::hours(1) }
+    }
+
+    #[test]
+    fn a_series_is_listed_once_per_occurrence_and_an_exception_of_its_own_once() {
+        let mut series = row("series", at(1, 9), "Weekly");
+        series.occurrences = vec![
+            occurrence("occ-1", at(1, 9)),
+            // Moved by the organiser: an exception hcal was told of, with its own row.
+            occurrence("occ-2", at(9, 11)),
+            occurrence("occ-3", at(15, 9)),
+            // Outside the window.
+            occurrence("occ-5", at(29, 9)),
+        ];
+        let exception = row("occ-2", at(9, 11), "Weekly (moved)");
+        let single = row("single", at(3, 10), "One-off");
+        let listed = in_window(vec![series, exception, single], at(1, 0), at(22, 0));
+        let seen: Vec<(&str, DateTime<Utc>, &str, Option<&str>)> = listed
+            .iter()
+            .map(|r| (r.event_id.as_str(), r.start, r.private.subject.as_str(), r.series_master_id.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("occ-1", at(1, 9), "Weekly", Some("series")),
+                ("single", at(3, 10), "One-off", None),
+                ("occ-2", at(9, 11), "Weekly (moved)", None),
+                ("occ-3", at(15, 9), "Weekly", Some("series")),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_series_not_read_yet_is_listed_as_itself_and_as_its_occurrences_once_read() {
+        let series = row("series", at(1, 9), "Weekly");
+        assert_eq!(in_window(vec![series.clone()], at(1, 0), at(2, 0)).len(), 1);
+        let expanded = MailboxEvent::SeriesExpanded {
+            event_id: GraphEventId::new("series"),
+            from: at(1, 0),
+            to: at(30, 0),
+            occurrences: vec![occurrence("occ-1", at(1, 9))],
+        };
+        let RowChange::Upsert(with) = fold(Some(&series), &expanded) else { panic!() };
+        assert_eq!(with.occurrences.len(), 1);
+        assert_eq!(fold(None, &expanded), RowChange::Keep);
+    }
 }

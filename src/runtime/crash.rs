@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use hcal_actors::ids::{GraphEventId, MailboxId};
 use hcal_actors::log::{EventLog, LogError, MAILBOX_EVENTS, Record};
 use hcal_actors::ports::{
-    Booking, BookingRequest, GraphApi, GraphEvent, GraphFailure, Inbox, MeetingPlatform, MeetingRoom, PatchedEvent,
-    PlatformFailure, SubscriptionApi,
+    Booking, BookingRequest, GraphApi, GraphEvent, GraphFailure, Inbox, MeetingPlatform, MeetingRoom, Occurrence,
+    PatchedEvent, PlatformFailure, SubscriptionApi,
 };
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +58,16 @@ impl GraphApi for CrashingGraph {
             abort(&self.1);
         }
         Ok(patched)
+    }
+
+    async fn occurrences(
+        &self,
+        mailbox: &MailboxId,
+        series_id: &GraphEventId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Occurrence>, GraphFailure> {
+        self.0.occurrences(mailbox, series_id, from, to).await
     }
 }
 

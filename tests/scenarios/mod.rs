@@ -8,6 +8,7 @@
 
 pub mod kills;
 pub mod platforms;
+pub mod series;
 
 use std::time::Duration;
 
@@ -647,6 +648,18 @@ macro_rules! scenario_tests {
         async fn a_typo_in_the_keyword_gets_a_notice_that_the_block_replaces_once_fixed() {
             if let Some(env) = support::Env::on($backend).await {
                 scenarios::platforms::a_typo_in_the_keyword_gets_a_notice_that_the_block_replaces_once_fixed(env).await;
+            }
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_weekly_series_is_listed_per_occurrence_with_its_moves_and_cancellations() {
+            if let Some(env) = support::Env::on($backend).await {
+                scenarios::series::a_weekly_series_is_listed_per_occurrence_with_its_moves_and_cancellations(env).await;
+            }
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_keyword_on_one_occurrence_decorates_that_occurrence_only() {
+            if let Some(env) = support::Env::on($backend).await {
+                scenarios::series::a_keyword_on_one_occurrence_decorates_that_occurrence_only(env).await;
             }
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -298,6 +298,15 @@ impl Mailbox {
                 let removed = changes.iter().filter(|(_, gone)| *gone).count() as u32;
                 MailboxInput::WindowResynced { from, to, changed: changes.len() as u32 - removed, removed }
             }
+            Effect::ReadOccurrences { event_id, from, to } => {
+                match deps.graph.occurrences(id, &event_id, from, to).await {
+                    Ok(occurrences) => MailboxInput::OccurrencesRead { event_id, from, to, occurrences },
+                    Err(failure) => {
+                        failed("reading the occurrences of a series", &failure);
+                        MailboxInput::OccurrencesFailed { event_id, failure }
+                    }
+                }
+            }
             Effect::FetchEvent { event_id, conflicts } => match deps.graph.get_event(id, &event_id).await {
                 Ok(event) => MailboxInput::EventFetched { event_id, event: event.map(Box::new), conflicts },
                 Err(failure) => {

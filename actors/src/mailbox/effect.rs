@@ -61,6 +61,16 @@ pub enum Effect {
         /// Event ids, and whether each is to be fed back as deleted.
         changes: Vec<(GraphEventId, bool)>,
     },
+    /// Read the occurrences of a series in a window. Outcome: `OccurrencesRead` or
+    /// `OccurrencesFailed`.
+    ReadOccurrences {
+        /// The series master.
+        event_id: GraphEventId,
+        /// Window start.
+        from: DateTime<Utc>,
+        /// Window end.
+        to: DateTime<Utc>,
+    },
     /// Read an event with hcal's marker. Outcome: `EventFetched` or `FetchFailed`.
     FetchEvent {
         /// The event.
@@ -179,6 +189,7 @@ impl Effect {
             Self::ReadWindow { .. } => "ReadWindow",
             Self::Redeliver { .. } => "Redeliver",
             Self::FetchEvent { .. } => "FetchEvent",
+            Self::ReadOccurrences { .. } => "ReadOccurrences",
             Self::FindPersonalRoom { .. } => "FindPersonalRoom",
             Self::BookMeeting { .. } => "BookMeeting",
             Self::RescheduleMeeting { .. } => "RescheduleMeeting",

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::detect::{AddressKind, Keyword};
 use crate::ids::GraphEventId;
 use crate::join::NoticeReason;
-use crate::ports::{EmailAddress, EventType, MeetingRoom};
+use crate::ports::{EmailAddress, EventType, MeetingRoom, Occurrence};
 
 /// Sensitive details of a meeting: sealed in every stored or sent form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -274,6 +274,21 @@ pub enum MailboxEvent {
         /// Whether the platform deleted it (or had already).
         deleted: bool,
     },
+    /// The occurrences of a series in a window, as Graph listed them (each with its own id and
+    /// times; exceptions included, cancelled ones not): meeting lists show one row per
+    /// occurrence. Recorded when the series changes and at every subscription renewal (the
+    /// window moves on).
+    SeriesExpanded {
+        /// The series master.
+        #[serde(rename = "eventId")]
+        event_id: GraphEventId,
+        /// Window start.
+        from: DateTime<Utc>,
+        /// Window end.
+        to: DateTime<Utc>,
+        /// The occurrences, by start.
+        occurrences: Vec<Occurrence>,
+    },
     /// hcal wrote a notice into the organiser's invite in place of join details, saying what the
     /// organiser can do (the reason is one of a fixed set; nothing typed is quoted).
     OrganizerNotified {
@@ -332,6 +347,7 @@ impl MailboxEvent {
             Self::BookingDeleted { .. } => "BookingDeleted",
             Self::JoinInfoRemoved { .. } => "JoinInfoRemoved",
             Self::OrganizerNotified { .. } => "OrganizerNotified",
+            Self::SeriesExpanded { .. } => "SeriesExpanded",
         }
     }
 
@@ -361,7 +377,8 @@ impl MailboxEvent {
             | Self::BookingMoved { event_id, .. }
             | Self::BookingDeleted { event_id, .. }
             | Self::JoinInfoRemoved { event_id, .. }
-            | Self::OrganizerNotified { event_id, .. } => Some(event_id),
+            | Self::OrganizerNotified { event_id, .. }
+            | Self::SeriesExpanded { event_id, .. } => Some(event_id),
         }
     }
 }

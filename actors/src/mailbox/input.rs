@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::ids::GraphEventId;
 use crate::join::NoticeReason;
 use crate::notification::{ChangeType, LifecycleEvent};
-use crate::ports::{Booking, GraphEvent, GraphFailure, MeetingRoom, PlatformFailure};
+use crate::ports::{Booking, GraphEvent, GraphFailure, MeetingRoom, Occurrence, PlatformFailure};
 
 /// Which subscription call an outcome answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,6 +239,24 @@ pub enum MailboxInput {
         /// How.
         failure: PlatformFailure,
     },
+    /// The occurrences of a series in a window.
+    OccurrencesRead {
+        /// The series master.
+        event_id: GraphEventId,
+        /// Window start.
+        from: DateTime<Utc>,
+        /// Window end.
+        to: DateTime<Utc>,
+        /// What Graph listed.
+        occurrences: Vec<Occurrence>,
+    },
+    /// Reading the occurrences failed.
+    OccurrencesFailed {
+        /// The series master.
+        event_id: GraphEventId,
+        /// How.
+        failure: GraphFailure,
+    },
     /// A notice to the organiser was written into the invite.
     NoticeWritten {
         /// The event.
@@ -307,6 +325,8 @@ impl MailboxInput {
             Self::CancelFailed { .. } => "CancelFailed",
             Self::JoinInfoCleared { .. } => "JoinInfoCleared",
             Self::NoticeWritten { .. } => "NoticeWritten",
+            Self::OccurrencesRead { .. } => "OccurrencesRead",
+            Self::OccurrencesFailed { .. } => "OccurrencesFailed",
             Self::JoinInfoWritten { .. } => "JoinInfoWritten",
             Self::PatchConflicted { .. } => "PatchConflicted",
             Self::PatchFailed { .. } => "PatchFailed",

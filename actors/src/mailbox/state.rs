@@ -230,6 +230,8 @@ impl MailboxState {
                     };
                 }
             }
+            // For the lists only.
+            MailboxEvent::SeriesExpanded { .. } => {}
             MailboxEvent::OrganizerNotified { event_id, change_key, .. } => {
                 // The echo of the write is nothing new.
                 if let Some(m) = self.meetings.get_mut(event_id) {

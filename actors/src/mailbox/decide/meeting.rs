@@ -16,7 +16,7 @@ use crate::join::{
     render_notice,
 };
 use crate::notification::ChangeType;
-use crate::ports::{Booking, EventType, GraphEvent, GraphFailure, MeetingRoom, PlatformFailure};
+use crate::ports::{Booking, EventType, GraphEvent, GraphFailure, MeetingRoom, Occurrence, PlatformFailure};
 use chrono::{DateTime, Utc};
 
 /// Attempts at writing join details into one change before the record is retried later: each
@@ -79,6 +79,7 @@ pub(super) fn fetched(
     conflicts: u32,
     config: &DecideConfig,
     now: DateTime<Utc>,
+    window: (DateTime<Utc>, DateTime<Utc>),
 ) -> Decision {
     let Some(event) = event else { return cancelled(state, event_id) };
     let existing = state.meetings.get(&event.id);
@@ -99,7 +100,42 @@ pub(super) fn fetched(
             };
         }
     }
-    observe(state, existing, event, conflicts, config, now)
+    let mut decision = observe(state, existing, event, conflicts, config, now);
+    // A series that appeared or changed (an occurrence cancelled changes it too), or one of
+    // its occurrences that changed: the series' occurrences are read again, for the lists.
+    let series = match (event.event_type, &event.series_master_id) {
+        (EventType::SeriesMaster, _) => Some(&event.id),
+        (EventType::Occurrence | EventType::Exception, Some(master)) if state.meetings.contains_key(master) => {
+            Some(master)
+        }
+        _ => None,
+    };
+    if let Some(series) = series {
+        decision.effects.push(expand(series, window));
+    }
+    decision
+}
+
+/// Reading a series' occurrences in the window.
+pub(super) fn expand(event_id: &GraphEventId, (from, to): (DateTime<Utc>, DateTime<Utc>)) -> Effect {
+    Effect::ReadOccurrences { event_id: event_id.clone(), from, to }
+}
+
+/// The occurrences are read: recorded for the lists (a series cancelled meanwhile is unknown).
+pub(super) fn expanded(
+    state: &MailboxState,
+    event_id: &GraphEventId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    occurrences: &[Occurrence],
+) -> Result<Decision, DecideError> {
+    known(state, event_id)?;
+    Ok(Decision::event(MailboxEvent::SeriesExpanded {
+        event_id: event_id.clone(),
+        from,
+        to,
+        occurrences: occurrences.to_vec(),
+    }))
 }
 
 /// Whether a known meeting still waits for its join details: an organiser's keyword invite

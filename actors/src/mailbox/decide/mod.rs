@@ -85,7 +85,8 @@ pub fn decide(
         I::ResyncFailed { failure } => Ok(subscription::resync_failed(state, failure, config, now)),
         I::HandleChange { change_type, event_id } => Ok(meeting::change(state, *change_type, event_id)),
         I::EventFetched { event_id, event, conflicts } => {
-            Ok(meeting::fetched(state, event_id, event.as_deref(), *conflicts, &config.domain, now))
+            let window = (now - config.maintenance.resync_back, now + config.maintenance.resync_ahead);
+            Ok(meeting::fetched(state, event_id, event.as_deref(), *conflicts, &config.domain, now, window))
         }
         I::FetchFailed { failure, .. } => Ok(meeting::fetch_failed(failure)),
         I::RoomFound { event, room, mode, conflicts } => {
@@ -94,6 +95,12 @@ pub fn decide(
         I::PlatformFailed { event_id, event, failure } => {
             meeting::platform_failed(state, event_id, event.as_deref(), failure, &config.domain)
         }
+        I::OccurrencesRead { event_id, from, to, occurrences } => {
+            meeting::expanded(state, event_id, *from, *to, occurrences)
+        }
+        // The lists keep the occurrences read last; the next change or renewal reads again
+        // (a failed read never holds up the record that asked for it).
+        I::OccurrencesFailed { .. } => Ok(Decision::nothing()),
         I::NoticeWritten { event_id, reason, change_key } => meeting::notified(state, event_id, *reason, change_key),
         I::Booked { event, booking, mode, conflicts } => {
             meeting::booked(state, event, booking, mode, *conflicts, &config.domain)

@@ -145,7 +145,16 @@ pub(super) fn renew(state: &MailboxState, config: &MailboxConfig, now: DateTime<
         .filter(|m| m.details.end < ended_before && m.details.event_type != EventType::SeriesMaster)
         .map(|m| MailboxEvent::MeetingForgotten { event_id: m.details.event_id.clone(), ended_at: m.details.end })
         .collect();
-    let decision = Decision::events(forgotten);
+    let mut decision = Decision::events(forgotten);
+    // The lists' window moves on: every series' occurrences are read again.
+    let window = (now - config.maintenance.resync_back, now + config.maintenance.resync_ahead);
+    for m in state.meetings.values().filter(|m| m.details.event_type == EventType::SeriesMaster) {
+        decision.effects.push(Effect::ReadOccurrences {
+            event_id: m.details.event_id.clone(),
+            from: window.0,
+            to: window.1,
+        });
+    }
     match current(state) {
         Some(id) => decision.then(Effect::RenewSubscription {
             subscription_id: id.to_owned(),

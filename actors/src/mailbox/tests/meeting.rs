@@ -11,7 +11,7 @@ use crate::mailbox::input::MailboxInput as I;
 use crate::mailbox::state::Decoration;
 use crate::mailbox::testing::*;
 use crate::notification::ChangeType;
-use crate::ports::{GraphEvent, GraphFailure, PlatformFailure};
+use crate::ports::{EventType, GraphEvent, GraphFailure, Occurrence, PlatformFailure};
 
 fn id() -> GraphEventId {
     GraphEventId::new("AAMkE1")
@@ -551,4 +551,44 @@ fn a_block_without_its_marker_is_not_written_again() {
     let block = render_block(&room(), Language::ENGLISH, &BlockTexts::default());
     let then = given(active()).when(fetched(invite("@webex", &insert_block("<p>x</p>", &block), "ck1")));
     assert!(then.effects().is_empty(), "{:?}", then.effects());
+}
+
+#[test]
+fn a_series_has_its_occurrences_read_when_it_appears_or_changes_and_at_each_renewal() {
+    let master = GraphEvent { event_type: EventType::SeriesMaster, ..invite("Room 1", "", "ck1") };
+    let (from, to) = window();
+    let read = Effect::ReadOccurrences { event_id: id(), from, to };
+    let then = given(active()).when(fetched(master.clone()));
+    then.then_expect_effects([read.clone()]);
+    let occurrences = vec![Occurrence {
+        id: GraphEventId::new("AAMkE1-occ1"),
+        start: now(),
+        end: now() + chrono::Duration::hours(1),
+    }];
+    then.next()
+        .when(I::OccurrencesRead { event_id: id(), from, to, occurrences: occurrences.clone() })
+        .then_expect_events([MailboxEvent::SeriesExpanded { event_id: id(), from, to, occurrences }]);
+    // The same series again: nothing to read; changed in a way the lists do not show (an
+    // occurrence cancelled): read again.
+    then.next().when(fetched(master.clone())).then_expect_nothing();
+    then.next()
+        .when(fetched(GraphEvent { change_key: "ck2".into(), ..master.clone() }))
+        .then_expect_effects([read.clone()]);
+    // One of its occurrences changed: the series' occurrences are read again.
+    let exception = GraphEvent {
+        id: GraphEventId::new("AAMkE1-exc"),
+        event_type: EventType::Exception,
+        series_master_id: Some(id()),
+        ..invite("Room 1", "", "ck9")
+    };
+    let with_exception = then.next().when(fetched(exception));
+    with_exception.then_expect_effects([read.clone()]);
+    // A failed read holds nothing up.
+    then.next()
+        .when(I::OccurrencesFailed { event_id: id(), failure: GraphFailure::Transient("reset".into()) })
+        .then_expect_nothing();
+    let renewal = then.next().when(I::RenewSubscription);
+    assert_eq!(renewal.effects().first(), Some(&read), "{:?}", renewal.effects());
+    // A single meeting has no occurrences to read.
+    given(active()).when(fetched(invite("Room 1", "", "ck1"))).then_expect_effects([]);
 }

@@ -214,10 +214,11 @@ fn renewal_forgets_meetings_over_for_long_and_extends_the_subscription() {
             MailboxEvent::MeetingForgotten { event_id: GraphEventId::new("old"), ended_at: ended(40) },
             MailboxEvent::MeetingForgotten { event_id: GraphEventId::new("old-occurrence"), ended_at: ended(35) },
         ])
-        .then_expect_effects([Effect::RenewSubscription {
-            subscription_id: "sub-1".into(),
-            expiration: now() + lifetime(),
-        }]);
+        .then_expect_effects([
+            // The series stays, and its occurrences are read for the window as it now is.
+            Effect::ReadOccurrences { event_id: GraphEventId::new("series"), from: window().0, to: window().1 },
+            Effect::RenewSubscription { subscription_id: "sub-1".into(), expiration: now() + lifetime() },
+        ]);
     let kept: Vec<_> = renewal.next().state().meetings.keys().map(|k| k.as_str().to_owned()).collect();
     assert_eq!(kept, ["recent", "series"]);
     let expires_at = now() + lifetime();
