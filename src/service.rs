@@ -290,7 +290,8 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
             }
         }
     }
-    let followed: Vec<Arc<dyn Projection>> = vec![subscriptions, Arc::new(MeetingList::new(ring.clone()))];
+    let meeting_list = MeetingList::new(ring.clone()).with_metrics(metrics.clone());
+    let followed: Vec<Arc<dyn Projection>> = vec![subscriptions, Arc::new(meeting_list)];
     tasks.push(tokio::spawn(projections::run(log.clone(), store, ring, followed)));
     if !config.testing.controllable_clock {
         tasks.push(tokio::spawn(scheduler.run(config.service.scheduler_tick)));

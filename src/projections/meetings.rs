@@ -180,16 +180,61 @@ pub fn batch_of(ring: &KeyRing, rows: Rows, positions: Vec<(String, u32, u64)>) 
     Ok(batch)
 }
 
+/// What became of a keyword invite, as `hcal_join_details_total{outcome}` counts it: the
+/// label of an event about join details, or `None` for the others. A fixed vocabulary (a
+/// reason of an event written by another version is counted as `failed_other`).
+pub fn join_outcome(event: &MailboxEvent) -> Option<&'static str> {
+    use hcal_actors::join::NoticeReason as N;
+    use hcal_actors::mailbox::events::SkipReason as S;
+    Some(match event {
+        MailboxEvent::JoinInfoPatched { recovered: false, .. } => "written",
+        MailboxEvent::JoinInfoPatched { recovered: true, .. } => "recovered",
+        MailboxEvent::MeetingBooked { .. } => "booked",
+        MailboxEvent::JoinInfoRemoved { .. } => "removed",
+        MailboxEvent::BookingDeleted { deleted: true, .. } => "booking_deleted",
+        MailboxEvent::BookingDeleted { deleted: false, .. } => "booking_delete_refused",
+        MailboxEvent::MeetingSkipped { reason, .. } => match reason {
+            S::NotOrganizer => "skipped_not_organizer",
+            S::AlreadyHasJoinDetails => "skipped_already_has_join_details",
+            S::UnsupportedKeyword => "skipped_unsupported_keyword",
+            S::PlatformRefused => "skipped_platform_refused",
+            S::UnknownModifier => "skipped_unknown_modifier",
+            S::MeetingOver => "skipped_meeting_over",
+        },
+        MailboxEvent::JoinInfoPatchFailed { reason, .. } => match reason.as_str() {
+            "not_in_scope" => "failed_not_in_scope",
+            "fatal" => "failed_fatal",
+            "no_organizer" => "failed_no_organizer",
+            "series_not_bookable" => "failed_series_not_bookable",
+            _ => "failed_other",
+        },
+        MailboxEvent::OrganizerNotified { reason, .. } => match reason {
+            N::UnknownModifier => "notified_unknown_modifier",
+            N::PlatformRefused => "notified_platform_refused",
+            N::SeriesNotBookable => "notified_series_not_bookable",
+        },
+        _ => return None,
+    })
+}
+
 /// The meeting-list projection as the follower drives it.
 #[derive(Debug, Clone)]
 pub struct MeetingList {
     ring: KeyRing,
+    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 impl MeetingList {
     /// The projection, sealing rows with `ring`.
     pub fn new(ring: KeyRing) -> Self {
-        Self { ring }
+        Self { ring, metrics: None }
+    }
+
+    /// Counting the join-detail outcomes it reads into `metrics` (each event once per process:
+    /// the positions are committed with the rows).
+    pub fn with_metrics(mut self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 }
 
@@ -214,7 +259,13 @@ impl Projection for MeetingList {
             fold_into(&mut rows, key, &env.event);
         }
         let batch = batch_of(&self.ring, rows, position.into_positions())?;
-        store.projection_apply(MEETING_LIST, batch).await
+        store.projection_apply(MEETING_LIST, batch).await?;
+        if let Some(metrics) = &self.metrics {
+            for outcome in events.iter().filter_map(|env| join_outcome(&env.event)) {
+                metrics.inc("hcal_join_details_total", "outcome", outcome);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -334,5 +385,23 @@ mod tests {
         let RowChange::Upsert(with) = fold(Some(&series), &expanded) else { panic!() };
         assert_eq!(with.occurrences.len(), 1);
         assert_eq!(fold(None, &expanded), RowChange::Keep);
+    }
+
+    #[test]
+    fn join_outcomes_are_a_fixed_vocabulary() {
+        let id = GraphEventId::new("e");
+        let skipped = MailboxEvent::MeetingSkipped {
+            event_id: id.clone(),
+            reason: hcal_actors::mailbox::events::SkipReason::UnknownModifier,
+            explain: String::new(),
+        };
+        assert_eq!(join_outcome(&skipped), Some("skipped_unknown_modifier"));
+        let typed = MailboxEvent::JoinInfoPatchFailed {
+            event_id: id.clone(),
+            reason: "whatever was typed".into(),
+            retryable: false,
+        };
+        assert_eq!(join_outcome(&typed), Some("failed_other"), "never a label from an event's text");
+        assert_eq!(join_outcome(&MailboxEvent::MeetingCancelled { event_id: id }), None);
     }
 }

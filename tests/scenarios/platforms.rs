@@ -254,4 +254,16 @@ pub async fn a_typo_in_the_keyword_gets_a_notice_that_the_block_replaces_once_fi
     .await;
     assert!(fixed.contains("<p>Agenda</p>"));
     assert_eq!(env.webex.meetings_tagged(&key(&id)).len(), 1);
+    // The reasons are counted, as fixed words.
+    let metrics = eventually("the outcomes counted", WAIT, || async {
+        let m = env.metrics().await;
+        m.contains("hcal_join_details_total{outcome=\"written\"}").then_some(m)
+    })
+    .await;
+    for outcome in ["skipped_unknown_modifier", "notified_unknown_modifier", "booked"] {
+        assert!(
+            metrics.contains(&format!("hcal_join_details_total{{outcome=\"{outcome}\"}} 1")),
+            "{outcome}: {metrics}"
+        );
+    }
 }
