@@ -351,6 +351,7 @@ impl FakePlatform {
             web_link: format!("https://{}.example/j/{id}", request.platform),
             sip_address: Some(format!("{id}@{}.example", request.platform)),
             meeting_number: Some(id.to_owned()),
+            dial_in: Vec::new(),
         }
     }
 }

@@ -27,7 +27,8 @@ use crate::ports::MeetingRoom;
 ///   (`hcal-join-footer`) after the details.
 /// - 3: the heading paragraph names the platform id in its class (`hcal-platform-{id}`), so an
 ///   attendee's copy, which carries the block but not the marker, tells the same join target.
-pub const TEMPLATE_VERSION: u32 = 3;
+/// - 4: dial-in numbers, one paragraph each, as `tel:` links with the platform's label.
+pub const TEMPLATE_VERSION: u32 = 4;
 
 /// What hcal wrote into an event, stored in the event's marker extended property.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,6 +249,17 @@ pub fn render_block(room: &MeetingRoom, language: Language, texts: &BlockTexts) 
     if let Some(number) = &room.meeting_number {
         html.push_str(&format!("<p>{} {}</p>", escape(&label(language, "meeting-number")), escape(number)));
     }
+    // Dial-in numbers as `tel:` links (what phones open), each with the platform's label.
+    for dial in room.dial_in.iter().filter(|d| !d.number.trim().is_empty()) {
+        let tel: String = dial.number.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect();
+        let named =
+            if dial.label.trim().is_empty() { String::new() } else { format!(" ({})", escape(dial.label.trim())) };
+        html.push_str(&format!(
+            "<p>{} <a href=\"tel:{tel}\">{}</a>{named}</p>",
+            escape(&label(language, "dial-in")),
+            escape(dial.number.trim()),
+        ));
+    }
     if let Some(footer) = texts.footer.as_deref().filter(|f| !f.trim().is_empty()) {
         html.push_str(&format!("<p class=\"hcal-join-footer\">{}</p>", text_html(footer)));
     }
@@ -431,10 +443,9 @@ mod tests {
     use fluent_syntax::ast;
 
     use super::*;
+    use crate::ports::DialIn;
 
-    /// The message ids of the block; every translation has each of them. `dial-in` labels
-    /// dial-in numbers, which rooms do not carry yet: translated now so that adding them needs
-    /// no new words.
+    /// The message ids of the block and of the notice; every translation has each of them.
     const MESSAGES: &[&str] = &[
         "join-heading",
         "meeting-link",
@@ -455,6 +466,7 @@ mod tests {
             web_link: "https://acme.webex.com/meet/alice".into(),
             sip_address: Some("alice@acme.webex.com".into()),
             meeting_number: Some("2551234567".into()),
+            dial_in: vec![DialIn { label: "United States Toll".into(), number: "+1-202-555-0100".into() }],
         }
     }
 
@@ -744,5 +756,21 @@ mod tests {
                 assert!(!text.contains("notice-"), "{language:?}: a message id showed: {text}");
             }
         }
+    }
+
+    #[test]
+    fn dial_in_numbers_are_tel_links_with_their_labels() {
+        let block = render_block(&room(), lang("de"), &none());
+        assert!(
+            block.contains(
+                "<p>Telefonische Einwahl: <a href=\"tel:+12025550100\">+1-202-555-0100</a> (United States Toll)</p>"
+            ),
+            "{block}"
+        );
+        let no_dial = MeetingRoom { dial_in: Vec::new(), ..room() };
+        assert!(!render_block(&no_dial, Language::ENGLISH, &none()).contains("tel:"));
+        let evil = MeetingRoom { dial_in: vec![DialIn { label: "<x>".into(), number: "+1 \"2\"".into() }], ..room() };
+        let block = render_block(&evil, Language::ENGLISH, &none());
+        assert!(block.contains("tel:+12") && block.contains("(&lt;x&gt;)") && !block.contains("\"2\""), "{block}");
     }
 }

@@ -166,6 +166,18 @@ pub struct MeetingRoom {
     pub sip_address: Option<String>,
     /// Meeting number or access code, for dialling in.
     pub meeting_number: Option<String>,
+    /// Numbers to dial in by phone, when the platform has them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dial_in: Vec<DialIn>,
+}
+
+/// A number to dial in by phone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DialIn {
+    /// What the platform calls it (`United States Toll`); may be empty.
+    pub label: String,
+    /// The number, as the platform writes it (`+1-202-555-0100`).
+    pub number: String,
 }
 
 /// How a meeting-platform call failed.

@@ -118,6 +118,8 @@ impl JitsiPlatform {
             web_link,
             sip_address: self.config.sip_template.as_deref().map(|t| t.replace("{room}", name)),
             meeting_number: None,
+
+            dial_in: Vec::new(),
         })
     }
 }

@@ -69,6 +69,7 @@ impl TemplateConfig {
             web_link: fill(&self.web_link, user, domain),
             sip_address: self.video_address.as_deref().map(|t| fill(t, user, domain)),
             meeting_number: self.meeting_number.as_deref().map(|t| fill(t, user, domain)),
+            dial_in: Vec::new(),
         })
     }
 }
@@ -127,6 +128,7 @@ mod tests {
                 web_link: "https://video.example.com/meet/alex.wilber".into(),
                 sip_address: Some("alex.wilber@video.example.com".into()),
                 meeting_number: None,
+                dial_in: Vec::new(),
             }
         );
         let by_email = TemplateConfig { web_link: "https://v.example/{email}?d={domain}".into(), ..bridge() };

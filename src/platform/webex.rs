@@ -30,7 +30,7 @@ mod tests;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hcal_actors::ports::{Booking, BookingRequest, MeetingPlatform, MeetingRoom, PlatformFailure};
+use hcal_actors::ports::{Booking, BookingRequest, DialIn, MeetingPlatform, MeetingRoom, PlatformFailure};
 use rand::Rng as _;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -566,8 +566,31 @@ struct PersonalRoomWire {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct TelephonyWire {
+pub(crate) struct TelephonyWire {
     access_code: Option<String>,
+    #[serde(default)]
+    call_in_numbers: Vec<CallInWire>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CallInWire {
+    label: Option<String>,
+    call_in_number: Option<String>,
+}
+
+/// `telephony.callInNumbers` as dial-in numbers (entries without a number left out, at most 5:
+/// an invite is not a phone book).
+pub(crate) fn dial_in(telephony: Option<&TelephonyWire>) -> Vec<DialIn> {
+    telephony
+        .into_iter()
+        .flat_map(|t| &t.call_in_numbers)
+        .filter_map(|c| {
+            let number = c.call_in_number.as_deref().map(str::trim).filter(|n| !n.is_empty())?;
+            Some(DialIn { label: c.label.as_deref().unwrap_or_default().trim().to_owned(), number: number.to_owned() })
+        })
+        .take(5)
+        .collect()
 }
 
 impl PersonalRoomWire {
@@ -576,11 +599,13 @@ impl PersonalRoomWire {
             // Webex documents the link as never empty; a room without one cannot be joined.
             return Err(PlatformFailure::Refused("Webex returned a personal room without a link".to_owned()));
         };
+        let dial_in = dial_in(self.telephony.as_ref());
         Ok(MeetingRoom {
             platform: PLATFORM.to_owned(),
             web_link,
             sip_address: non_empty(self.sip_address),
             meeting_number: non_empty(self.telephony.and_then(|t| t.access_code)),
+            dial_in,
         })
     }
 }

@@ -103,6 +103,7 @@ pub fn room() -> MeetingRoom {
         web_link: "https://acme.webex.com/meet/alice".into(),
         sip_address: Some("alice@acme.webex.com".into()),
         meeting_number: None,
+        dial_in: Vec::new(),
     }
 }
 

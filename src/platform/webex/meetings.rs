@@ -461,6 +461,7 @@ struct MeetingWire {
     sip_address: Option<String>,
     meeting_number: Option<String>,
     room_id: Option<String>,
+    telephony: Option<super::TelephonyWire>,
 }
 
 impl MeetingWire {
@@ -478,6 +479,7 @@ impl MeetingWire {
                 web_link,
                 sip_address: non_empty(self.sip_address),
                 meeting_number: non_empty(self.meeting_number),
+                dial_in: super::dial_in(self.telephony.as_ref()),
             },
         })
     }

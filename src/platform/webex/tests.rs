@@ -53,6 +53,10 @@ async fn personal_room_maps_link_sip_and_access_code_and_never_the_host_pin() {
             web_link: spec.personal_meeting_room_link.clone(),
             sip_address: Some(spec.sip_address.clone()),
             meeting_number: Some(spec.access_code.clone()),
+            dial_in: vec![hcal_actors::ports::DialIn {
+                label: "United States Toll".into(),
+                number: "+1-202-555-0100".into()
+            }],
         }
     );
     assert_eq!(room.web_link, "https://hcal.webex.com/meet/alice.adams");
