@@ -71,8 +71,37 @@ pub struct MailboxStatus {
     pub subscription: Option<SubscriptionStatus>,
     /// Meetings the mailbox's owner knows.
     pub meetings: usize,
+    /// What became of its keyword invites.
+    pub join_details: JoinCounts,
     /// Sequence number of the last applied event.
     pub seq: u64,
+}
+
+/// A mailbox's keyword invites by what hcal did about them (the reasons, by outcome, are in
+/// `hcal_join_details_total` and in the mailbox's events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinCounts {
+    /// Join details written.
+    pub written: usize,
+    /// The platform refused the organiser; tried again at the invite's next change.
+    pub platform_refused: usize,
+    /// Given up until the keyword changes (unknown modifier, not the organiser, …).
+    pub given_up: usize,
+}
+
+fn join_counts(state: &hcal_actors::mailbox::state::MailboxState) -> JoinCounts {
+    use hcal_actors::mailbox::state::Decoration;
+    let mut counts = JoinCounts::default();
+    for m in state.meetings.values() {
+        match m.decoration {
+            Decoration::Done { .. } => counts.written += 1,
+            Decoration::Refused => counts.platform_refused += 1,
+            Decoration::Abandoned => counts.given_up += 1,
+            Decoration::NotNeeded => {}
+        }
+    }
+    counts
 }
 
 /// A mailbox's subscription.
@@ -170,6 +199,7 @@ pub async fn status(
             expires_at,
         }),
         meetings: s.meetings.len(),
+        join_details: join_counts(&s),
         seq: s.seq,
     }))
 }

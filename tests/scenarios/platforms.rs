@@ -245,6 +245,8 @@ pub async fn a_typo_in_the_keyword_gets_a_notice_that_the_block_replaces_once_fi
     assert!(!notice.contains("onetim<") && !notice.contains("onetim "), "nothing typed is quoted: {notice}");
     assert_eq!(blocks(&notice), 0, "a notice, no join details");
     assert_eq!(env.webex.meeting_count(), 0, "nothing booked on a guess");
+    let status = env.wait_active(&alex).await;
+    assert_eq!(status["joinDetails"]["givenUp"], 1, "{status}");
 
     env.graph.update_event(&alex, &id, json!({"location": {"displayName": "@webex:onetime"}})).await.unwrap();
     let fixed = eventually("the block in place of the notice", WAIT, || async {
