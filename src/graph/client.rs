@@ -168,6 +168,12 @@ impl GraphClient {
         Self::new(config, secret)
     }
 
+    /// An administrator granted consent in `tenant`: a token refusal remembered from before
+    /// (Entra ID's `unauthorized_client`) is forgotten, so the next call asks again at once.
+    pub fn consent_granted(&self, tenant: TenantId) {
+        self.inner.tokens.forget_failure(tenant);
+    }
+
     /// The configuration in use.
     pub fn config(&self) -> &GraphConfig {
         &self.inner.config

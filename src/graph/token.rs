@@ -181,6 +181,12 @@ impl TokenSource {
         }
     }
 
+    /// Forgets the last refusal for `tenant` (an administrator has just granted consent): the
+    /// next call asks Entra ID at once instead of repeating the refusal for the pause.
+    pub(crate) fn forget_failure(&self, tenant: TenantId) {
+        *self.tenant(tenant).last_failure.lock() = None;
+    }
+
     /// Forgets `rejected` after Graph refused it, unless a newer token replaced it already.
     pub(crate) fn invalidate(&self, tenant: TenantId, rejected: &AccessToken) {
         let slot = self.tenant(tenant);

@@ -63,6 +63,7 @@ pub async fn consent_callback(
         state.metrics.inc(METRIC, "outcome", "store_failed");
         ApiError::new(ErrorKind::Unavailable, "the consent could not be recorded; try the link again").with_source(e)
     })?;
+    state.graph.consent_granted(tenant);
     state.metrics.inc(METRIC, "outcome", "recorded");
     tracing::info!(%tenant, cloud = cloud.as_str(), "admin consent recorded");
     Ok(HttpResponse::Ok().json(ConsentRecorded {
