@@ -315,6 +315,17 @@ pub struct Maintenance {
     pub forget_after: chrono::Duration,
 }
 
+impl Maintenance {
+    /// The window hcal keeps in step at `now`: what a resync reads and how far a series'
+    /// occurrences are listed.
+    pub fn window(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+        (now - self.resync_back, now + self.resync_ahead)
+    }
+}
+
 impl Default for Maintenance {
     fn default() -> Self {
         Self {

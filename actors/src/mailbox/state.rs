@@ -164,8 +164,11 @@ impl MailboxState {
                 self.meetings.insert(d.event_id.clone(), Meeting { details: d.clone(), decoration, booking });
             }
             MailboxEvent::MeetingCancelled { event_id } => {
-                if let Some(m) = self.meetings.remove(event_id) {
-                    self.release(m);
+                if let Some(m) = self.meetings.remove(event_id)
+                    && let Some(booking) = &m.booking
+                {
+                    let (id, due) = DueCancellation::of(&m.details, booking);
+                    self.cancellations.insert(id, due);
                 }
             }
             MailboxEvent::MeetingForgotten { event_id, .. } => {
@@ -195,16 +198,15 @@ impl MailboxState {
                 self.cancellations.remove(booking_id);
             }
             MailboxEvent::JoinInfoRemoved { event_id, change_key } => {
-                if let Some(mut m) = self.meetings.remove(event_id) {
+                if let Some(m) = self.meetings.get_mut(event_id) {
                     m.decoration = Decoration::NotNeeded;
                     m.details.change_key.clone_from(change_key);
                     m.details.join = None;
                     m.details.private.join_address = None;
                     m.details.private.web_link = None;
-                    let booking = m.booking.take();
-                    self.meetings.insert(event_id.clone(), Meeting { booking: None, ..m.clone() });
-                    if let Some(booking) = booking {
-                        self.release(Meeting { booking: Some(booking), ..m });
+                    if let Some(booking) = m.booking.take() {
+                        let (id, due) = DueCancellation::of(&m.details, &booking);
+                        self.cancellations.insert(id, due);
                     }
                 }
             }
@@ -242,16 +244,11 @@ impl MailboxState {
     }
 }
 
-impl MailboxState {
-    /// A meeting's booking becomes due for deletion.
-    fn release(&mut self, meeting: Meeting) {
-        if let Some(booking) = meeting.booking {
-            let organizer = meeting.details.private.organizer.map(|o| o.address).unwrap_or_default();
-            self.cancellations.insert(
-                booking.id,
-                DueCancellation { event_id: meeting.details.event_id, platform: booking.platform, organizer },
-            );
-        }
+impl DueCancellation {
+    /// The deletion a meeting's booking becomes, keyed by the platform's id of the meeting.
+    pub fn of(details: &MeetingDetails, booking: &BookedMeeting) -> (String, Self) {
+        let organizer = details.private.organizer.as_ref().map(|o| o.address.clone()).unwrap_or_default();
+        (booking.id.clone(), Self { event_id: details.event_id.clone(), platform: booking.platform.clone(), organizer })
     }
 }
 

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use super::super::config::Mode;
 use super::super::effect::{Decision, Effect};
 use super::super::events::{BookingPrivate, MailboxEvent};
-use super::super::state::{BookedMeeting, MailboxState, Meeting};
+use super::super::state::{DueCancellation, MailboxState, Meeting};
 use crate::ids::GraphEventId;
 use crate::ports::{Booking, BookingKind, BookingRequest, GraphEvent, PlatformFailure};
 
@@ -90,29 +90,27 @@ pub(super) fn rescheduled(
     })
 }
 
-/// The deletion of a meeting's booking, when it has one.
+/// The deletion of a meeting's booking, when it has one (the one its events make owed).
 pub(super) fn cancel(meeting: &Meeting) -> Option<Effect> {
-    let booking: &BookedMeeting = meeting.booking.as_ref()?;
-    Some(Effect::CancelBooking {
-        event_id: meeting.details.event_id.clone(),
-        platform: booking.platform.clone(),
-        booking_id: booking.id.clone(),
-        organizer: meeting.details.private.organizer.as_ref().map(|o| o.address.clone()).unwrap_or_default(),
-    })
+    let (booking_id, due) = DueCancellation::of(&meeting.details, meeting.booking.as_ref()?);
+    Some(cancel_effect(booking_id, &due))
+}
+
+fn cancel_effect(booking_id: String, due: &DueCancellation) -> Effect {
+    Effect::CancelBooking {
+        event_id: due.event_id.clone(),
+        platform: due.platform.clone(),
+        booking_id,
+        organizer: due.organizer.clone(),
+    }
 }
 
 /// Before every record: deletions owed (a crash or an outage cut them short) are done first.
 pub(super) fn resume(state: &MailboxState) -> Decision {
-    let mut decision = Decision::nothing();
-    for (booking_id, due) in &state.cancellations {
-        decision.effects.push(Effect::CancelBooking {
-            event_id: due.event_id.clone(),
-            platform: due.platform.clone(),
-            booking_id: booking_id.clone(),
-            organizer: due.organizer.clone(),
-        });
+    Decision {
+        events: Vec::new(),
+        effects: state.cancellations.iter().map(|(id, due)| cancel_effect(id.clone(), due)).collect(),
     }
-    decision
 }
 
 /// Deleted (or already gone): recorded, and no longer owed.

@@ -85,7 +85,7 @@ pub fn decide(
         I::ResyncFailed { failure } => Ok(subscription::resync_failed(state, failure, config, now)),
         I::HandleChange { change_type, event_id } => Ok(meeting::change(state, *change_type, event_id)),
         I::EventFetched { event_id, event, conflicts } => {
-            let window = (now - config.maintenance.resync_back, now + config.maintenance.resync_ahead);
+            let window = config.maintenance.window(now);
             Ok(meeting::fetched(state, event_id, event.as_deref(), *conflicts, &config.domain, now, window))
         }
         I::FetchFailed { failure, .. } => Ok(meeting::fetch_failed(failure)),

@@ -100,8 +100,8 @@ fn create(config: &MailboxConfig, now: DateTime<Utc>) -> Effect {
 }
 
 fn resync(config: &MailboxConfig, now: DateTime<Utc>) -> Effect {
-    let m = &config.maintenance;
-    Effect::ReadWindow { from: now - m.resync_back, to: now + m.resync_ahead }
+    let (from, to) = config.maintenance.window(now);
+    Effect::ReadWindow { from, to }
 }
 
 fn retry_later(failure: &GraphFailure) -> Effect {
@@ -147,13 +147,9 @@ pub(super) fn renew(state: &MailboxState, config: &MailboxConfig, now: DateTime<
         .collect();
     let mut decision = Decision::events(forgotten);
     // The lists' window moves on: every series' occurrences are read again.
-    let window = (now - config.maintenance.resync_back, now + config.maintenance.resync_ahead);
+    let window = config.maintenance.window(now);
     for m in state.meetings.values().filter(|m| m.details.event_type == EventType::SeriesMaster) {
-        decision.effects.push(Effect::ReadOccurrences {
-            event_id: m.details.event_id.clone(),
-            from: window.0,
-            to: window.1,
-        });
+        decision.effects.push(super::meeting::expand(&m.details.event_id, window));
     }
     match current(state) {
         Some(id) => decision.then(Effect::RenewSubscription {
