@@ -24,7 +24,7 @@ use crate::metrics::Metrics;
 use crate::orphans::OrphanSweep;
 use crate::platform::webex::WebexClient;
 use crate::projections::meetings::MeetingList;
-use crate::projections::subscriptions::SubscriptionIndex;
+use crate::projections::subscriptions::{Announcing, SubscriptionIndex};
 use crate::projections::{self, Projection};
 use crate::runtime::MailboxRegistry;
 use crate::runtime::crash::{CrashingGraph, CrashingInbox, CrashingLog, CrashingPlatform, CrashingSubscriptions};
@@ -171,11 +171,15 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     let lifetime = to_chrono(config.service.subscription_lifetime);
     let mut actor_graph: Arc<dyn GraphApi> = graph.clone();
     let notification_url = format!("{base}/webhook/graph");
-    let mut actor_subscriptions: Arc<dyn SubscriptionApi> = Arc::new(GraphSubscriptions {
-        client: graph.clone(),
-        notification_url: notification_url.clone(),
-        lifecycle_url: format!("{base}/webhook/graph/lifecycle"),
-        pacer: WritePacer::new(config.service.subscription_writes_per_20s, std::time::Duration::from_secs(20)),
+    let subscriptions = Arc::new(SubscriptionIndex::open(&store, ring.clone()).await?);
+    let mut actor_subscriptions: Arc<dyn SubscriptionApi> = Arc::new(Announcing {
+        inner: Arc::new(GraphSubscriptions {
+            client: graph.clone(),
+            notification_url: notification_url.clone(),
+            lifecycle_url: format!("{base}/webhook/graph/lifecycle"),
+            pacer: WritePacer::new(config.service.subscription_writes_per_20s, std::time::Duration::from_secs(20)),
+        }),
+        index: subscriptions.clone(),
     });
     let mut actor_inbox: Arc<dyn hcal_actors::ports::Inbox> = Arc::new(inbox.clone());
     let mut actor_log = log.clone();
@@ -212,7 +216,6 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     });
     let arbiters = (0..2).map(|_| actix::Arbiter::new().handle()).collect();
     let registry = Arc::new(MailboxRegistry::new(deps, arbiters, config.service.snapshot_every));
-    let subscriptions = Arc::new(SubscriptionIndex::open(&store, ring.clone()).await?);
     // The webhook must know every existing subscription before it answers Graph: the stored
     // rows, then the events after their positions, before the server starts.
     let began = tokio::time::Instant::now();

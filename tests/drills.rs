@@ -22,7 +22,7 @@ use hcal_sim::graph::{FaultConfig, GraphSimConfig};
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use serde_json::json;
-use support::{Backend, Env, Hcal, blocks, eventually, invite};
+use support::{Backend, Env, Hcal, blocks, invite, within};
 
 /// How long the system gets to settle after the last kill.
 const SETTLE: Duration = Duration::from_secs(240);
@@ -153,8 +153,8 @@ async fn killer(env: &Env, mut hcal: Hcal, n: usize, rng: &mut StdRng) -> Hcal {
 async fn settled(env: &Env, tracked: &[Tracked]) {
     let started = Instant::now();
     for t in tracked {
-        let what = format!("invite {} ({:?}, cancelled {})", t.subject, t.kind, t.cancelled);
-        eventually(&what, SETTLE.saturating_sub(started.elapsed()).max(Duration::from_secs(5)), || async {
+        let limit = SETTLE.saturating_sub(started.elapsed()).max(Duration::from_secs(5));
+        let done = within(limit, || async {
             let listed = env.meetings(&t.user).await.into_iter().find(|m| m["eventId"] == t.id.as_str());
             if t.cancelled {
                 return listed.is_none().then_some(());
@@ -171,6 +171,18 @@ async fn settled(env: &Env, tracked: &[Tracked]) {
             }
         })
         .await;
+        if done.is_none() {
+            // What hcal says of its webhook and of the mailbox tells a discarded notification
+            // from one never processed.
+            let metrics = env.metrics().await;
+            let webhook: Vec<&str> = metrics.lines().filter(|l| l.starts_with("hcal_webhook_items_total")).collect();
+            let status = env.mailbox_status(&t.user).await;
+            let listed = env.meetings(&t.user).await.into_iter().find(|m| m["eventId"] == t.id.as_str());
+            panic!(
+                "invite {} ({:?}, cancelled {}) did not settle: listed {listed:?}\nwebhook {webhook:#?}\nmailbox {status:#?}",
+                t.subject, t.kind, t.cancelled
+            );
+        }
     }
     // Replays and late retries may still be in flight: nothing may add a second block.
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -11,13 +11,15 @@
 //! the subscription id.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use hcal_actors::ids::{MailboxId, TenantId, UserObjectId};
+use hcal_actors::ids::{GraphEventId, MailboxId, TenantId, UserObjectId};
 use hcal_actors::log::LogError;
 use hcal_actors::mailbox::envelope::Envelope;
 use hcal_actors::mailbox::events::{MailboxEvent, SubscriptionPrivate};
+use hcal_actors::ports::{GraphFailure, SubscriptionApi};
 use hcal_actors::seal::{self, KeyRing, Sealed};
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
@@ -227,7 +229,15 @@ pub struct SubscriptionIndex {
     maps: RwLock<Maps>,
     /// The follower's last word on how current the maps are (see [`Self::caught_up_as_of`]).
     caught_up: parking_lot::Mutex<Option<tokio::time::Instant>>,
+    /// Subscriptions this process created and the follower has not read yet (see
+    /// [`Self::announce`]), with when each was announced.
+    announced: parking_lot::Mutex<HashMap<String, (KnownSubscription, tokio::time::Instant)>>,
 }
+
+/// How long an announced subscription is accepted without its `SubscriptionCreated` reaching
+/// the index: far longer than a live creator takes to record it, and as long as the orphan
+/// sweep's default grace period, after which an unrecorded subscription is deleted anyway.
+pub const ANNOUNCED_FOR: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl std::fmt::Debug for SubscriptionIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -242,7 +252,12 @@ impl std::fmt::Debug for SubscriptionIndex {
 impl SubscriptionIndex {
     /// An empty index, sealing its rows with `ring`.
     pub fn new(ring: KeyRing) -> Self {
-        Self { ring, maps: RwLock::default(), caught_up: parking_lot::Mutex::new(None) }
+        Self {
+            ring,
+            maps: RwLock::default(),
+            caught_up: parking_lot::Mutex::new(None),
+            announced: parking_lot::Mutex::new(HashMap::new()),
+        }
     }
 
     /// The index as its rows in `store` left it; the follower then applies the events after
@@ -268,9 +283,27 @@ impl SubscriptionIndex {
         Ok(index)
     }
 
-    /// Looks a subscription up.
+    /// Looks a subscription up: one the log records, else one this process announced.
     pub fn get(&self, id: &str) -> Option<KnownSubscription> {
-        self.maps.read().by_id.get(id).cloned()
+        if let Some(known) = self.maps.read().by_id.get(id) {
+            return Some(known.clone());
+        }
+        self.announced.lock().get(id).map(|(known, _)| known.clone())
+    }
+
+    /// Makes a subscription this process has just created known to the webhook at once, before
+    /// its `SubscriptionCreated` is appended and long before the follower reads it back: Graph
+    /// delivers to a subscription as soon as it exists, and a follower slowed by load could
+    /// otherwise lag past the webhook's wait, so that a change made right after a subscription
+    /// was (re)created would be discarded as unknown. The entry is dropped when the follower
+    /// reads the subscription's record, or after [`ANNOUNCED_FOR`] when it never comes (the
+    /// process that created it failed to record it; the orphan sweep deletes it on Graph).
+    pub fn announce(&self, mailbox: MailboxId, id: &str, client_state: &str) {
+        let now = tokio::time::Instant::now();
+        let mut announced = self.announced.lock();
+        announced.retain(|_, (_, at)| now.duration_since(*at) < ANNOUNCED_FOR);
+        let known = KnownSubscription { mailbox, client_state: client_state.to_owned() };
+        announced.insert(id.to_owned(), (known, now));
     }
 
     /// Every known mailbox.
@@ -279,13 +312,15 @@ impl SubscriptionIndex {
     }
 
     /// Every subscription id the index knows: the one each mailbox's webhook accepts (the one
-    /// created last, kept after a loss or a disable until a new one replaces it) and each
-    /// mailbox's current one. Graph subscriptions outside this set were never recorded, or were
-    /// replaced since.
+    /// created last, kept after a loss or a disable until a new one replaces it), each
+    /// mailbox's current one and those announced and not recorded yet. Graph subscriptions
+    /// outside this set were never recorded, or were replaced since.
     pub fn known_ids(&self) -> std::collections::HashSet<String> {
         let maps = self.maps.read();
         let current = maps.mailboxes.values().filter_map(|row| row.entry.subscription.as_ref().map(|(id, _)| id));
-        maps.by_id.keys().chain(current).cloned().collect()
+        let mut ids: std::collections::HashSet<String> = maps.by_id.keys().chain(current).cloned().collect();
+        ids.extend(self.announced.lock().keys().cloned());
+        ids
     }
 
     /// The latest instant before which every event appended to `mailbox-events` is in the
@@ -332,6 +367,59 @@ impl SubscriptionIndex {
     }
 }
 
+/// The actors' `SubscriptionApi` with every subscription it creates announced to the index
+/// ([`SubscriptionIndex::announce`]) as soon as Graph answers.
+pub struct Announcing {
+    /// The port that talks to Graph.
+    pub inner: Arc<dyn SubscriptionApi>,
+    /// The webhook's index.
+    pub index: Arc<SubscriptionIndex>,
+}
+
+#[async_trait]
+impl SubscriptionApi for Announcing {
+    async fn create(
+        &self,
+        mailbox: &MailboxId,
+        client_state: &str,
+        expiration: DateTime<Utc>,
+    ) -> Result<(String, DateTime<Utc>), GraphFailure> {
+        let created = self.inner.create(mailbox, client_state, expiration).await?;
+        self.index.announce(*mailbox, &created.0, client_state);
+        Ok(created)
+    }
+
+    async fn renew(
+        &self,
+        mailbox: &MailboxId,
+        id: &str,
+        expiration: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, GraphFailure> {
+        self.inner.renew(mailbox, id, expiration).await
+    }
+
+    async fn delete(&self, mailbox: &MailboxId, id: &str) -> Result<(), GraphFailure> {
+        self.inner.delete(mailbox, id).await
+    }
+
+    async fn mailbox_locale(&self, mailbox: &MailboxId) -> Result<Option<String>, GraphFailure> {
+        self.inner.mailbox_locale(mailbox).await
+    }
+
+    async fn reauthorize(&self, mailbox: &MailboxId, id: &str) -> Result<bool, GraphFailure> {
+        self.inner.reauthorize(mailbox, id).await
+    }
+
+    async fn changed_ids(
+        &self,
+        mailbox: &MailboxId,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<(GraphEventId, bool)>, GraphFailure> {
+        self.inner.changed_ids(mailbox, start, end).await
+    }
+}
+
 #[async_trait]
 impl Projection for SubscriptionIndex {
     fn name(&self) -> &'static str {
@@ -363,6 +451,13 @@ impl Projection for SubscriptionIndex {
         let mut maps = self.maps.write();
         for (mailbox, row) in changed {
             maps.publish(mailbox, row);
+        }
+        drop(maps);
+        let mut announced = self.announced.lock();
+        for env in events {
+            if let MailboxEvent::SubscriptionCreated { subscription_id, .. } = &env.event {
+                announced.remove(subscription_id);
+            }
         }
         Ok(())
     }
@@ -543,6 +638,38 @@ mod tests {
         // Replaced: the old one is known no more.
         index.observe(m, &created("s2", "state-2"));
         assert_eq!(index.known_ids(), known(&["s2", "o1"]));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_subscription_this_process_created_is_accepted_before_the_follower_reads_its_record() {
+        let mut w = World::new();
+        let (index, _, _) = w.index().await;
+        let index = Arc::new(index);
+        let m = mailbox();
+        let graph = Arc::new(hcal_actors::doubles::FakeSubscriptions::default());
+        let port = Announcing { inner: graph.clone(), index: index.clone() };
+        let (id, _) = port.create(&m, "fresh-state", Utc::now() + chrono::Duration::days(2)).await.unwrap();
+        // Nothing recorded, nothing read: the webhook knows it anyway, and the orphan sweep
+        // does not take it for an orphan.
+        assert_eq!(index.get(&id), Some(KnownSubscription { mailbox: m, client_state: "fresh-state".into() }));
+        assert!(index.known_ids().contains(&id));
+        assert_eq!(index.mailboxes(), vec![], "the scheduler still learns of it from the log only");
+        // Once the follower reads the record, the record is what answers.
+        w.event(m, created(&id, "fresh-state")).await;
+        catch_up(&w.log, &w.store, &w.ring, &[index.as_ref()]).await.unwrap();
+        assert!(index.announced.lock().is_empty());
+        assert_eq!(index.get(&id).map(|k| k.mailbox), Some(m));
+        // A creation never recorded (the append failed) is accepted for a bounded time only.
+        let (lost, _) = port.create(&m, "lost-state", Utc::now() + chrono::Duration::days(2)).await.unwrap();
+        assert!(index.get(&lost).is_some());
+        tokio::time::advance(ANNOUNCED_FOR).await;
+        let (later, _) = port.create(&m, "later-state", Utc::now() + chrono::Duration::days(2)).await.unwrap();
+        assert_eq!(index.get(&lost), None);
+        assert!(index.get(&later).is_some());
+        // A failed creation announces nothing.
+        graph.fail("create", [GraphFailure::Transient("down".into())]);
+        assert!(port.create(&m, "refused", Utc::now()).await.is_err());
+        assert_eq!(index.announced.lock().len(), 1);
     }
 
     #[tokio::test(start_paused = true)]
