@@ -13,6 +13,7 @@ use crate::http::webhook::WebhookLimits;
 use crate::inbox::Inbox;
 use crate::log::sqlite::SqliteStore;
 use crate::metrics::Metrics;
+use crate::projections::access::AccessIndex;
 use crate::projections::subscriptions::SubscriptionIndex;
 use crate::runtime::MailboxRegistry;
 use crate::scheduler::Scheduler;
@@ -33,13 +34,15 @@ pub struct AppState {
     pub ring: KeyRing,
     /// Known subscriptions.
     pub subscriptions: Arc<SubscriptionIndex>,
+    /// Granted access tokens.
+    pub access: Arc<AccessIndex>,
     /// Mailbox actors.
     pub registry: Arc<MailboxRegistry>,
     /// Graph client (subscriptions, mailbox settings).
     pub graph: Arc<GraphClient>,
     /// Counters.
     pub metrics: Arc<Metrics>,
-    /// Bearer token of the public and admin APIs.
+    /// The admin API's bearer token.
     pub api_token: String,
     /// The clock.
     pub clock: Arc<Clock>,

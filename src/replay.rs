@@ -17,6 +17,7 @@ use hcal_actors::seal::KeyRing;
 use crate::config::Config;
 use crate::datadir::DataDirLock;
 use crate::log::sqlite::{ProjectionBatch, SqliteStore};
+use crate::projections::access::{ACCESS_INDEX, AccessIndex};
 use crate::projections::meetings::{self as projection, MEETING_LIST, MeetingList};
 use crate::projections::subscriptions::{SUBSCRIPTION_INDEX, SubscriptionIndex};
 use crate::projections::{self, Projection};
@@ -85,11 +86,13 @@ pub async fn run(config: &Config, options: &ReplayOptions) -> Result<Replayed, R
 /// Every projection from the start.
 async fn rebuild(log: &dyn EventLog, store: &SqliteStore, ring: &KeyRing) -> Result<Replayed, ReplayError> {
     store.projection_reset(SUBSCRIPTION_INDEX).await?;
+    store.projection_reset(ACCESS_INDEX).await?;
     store.projection_reset(MEETING_LIST).await?;
     let index = SubscriptionIndex::new(ring.clone());
+    let access = AccessIndex::new(ring.clone());
     let meetings = MeetingList::new(ring.clone());
-    let events = follow(log, store, ring, &[&index, &meetings]).await?;
-    Ok(Replayed { events, projections: vec![MEETING_LIST, SUBSCRIPTION_INDEX] })
+    let events = follow(log, store, ring, &[&index, &access, &meetings]).await?;
+    Ok(Replayed { events, projections: vec![MEETING_LIST, SUBSCRIPTION_INDEX, ACCESS_INDEX] })
 }
 
 /// The meeting lists from each partition's first event at or after `at`.

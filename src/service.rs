@@ -23,6 +23,7 @@ use crate::log::Storage;
 use crate::metrics::Metrics;
 use crate::orphans::OrphanSweep;
 use crate::platform::webex::WebexClient;
+use crate::projections::access::AccessIndex;
 use crate::projections::meetings::MeetingList;
 use crate::projections::subscriptions::{Announcing, SubscriptionIndex};
 use crate::projections::{self, Projection};
@@ -219,7 +220,8 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     // The webhook must know every existing subscription before it answers Graph: the stored
     // rows, then the events after their positions, before the server starts.
     let began = tokio::time::Instant::now();
-    projections::catch_up(log.as_ref(), &store, &ring, &[subscriptions.as_ref()]).await?;
+    let access = Arc::new(AccessIndex::open(&store, ring.clone()).await?);
+    projections::catch_up(log.as_ref(), &store, &ring, &[subscriptions.as_ref(), access.as_ref()]).await?;
     subscriptions.caught_up(began);
     let metrics = Arc::new(Metrics::default());
     let scheduler = Arc::new(Scheduler::new(inbox.clone(), subscriptions.clone(), clock.clone(), lifetime));
@@ -240,6 +242,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
         inbox,
         ring: ring.clone(),
         subscriptions: subscriptions.clone(),
+        access: access.clone(),
         registry: registry.clone(),
         graph,
         metrics: metrics.clone(),
@@ -294,7 +297,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
         }
     }
     let meeting_list = MeetingList::new(ring.clone()).with_metrics(metrics.clone());
-    let followed: Vec<Arc<dyn Projection>> = vec![subscriptions, Arc::new(meeting_list)];
+    let followed: Vec<Arc<dyn Projection>> = vec![subscriptions, access, Arc::new(meeting_list)];
     tasks.push(tokio::spawn(projections::run(log.clone(), store, ring, followed)));
     if !config.testing.controllable_clock {
         tasks.push(tokio::spawn(scheduler.run(config.service.scheduler_tick)));

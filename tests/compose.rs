@@ -415,8 +415,22 @@ async fn the_compose_stack_decorates_an_invite_without_docker() {
         (support::blocks(event["body"]["content"].as_str()?) == 1).then_some(())
     })
     .await;
+    // Alex's app reads the list with Alex's token, issued as an operator would.
+    let issued: serde_json::Value = http
+        .post(format!("{hcal}/admin/v1/tokens"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"userId": alex}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let alex_token = issued["token"].as_str().unwrap_or_else(|| panic!("no token in {issued}")).to_owned();
     support::eventually("the meeting listed with its join address", wait, || async {
-        api(format!("/v1/users/{alex}/meetings")).await?.to_string().contains("hcal.webex.com").then_some(())
+        let request = http.get(format!("{hcal}/v1/users/{alex}/meetings")).bearer_auth(&alex_token);
+        let list = request.send().await.ok()?.json::<serde_json::Value>().await.ok()?;
+        list.to_string().contains("hcal.webex.com").then_some(())
     })
     .await;
 }

@@ -28,8 +28,10 @@ enum Auth {
     Wrong,
     /// The API token under another scheme.
     Basic,
-    /// The API token.
+    /// The admin token.
     Valid,
+    /// The user token issued to the test's first user (alex).
+    User,
 }
 
 /// One failing request and the answer it must get.
@@ -88,6 +90,7 @@ async fn check(env: &Env, c: &Case, secrets: &[&str]) -> Value {
         Auth::Wrong => req.bearer_auth(SENTINEL),
         Auth::Basic => req.header("Authorization", format!("Basic {}", env.api_token)),
         Auth::Valid => req.bearer_auth(&env.api_token),
+        Auth::User => req.bearer_auth(env.user_tokens.lock().values().next().cloned().expect("alex's token")),
     };
     if let Some(ct) = c.content_type {
         req = req.header("Content-Type", ct);
@@ -173,27 +176,69 @@ async fn every_endpoint_fails_in_the_one_shape_and_quotes_nothing() {
     let meetings = format!("/v1/users/{alex}/meetings");
     let mailbox = format!("/admin/v1/mailboxes/{alex}");
 
+    let megan = env.user("megan");
+    env.enable(&megan).await;
+    env.wait_active(&megan).await;
+    env.user_token(&alex).await;
     let mut cases = Vec::new();
 
-    // The user API.
+    // The user API: alex's token opens alex's list only; the admin token opens no user's, and
+    // neither is told more than that before the request is parsed.
     cases.extend(unauthorized(Method::GET, &meetings, None));
     cases.extend(unauthorized(Method::GET, &format!("/v1/users/{SENTINEL}/meetings"), None));
+    cases.extend(
+        unauthorized(Method::GET, &format!("/v1/users/{SENTINEL}/meetings"), None)
+            .into_iter()
+            .filter(|c| c.auth == Auth::None)
+            .map(|c| c.auth(Auth::Valid).expect(403, "forbidden")),
+    );
     cases.extend([
-        case(Method::GET, format!("/v1/users/{SENTINEL}/meetings")).expect(400, "invalid_user_id"),
-        case(Method::GET, "/v1/users/00000000-0000-0000-0000/meetings").expect(400, "invalid_user_id"),
-        case(Method::GET, format!("{meetings}?from={SENTINEL}")).expect(400, "invalid_query"),
-        case(Method::GET, format!("{meetings}?to=2025-13-01T00:00:00Z")).expect(400, "invalid_query"),
-        case(Method::GET, format!("{meetings}?from=2025-01-01T00:00:00Z&from=2025-01-02T00:00:00Z"))
-            .expect(400, "invalid_query"),
-        // Four weeks after the last date chrono holds used to overflow and drop the connection.
-        case(Method::GET, format!("{meetings}?from=%2B262142-12-31T23:59:59Z")).expect(400, "invalid_window"),
-        // Unescaped, the `+` reads as a space: not a time at all.
-        case(Method::GET, format!("{meetings}?from=+262142-12-31T23:59:59Z")).expect(400, "invalid_query"),
-        case(Method::GET, format!("{meetings}?from=2025-02-01T00:00:00Z&to=2025-01-01T00:00:00Z"))
-            .expect(400, "invalid_window"),
-        case(Method::GET, format!("{meetings}?from=1000-01-01T00:00:00Z&to=9000-01-01T00:00:00Z"))
-            .expect(400, "invalid_window"),
-        case(Method::POST, &meetings).json("{}").expect(405, "method_not_allowed"),
+        case(Method::GET, &meetings).expect(403, "forbidden"),
+        case(Method::GET, format!("/v1/users/{megan}/meetings")).auth(Auth::User).expect(403, "forbidden"),
+    ]);
+    cases.extend(
+        [
+            case(Method::GET, format!("/v1/users/{SENTINEL}/meetings")).expect(400, "invalid_user_id"),
+            case(Method::GET, "/v1/users/00000000-0000-0000-0000/meetings").expect(400, "invalid_user_id"),
+            case(Method::GET, format!("{meetings}?from={SENTINEL}")).expect(400, "invalid_query"),
+            case(Method::GET, format!("{meetings}?to=2025-13-01T00:00:00Z")).expect(400, "invalid_query"),
+            case(Method::GET, format!("{meetings}?from=2025-01-01T00:00:00Z&from=2025-01-02T00:00:00Z"))
+                .expect(400, "invalid_query"),
+            // Four weeks after the last date chrono holds used to overflow and drop the connection.
+            case(Method::GET, format!("{meetings}?from=%2B262142-12-31T23:59:59Z")).expect(400, "invalid_window"),
+            // Unescaped, the `+` reads as a space: not a time at all.
+            case(Method::GET, format!("{meetings}?from=+262142-12-31T23:59:59Z")).expect(400, "invalid_query"),
+            case(Method::GET, format!("{meetings}?from=2025-02-01T00:00:00Z&to=2025-01-01T00:00:00Z"))
+                .expect(400, "invalid_window"),
+            case(Method::GET, format!("{meetings}?from=1000-01-01T00:00:00Z&to=9000-01-01T00:00:00Z"))
+                .expect(400, "invalid_window"),
+            case(Method::POST, &meetings).json("{}").expect(405, "method_not_allowed"),
+        ]
+        .into_iter()
+        .map(|c| c.auth(Auth::User)),
+    );
+
+    // The admin API: tokens. A user token is no admin token.
+    cases.extend(unauthorized(Method::POST, "/admin/v1/tokens", Some(&format!("{{\"userId\": \"{alex}\"}}"))));
+    cases.extend(unauthorized(Method::GET, "/admin/v1/tokens", None));
+    cases.extend(unauthorized(Method::DELETE, &format!("/admin/v1/tokens/{SENTINEL}"), None));
+    cases.extend(bad_bodies(Method::POST, "/admin/v1/tokens"));
+    cases.extend([
+        case(Method::GET, "/admin/v1/tokens").auth(Auth::User).expect(401, "unauthorized"),
+        case(Method::POST, "/admin/v1/tokens")
+            .auth(Auth::User)
+            .json(format!("{{\"userId\": \"{alex}\"}}"))
+            .expect(401, "unauthorized"),
+        case(Method::POST, "/admin/v1/tokens")
+            .json(format!("{{\"userId\": \"{SENTINEL}\"}}"))
+            .expect(400, "invalid_user_id"),
+        case(Method::POST, "/admin/v1/tokens")
+            .json("{\"userId\": \"00000000-0000-0000-0000-00000000beef\"}")
+            .expect(404, "unknown_user"),
+        case(Method::GET, format!("/admin/v1/tokens?userId={SENTINEL}")).expect(400, "invalid_user_id"),
+        case(Method::DELETE, format!("/admin/v1/tokens/{SENTINEL}")).expect(404, "unknown_token"),
+        case(Method::DELETE, "/admin/v1/tokens/00000000-0000-0000-0000-00000000beef").expect(404, "unknown_token"),
+        case(Method::PUT, "/admin/v1/tokens").json("{}").expect(405, "method_not_allowed"),
     ]);
 
     // The admin API: mailboxes.
@@ -336,7 +381,9 @@ async fn every_endpoint_fails_in_the_one_shape_and_quotes_nothing() {
         case(Method::GET, "/admin/v1/mailboxes/").expect(404, "not_found"),
     ]);
 
-    let secrets = [env.api_token.as_str(), env.demo.client_secret.as_str(), env.webex_token.as_str()];
+    let user_token = env.user_token(&alex).await;
+    let secrets =
+        [env.api_token.as_str(), env.demo.client_secret.as_str(), env.webex_token.as_str(), user_token.as_str()];
     for c in &cases {
         check(&env, c, &secrets).await;
     }
@@ -398,7 +445,9 @@ async fn the_successful_answers_keep_their_shape() {
     for field in ["userId", "status", "reason", "retryAt", "subscriptionExpiresAt"] {
         assert!(row.get(field).is_some(), "{field} in {row}");
     }
-    let resp = env.http.get(format!("{}/v1/users/{alex}/meetings", env.url())).bearer_auth(token).send().await.unwrap();
+    let user_token = env.user_token(&alex).await;
+    let resp =
+        env.http.get(format!("{}/v1/users/{alex}/meetings", env.url())).bearer_auth(&user_token).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.json::<Value>().await.unwrap(), json!({"value": []}), "the default window, no meetings yet");
     let clock: Value = env

@@ -31,6 +31,11 @@ macro_rules! guid_id {
             pub fn as_uuid(&self) -> Uuid {
                 self.0
             }
+
+            /// The id of a GUID.
+            pub fn from_uuid(id: Uuid) -> Self {
+                Self(id)
+            }
         }
 
         impl fmt::Display for $name {
@@ -55,6 +60,11 @@ guid_id!(
     /// A Graph change-notification subscription.
     SubscriptionId,
     "subscription id"
+);
+guid_id!(
+    /// An access token hcal issued (the public half of the token; the secret is never kept).
+    TokenId,
+    "token id"
 );
 
 /// A mailbox: tenant plus user object id. Its text form `tenant/user` is the partition key of

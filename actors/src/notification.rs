@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::ids::{GraphEventId, MailboxId, TenantId, UserObjectId};
+use crate::ids::{GraphEventId, MailboxId, TenantId, TokenId, UserObjectId};
 use crate::seal::Sealed;
 
 /// Change types of Graph notifications.
@@ -61,6 +61,30 @@ pub enum AdminCommand {
         /// The client state, sealed (additional data: the record id).
         sealed: Sealed,
     },
+    /// Grant an access token to the mailbox's user: its id and the digest of its secret.
+    #[serde(rename_all = "camelCase")]
+    IssueToken {
+        /// The token's id.
+        token_id: TokenId,
+        /// Who holds it.
+        holder: TokenHolder,
+        /// The digest of the token's secret, sealed (additional data: the record id).
+        sealed: Sealed,
+    },
+    /// Revoke an access token of the mailbox.
+    #[serde(rename_all = "camelCase")]
+    RevokeToken {
+        /// The token's id.
+        token_id: TokenId,
+    },
+}
+
+/// Who holds an access token hcal issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum TokenHolder {
+    /// The mailbox's user: reads that user's meeting list, nothing else.
+    User,
 }
 
 /// What happened.

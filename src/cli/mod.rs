@@ -6,6 +6,7 @@ mod replay;
 mod serve;
 mod sim;
 mod tenant;
+mod tokens;
 mod users;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +40,9 @@ pub enum Command {
     /// Enable, disable and list mailboxes of a running service.
     #[command(subcommand)]
     Users(users::UsersCommand),
+    /// Issue, list and revoke the tokens with which users' apps read their meeting lists.
+    #[command(subcommand)]
+    Tokens(tokens::TokensCommand),
     /// Connect a Microsoft 365 tenant: the admin-consent link and the admin test of a mailbox.
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
@@ -53,6 +57,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(args) => replay::run(args).await,
         Command::Sim(cmd) => sim::run(cmd).await,
         Command::Tenant(cmd) => tenant::run(cmd).await,
+        Command::Tokens(cmd) => tokens::run(cmd).await,
         Command::Users(cmd) => users::run(cmd).await,
     }
 }

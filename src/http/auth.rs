@@ -1,79 +1,53 @@
-//! Who may call what: extractors that prove the caller holds a role's bearer token.
+//! Who may call what: extractors that prove who the caller is from its bearer token.
 //!
-//! A handler states its role by taking [`ApiCaller`] (the user API, `/v1`) or [`AdminCaller`]
-//! (the admin API, `/admin/v1`) as its **first** argument. actix-web builds every argument's
-//! extractor in order and polls them in order, returning the first failure, so a caller
-//! without the token gets 401 before the body, the query or the path is looked at: serde's
-//! view of the input never reaches someone who may not call the endpoint. `tests/http_errors.rs`
-//! proves it for every endpoint (no token and a bad body, query or path: 401).
+//! A handler states whom it serves by taking [`UserCaller`] (the user API, `/v1`) or
+//! [`AdminCaller`] (the admin API, `/admin/v1`) as its **first** argument. actix-web builds
+//! every argument's extractor in order and polls them in order, returning the first failure, so
+//! a caller without a valid token gets 401 before the body, the query or the path is looked at:
+//! serde's view of the input never reaches someone who may not call the endpoint.
+//! `tests/http_errors.rs` proves it for every endpoint (no token and a bad body, query or path:
+//! 401).
 //!
-//! Both roles accept the one API token today; each role names its token in `Role::token`,
-//! so giving users or devices their own credentials changes that function only.
+//! Two credentials, for two kinds of caller ([ADR 012](../../docs/adr/012-access-tokens.md)):
+//! - the **admin token**, configured (`[service] api_token_env`): the operator and the `hcal`
+//!   commands. It opens `/admin/v1` and nothing of `/v1`: an operator who must see a user's
+//!   list issues a token for that user, which leaves a `TokenIssued` in the user's events;
+//! - **user tokens**, issued by hcal (`hcal tokens issue --user U`) and kept as digests in the
+//!   [access index](crate::projections::access): each opens its user's `/v1` resources only;
+//!   another user's is 403.
 
 use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
+use hcal_actors::ids::{MailboxId, TokenId, UserObjectId};
 use subtle::ConstantTimeEq as _;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorKind};
 use crate::app::AppState;
 
-/// A role of the APIs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Callers of the user API (meeting lists): users' apps and room devices.
-    User,
-    /// Administrators and their tools (`hcal users`, `hcal tenant`).
-    Admin,
+fn state(req: &HttpRequest) -> Result<&web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>().ok_or_else(|| ApiError::internal("the application state is not registered"))
 }
 
-impl Role {
-    /// The bearer token this role presents; empty when none is configured.
-    fn token(self, state: &AppState) -> &str {
-        match self {
-            // One token for both today (separate user and device credentials come later).
-            Self::User | Self::Admin => &state.api_token,
-        }
-    }
-}
-
-/// Checks the request's bearer token against the role's, in constant time; no access at all
-/// while no token is configured.
-pub fn authorize(req: &HttpRequest, role: Role) -> Result<(), ApiError> {
-    let Some(state) = req.app_data::<web::Data<AppState>>() else {
-        return Err(ApiError::internal("the application state is not registered"));
-    };
-    let expected = role.token(state);
-    let presented = req
-        .headers()
+/// The request's bearer token; empty when there is none.
+fn bearer(req: &HttpRequest) -> &str {
+    req.headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !expected.is_empty() && bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
-        Ok(())
-    } else {
-        Err(ApiError::unauthorized())
-    }
+        .unwrap_or("")
 }
 
-/// A caller of the user API (`/v1`); extracting it answers 401 unless the request carries
-/// the user role's bearer token.
-#[derive(Debug)]
-pub struct ApiCaller(());
-
-impl FromRequest for ApiCaller {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authorize(req, Role::User).map(|()| Self(())))
-    }
+/// Whether `presented` is the configured admin token, compared in constant time; never while
+/// none is configured.
+fn is_admin(state: &AppState, presented: &str) -> bool {
+    let expected = &state.api_token;
+    !expected.is_empty() && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()))
 }
 
 /// A caller of the admin API (`/admin/v1`); extracting it answers 401 unless the request
-/// carries the admin role's bearer token.
+/// carries the admin token.
 #[derive(Debug)]
 pub struct AdminCaller(());
 
@@ -82,6 +56,53 @@ impl FromRequest for AdminCaller {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authorize(req, Role::Admin).map(|()| Self(())))
+        ready(
+            state(req)
+                .and_then(|s| if is_admin(s, bearer(req)) { Ok(Self(())) } else { Err(ApiError::unauthorized()) }),
+        )
+    }
+}
+
+/// A caller of the user API (`/v1`): the user a valid, unrevoked user token was issued to.
+/// Extracting it answers 401 for a missing, unknown or revoked token and 403 for the admin
+/// token; which user's resources the caller may read is [`UserCaller::may_read`]'s answer,
+/// given once the path is parsed.
+#[derive(Debug, Clone, Copy)]
+pub struct UserCaller {
+    /// The user the token was issued to.
+    pub mailbox: MailboxId,
+    /// The token presented.
+    pub token: TokenId,
+}
+
+impl UserCaller {
+    /// The caller's own mailbox when `user` is the caller; 403 otherwise.
+    pub fn may_read(&self, user: UserObjectId) -> Result<MailboxId, ApiError> {
+        if self.mailbox.user == user {
+            Ok(self.mailbox)
+        } else {
+            Err(ApiError::new(ErrorKind::Forbidden, "a user token opens its own user's resources only"))
+        }
+    }
+}
+
+impl FromRequest for UserCaller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(state(req).and_then(|s| {
+            let presented = bearer(req);
+            if let Some((token, grant)) = s.access.verify(presented) {
+                return Ok(Self { mailbox: grant.mailbox, token });
+            }
+            if is_admin(s, presented) {
+                return Err(ApiError::new(
+                    ErrorKind::Forbidden,
+                    "the admin token does not open users' resources; issue a user token (hcal tokens issue --user)",
+                ));
+            }
+            Err(ApiError::unauthorized())
+        }))
     }
 }

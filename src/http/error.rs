@@ -24,8 +24,15 @@ use serde::{Deserialize, Serialize};
 pub enum ErrorKind {
     /// 401: the bearer token is missing or wrong (or no token is configured).
     Unauthorized,
+    /// 403: the credential is valid but does not open this (another user's list, the admin
+    /// token on the user API).
+    Forbidden,
     /// 404: no endpoint at this path.
     NotFound,
+    /// 404: a user hcal does not know (never enabled).
+    UnknownUser,
+    /// 404: a token hcal never issued.
+    UnknownToken,
     /// 405: the path exists, the method does not.
     MethodNotAllowed,
     /// 413: the body is larger than `max_body_bytes`.
@@ -72,9 +79,12 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, for tests and documentation.
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 26] = [
         Self::Unauthorized,
+        Self::Forbidden,
         Self::NotFound,
+        Self::UnknownUser,
+        Self::UnknownToken,
         Self::MethodNotAllowed,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
@@ -102,7 +112,8 @@ impl ErrorKind {
     pub fn status(self) -> StatusCode {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound | Self::UnknownUser | Self::UnknownToken => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -131,7 +142,10 @@ impl ErrorKind {
     pub fn code(self) -> &'static str {
         match self {
             Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
+            Self::UnknownUser => "unknown_user",
+            Self::UnknownToken => "unknown_token",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",

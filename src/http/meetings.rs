@@ -3,11 +3,11 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Datelike as _, Duration, Utc};
 use hcal_actors::detect::AddressKind;
-use hcal_actors::ids::{MailboxId, UserObjectId};
+use hcal_actors::ids::UserObjectId;
 use hcal_actors::mailbox::events::JoinOrigin;
 use serde::{Deserialize, Serialize};
 
-use super::auth::ApiCaller;
+use super::auth::UserCaller;
 use super::error::{ApiError, ErrorKind};
 use crate::app::AppState;
 use crate::projections::meetings::{self as projection, MeetingRow};
@@ -142,12 +142,12 @@ impl From<MeetingRow> for Meeting {
 /// `GET /v1/users/{user}/meetings?from=&to=`: meetings overlapping the window (default: now to
 /// four weeks ahead; bounded as [`Window::bounds`] says), by start, with their join target.
 pub async fn list(
-    _caller: ApiCaller,
+    caller: UserCaller,
     state: web::Data<AppState>,
     user: web::Path<UserObjectId>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let mailbox = MailboxId { tenant: state.tenant, user: user.into_inner() };
+    let mailbox = caller.may_read(user.into_inner())?;
     let (from, to) = Window::parse(req.query_string(), Utc::now())?;
     let rows =
         projection::meetings(&state.store, &state.ring, &mailbox, from, to).await.map_err(ApiError::unavailable)?;

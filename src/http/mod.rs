@@ -3,7 +3,8 @@
 //!
 //! - [`webhook`]: Graph's change and lifecycle notifications (no API token; clientState).
 //! - [`meetings`]: the user API, a user's meeting list.
-//! - [`mailboxes`], [`logs`], [`testing`], [`tenant`]: the admin API and tenant onboarding.
+//! - [`mailboxes`], [`tokens`], [`logs`], [`testing`], [`tenant`]: the admin API and tenant
+//!   onboarding.
 //! - [`ops`]: `/metrics` and `/healthz`.
 //!
 //! Every failing answer, including the extractors' (body, query, path), an unknown path and a
@@ -18,6 +19,7 @@ pub mod meetings;
 pub mod ops;
 pub mod tenant;
 pub mod testing;
+pub mod tokens;
 pub mod webhook;
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
@@ -51,6 +53,16 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_body: usize) {
                 [(Method::GET, web::to(mailboxes::status)), (Method::DELETE, web::to(mailboxes::disable))],
             )
             .app_data(user_path_config()),
+        )
+        .service(resource(
+            "/admin/v1/tokens",
+            [(Method::POST, web::to(tokens::issue)), (Method::GET, web::to(tokens::list))],
+        ))
+        .service(
+            resource("/admin/v1/tokens/{id}", [(Method::DELETE, web::to(tokens::revoke))]).app_data(
+                web::PathConfig::default()
+                    .error_handler(|_, _| ApiError::new(ErrorKind::UnknownToken, "a token id is a GUID").into()),
+            ),
         )
         .service(
             resource("/admin/v1/logs/{topic}", [(Method::GET, web::to(logs::records))]).app_data(

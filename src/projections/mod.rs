@@ -13,6 +13,7 @@
 //! ([`SqliteStore::projection_apply`]), so after a crash it resumes exactly after the last
 //! event it applied; positions differ between projections after one of them was rebuilt.
 
+pub mod access;
 pub mod meetings;
 pub mod subscriptions;
 

@@ -306,6 +306,11 @@ impl SubscriptionIndex {
         announced.insert(id.to_owned(), (known, now));
     }
 
+    /// Whether the mailbox was ever enabled (its events reached the index).
+    pub fn knows(&self, mailbox: &MailboxId) -> bool {
+        self.maps.read().mailboxes.contains_key(mailbox)
+    }
+
     /// Every known mailbox.
     pub fn mailboxes(&self) -> Vec<(MailboxId, MailboxEntry)> {
         self.maps.read().mailboxes.iter().map(|(k, v)| (*k, v.entry.clone())).collect()

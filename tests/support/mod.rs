@@ -46,6 +46,8 @@ pub struct Env {
     pub api_token: String,
     pub webex_token: String,
     pub http: reqwest::Client,
+    /// User tokens issued so far, by user (see [`Env::user_token`]).
+    pub user_tokens: parking_lot::Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// A running hcal process; killed when dropped.
@@ -163,6 +165,7 @@ impl Env {
             api_token: format!("api-{}", uuid::Uuid::new_v4().simple()),
             webex_token,
             http: reqwest::Client::new(),
+            user_tokens: parking_lot::Mutex::default(),
         }
     }
 
@@ -324,17 +327,57 @@ base_url = "{webex}"
         .await;
     }
 
-    /// GETs an API path with the token; the array under `field` of the 200 answer.
+    /// GETs an admin API path with the admin token; the array under `field` of the 200 answer.
     async fn get_list(&self, path: &str, field: &str) -> Vec<Value> {
-        let resp = self.http.get(format!("{}{path}", self.url())).bearer_auth(&self.api_token).send().await.unwrap();
-        assert_eq!(resp.status(), 200, "{path}");
-        let body: Value = resp.json().await.unwrap();
-        body[field].as_array().cloned().unwrap()
+        self.get_list_as(path, field, &self.api_token).await
+    }
+
+    /// GETs an API path with `token`; the array under `field` of the 200 answer. A 401 is
+    /// asked again for a few seconds: a user token issued through one process of a cluster
+    /// reaches the others' access index a moment later.
+    async fn get_list_as(&self, path: &str, field: &str, token: &str) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let resp = self.http.get(format!("{}{path}", self.url())).bearer_auth(token).send().await.unwrap();
+            if resp.status() == 401 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            assert_eq!(resp.status(), 200, "{path}");
+            let body: Value = resp.json().await.unwrap();
+            return body[field].as_array().cloned().unwrap();
+        }
+    }
+
+    /// A token that reads `user`'s meeting list, issued through the admin API on first use.
+    #[allow(dead_code)]
+    pub async fn user_token(&self, user: &str) -> String {
+        if let Some(token) = self.user_tokens.lock().get(user) {
+            return token.clone();
+        }
+        let body = eventually("a user token", Duration::from_secs(30), || async {
+            let resp = self
+                .http
+                .post(format!("{}/admin/v1/tokens", self.url()))
+                .bearer_auth(&self.api_token)
+                .json(&json!({"userId": user}))
+                .send()
+                .await
+                .ok()?;
+            // 404 while the mailbox's enable is not in the index yet; 503 during a restart.
+            resp.status().is_success().then_some(())?;
+            resp.json::<Value>().await.ok()
+        })
+        .await;
+        let token = body["token"].as_str().unwrap().to_owned();
+        self.user_tokens.lock().insert(user.to_owned(), token.clone());
+        token
     }
 
     pub async fn meetings(&self, user: &str) -> Vec<Value> {
-        self.get_list(&format!("/v1/users/{user}/meetings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"), "value")
-            .await
+        let token = self.user_token(user).await;
+        let path = format!("/v1/users/{user}/meetings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z");
+        self.get_list_as(&path, "value", &token).await
     }
 
     /// The admin list of mailboxes (`GET /admin/v1/mailboxes`), which the subscription index

@@ -404,6 +404,14 @@ fn input_of(record: &NotificationRecord, ring: &KeyRing) -> Result<MailboxInput,
         }
         NotificationKind::Command(AdminCommand::DisableMailbox) => MailboxInput::DisableMailbox,
         NotificationKind::Command(AdminCommand::RenewSubscription) => MailboxInput::RenewSubscription,
+        NotificationKind::Command(AdminCommand::IssueToken { token_id, holder, sealed }) => {
+            let digest: String = crate::seal::open(ring, record.id.as_bytes(), sealed)
+                .map_err(|e| ProcessError::Codec(CodecError::Seal(e)))?;
+            MailboxInput::IssueToken { token_id: *token_id, holder: *holder, digest }
+        }
+        NotificationKind::Command(AdminCommand::RevokeToken { token_id }) => {
+            MailboxInput::RevokeToken { token_id: *token_id }
+        }
         NotificationKind::Command(AdminCommand::RecordSubscription { subscription_id, expires_at, sealed }) => {
             let client_state: String = crate::seal::open(ring, record.id.as_bytes(), sealed)
                 .map_err(|e| ProcessError::Codec(CodecError::Seal(e)))?;

@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::detect::{AddressKind, Keyword};
-use crate::ids::GraphEventId;
+use crate::ids::{GraphEventId, TokenId};
 use crate::join::NoticeReason;
+pub use crate::notification::TokenHolder;
 use crate::ports::{EmailAddress, EventType, MeetingRoom, Occurrence};
 
 /// Sensitive details of a meeting: sealed in every stored or sent form.
@@ -321,6 +322,31 @@ pub enum MailboxEvent {
         #[serde(rename = "endedAt")]
         ended_at: DateTime<Utc>,
     },
+    /// An access token was granted; what it may read follows from its holder.
+    TokenIssued {
+        /// The token's id.
+        #[serde(rename = "tokenId")]
+        token_id: TokenId,
+        /// Who holds it.
+        holder: TokenHolder,
+        /// The digest of its secret (sealed).
+        private: TokenPrivate,
+    },
+    /// An access token was revoked: it opens nothing any more.
+    TokenRevoked {
+        /// The token's id.
+        #[serde(rename = "tokenId")]
+        token_id: TokenId,
+    },
+}
+
+/// Sealed part of a granted token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenPrivate {
+    /// `sha256:` and the hex SHA-256 of the token's secret. The secret is random (256 bits), so
+    /// a plain digest suffices: there is nothing to guess that a slow hash would protect.
+    pub digest: String,
 }
 
 impl MailboxEvent {
@@ -348,6 +374,8 @@ impl MailboxEvent {
             Self::JoinInfoRemoved { .. } => "JoinInfoRemoved",
             Self::OrganizerNotified { .. } => "OrganizerNotified",
             Self::SeriesExpanded { .. } => "SeriesExpanded",
+            Self::TokenIssued { .. } => "TokenIssued",
+            Self::TokenRevoked { .. } => "TokenRevoked",
         }
     }
 
@@ -366,7 +394,9 @@ impl MailboxEvent {
             | Self::SubscriptionRenewed { .. }
             | Self::SubscriptionLost { .. }
             | Self::ResyncRequested { .. }
-            | Self::ResyncCompleted { .. } => None,
+            | Self::ResyncCompleted { .. }
+            | Self::TokenIssued { .. }
+            | Self::TokenRevoked { .. } => None,
             Self::MeetingScheduled(d) | Self::MeetingUpdated(d) => Some(&d.event_id),
             Self::MeetingCancelled { event_id }
             | Self::JoinInfoPatched { event_id, .. }

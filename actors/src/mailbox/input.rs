@@ -6,9 +6,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::ids::GraphEventId;
+use crate::ids::{GraphEventId, TokenId};
 use crate::join::NoticeReason;
-use crate::notification::{ChangeType, LifecycleEvent};
+use crate::notification::{ChangeType, LifecycleEvent, TokenHolder};
 use crate::ports::{Booking, GraphEvent, GraphFailure, MeetingRoom, Occurrence, PlatformFailure};
 
 /// Which subscription call an outcome answers.
@@ -56,6 +56,20 @@ pub enum MailboxInput {
         expires_at: DateTime<Utc>,
         /// Client state.
         client_state: String,
+    },
+    /// Grant an access token (admin command).
+    IssueToken {
+        /// The token's id.
+        token_id: TokenId,
+        /// Who holds it.
+        holder: TokenHolder,
+        /// Digest of its secret.
+        digest: String,
+    },
+    /// Revoke an access token (admin command).
+    RevokeToken {
+        /// The token's id.
+        token_id: TokenId,
     },
     /// A change notification (or one a resync fed back).
     HandleChange {
@@ -301,6 +315,8 @@ impl MailboxInput {
             Self::DisableMailbox => "DisableMailbox",
             Self::RenewSubscription => "RenewSubscription",
             Self::RecordSubscription { .. } => "RecordSubscription",
+            Self::IssueToken { .. } => "IssueToken",
+            Self::RevokeToken { .. } => "RevokeToken",
             Self::HandleChange { .. } => "HandleChange",
             Self::HandleLifecycle { .. } => "HandleLifecycle",
             Self::Resume => "Resume",

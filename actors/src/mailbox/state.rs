@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use chrono::{DateTime, Utc};
 
 use super::events::{MailboxEvent, MeetingDetails, MeetingPrivate, SkipReason};
-use crate::ids::GraphEventId;
+use crate::ids::{GraphEventId, TokenId};
 use crate::ports::MeetingRoom;
 
 /// What hcal did about a meeting's keyword.
@@ -98,6 +98,10 @@ pub struct MailboxState {
     /// Booked meetings to delete on their platforms, by the platform's id.
     #[serde(default)]
     pub cancellations: BTreeMap<String, DueCancellation>,
+    /// Access tokens granted to the mailbox's user, with whether each was revoked since: a
+    /// command delivered again neither grants a token twice nor brings a revoked one back.
+    #[serde(default)]
+    pub tokens: BTreeMap<TokenId, bool>,
 }
 
 /// The status an admin sees, from the three facts it depends on: `disabled`, `active`,
@@ -234,6 +238,12 @@ impl MailboxState {
             }
             // For the lists only.
             MailboxEvent::SeriesExpanded { .. } => {}
+            MailboxEvent::TokenIssued { token_id, .. } => {
+                self.tokens.entry(*token_id).or_insert(false);
+            }
+            MailboxEvent::TokenRevoked { token_id } => {
+                self.tokens.insert(*token_id, true);
+            }
             MailboxEvent::OrganizerNotified { event_id, change_key, .. } => {
                 // The echo of the write is nothing new.
                 if let Some(m) = self.meetings.get_mut(event_id) {

@@ -29,15 +29,19 @@ const BLOCK_HEADING: &str = "Join Webex meeting";
 struct Scene {
     http: reqwest::Client,
     hcal: String,
+    /// The admin token.
     token: String,
+    /// Each enabled user's token, as their app would hold it.
+    user_tokens: parking_lot::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Scene {
     async fn meetings(&self, user: &str) -> anyhow::Result<Vec<Value>> {
+        let token = self.user_tokens.lock().get(user).cloned().unwrap_or_default();
         let resp = self
             .http
             .get(format!("{}/v1/users/{user}/meetings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z", self.hcal))
-            .bearer_auth(&self.token)
+            .bearer_auth(token)
             .send()
             .await?;
         let body: Value = resp.error_for_status()?.json().await?;
@@ -62,6 +66,23 @@ impl Scene {
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         anyhow::ensure!(status.is_success(), "enabling failed with {status}: {body}");
         Ok(body)
+    }
+
+    /// Issues the user's token (what `hcal tokens issue --user` does) and keeps it.
+    async fn issue_token(&self, user: &str) -> anyhow::Result<String> {
+        let resp = self
+            .http
+            .post(format!("{}/admin/v1/tokens", self.hcal))
+            .bearer_auth(&self.token)
+            .json(&json!({"userId": user}))
+            .send()
+            .await?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        anyhow::ensure!(status.is_success(), "issuing a token failed with {status}: {body}");
+        let token = body["token"].as_str().unwrap_or_default().to_owned();
+        self.user_tokens.lock().insert(user.to_owned(), token.clone());
+        Ok(token)
     }
 }
 
@@ -148,12 +169,13 @@ base_url = "{webex}"
     println!("  meeting lists      GET  {hcal}/v1/users/{{userId}}/meetings?from=&to=");
     println!("  admin              POST {hcal}/admin/v1/mailboxes   GET {hcal}/admin/v1/mailboxes/{{userId}}");
     println!("  metrics            GET  {hcal}/metrics     health: {hcal}/healthz");
-    println!("  API token          {api_token}");
+    println!("  admin token        {api_token}   (the admin API only; users' tokens follow)");
     println!("  Graph simulator    {}/v1.0   (control: {}/_sim)", graph.url(), graph.url());
     println!("  Webex simulator    {}", webex.url());
     println!();
 
-    let scene = Scene { http: reqwest::Client::new(), hcal: hcal.clone(), token: api_token };
+    let scene =
+        Scene { http: reqwest::Client::new(), hcal: hcal.clone(), token: api_token, user_tokens: Default::default() };
     let outcome = play(&scene, &graph, &alex, &deniz, &room).await;
     let ok = match outcome {
         Ok(()) => {
@@ -186,9 +208,14 @@ async fn play(scene: &Scene, graph: &GraphSim, alex: &str, deniz: &str, room: &s
         })
         .await?;
         println!(
-            "✓ {who}'s mailbox is enabled (language {}, subscription {}).",
+            "✓ {who}'s mailbox is enabled (user {id}, language {}, subscription {}).",
             status["locale"].as_str().unwrap_or("?"),
             status["subscription"]["id"].as_str().unwrap_or("?")
+        );
+        let token = scene.issue_token(id).await?;
+        println!(
+            "  {who}'s meeting list: GET {}/v1/users/{id}/meetings with Authorization: Bearer {token}",
+            scene.hcal
         );
     }
 

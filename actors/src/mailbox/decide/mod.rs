@@ -4,6 +4,7 @@
 //! The rules of the subscription's life are in [`subscription`], those of meetings and their join
 //! details in [`meeting`].
 
+mod access;
 pub mod booking;
 mod meeting;
 mod subscription;
@@ -54,6 +55,10 @@ pub fn decide(
         I::CancelFailed { event_id, booking_id, failure } => Ok(booking::cancel_failed(event_id, booking_id, failure)),
         I::RenewSubscription => Ok(subscription::renew(state, config, now)),
         I::DisableMailbox => Ok(subscription::disable(state)),
+        // Tokens are the user's, enabled or not: disabling a mailbox does not lock its user
+        // out of the list hcal still holds, and revoking must work whatever the state.
+        I::IssueToken { token_id, holder, digest } => Ok(access::issue(state, token_id, *holder, digest)),
+        I::RevokeToken { token_id } => Ok(access::revoke(state, token_id)),
         _ if !state.enabled => Err(DecideError::NotEnabled),
         I::SubscriptionDeleted { .. } => Ok(subscription::deleted()),
         I::SubscriptionCallFailed { call: SubscriptionCall::Delete, failure, .. } => {
