@@ -9,6 +9,7 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod datadir;
+pub mod devices;
 pub mod dispatch;
 pub mod graph;
 pub mod http;

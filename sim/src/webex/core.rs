@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::config::{WebexFaults, WebexSimConfig};
-use super::model::{Meeting, Person, PersonalRoom, PersonalRoomSpec};
+use super::model::{CloudDevice, Meeting, Person, PersonalRoom, PersonalRoomSpec};
 use super::space::{Membership, Message, Room};
 
 /// What the simulator counted; tests assert on it (also at `GET /_sim/stats`).
@@ -55,6 +55,11 @@ pub struct WebexStats {
 pub struct Store {
     /// Accepted bearer tokens.
     pub tokens: HashSet<String>,
+    /// The scopes of tokens added with a limited set ([`crate::webex::WebexSim::add_token_with_scopes`]);
+    /// a token not listed here is an admin token with every scope.
+    pub token_scopes: HashMap<String, HashSet<String>>,
+    /// Cloud-registered RoomOS devices by device id, for the cloud xAPI.
+    pub devices: HashMap<String, CloudDevice>,
     /// People by lower-cased e-mail address (Webex matches addresses case-insensitively).
     pub people: HashMap<String, Person>,
     /// Scheduled meetings by id.
@@ -71,6 +76,11 @@ pub struct Store {
 }
 
 impl Store {
+    /// Whether `token` carries `scope`: admin tokens carry every scope.
+    pub fn token_has(&self, token: &str, scope: &str) -> bool {
+        self.token_scopes.get(token).is_none_or(|scopes| scopes.contains(scope))
+    }
+
     /// The person with `email`, in any case.
     pub fn person(&self, email: &str) -> Option<&Person> {
         self.people.get(&email.to_lowercase())

@@ -33,6 +33,11 @@ impl WebexError {
         Self::new(401, UNAUTHORIZED)
     }
 
+    /// 403 for a token without the scope an endpoint needs.
+    pub fn forbidden() -> Self {
+        Self::new(403, "The request is understood, but it has been refused or access is not allowed.")
+    }
+
     /// 404 for an unknown resource.
     pub fn not_found() -> Self {
         Self::new(404, "The requested resource could not be found.")

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use super::config::WebexFaults;
 use super::core::Core;
 use super::error::WebexError;
-use super::handlers::{Query, Reply, meetings, memberships, messages, personal_room, rooms};
+use super::handlers::{Query, Reply, meetings, memberships, messages, personal_room, rooms, xapi};
 use super::model::{PersonalRoomSpec, RenderContext};
 
 /// Name of the header that carries each response's tracking id.
@@ -95,6 +95,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(direct_messages))
                 .default_service(web::to(method_not_allowed)),
         )
+        .service(
+            web::resource("/v1/xapi/command/Bookings.Put")
+                .route(web::post().to(bookings_put_command))
+                .default_service(web::to(method_not_allowed)),
+        )
         .service(web::resource("/_sim/tokens").route(web::post().to(control_add_token)))
         .service(web::resource("/_sim/people").route(web::post().to(control_add_person)))
         .service(
@@ -112,6 +117,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/_sim/clock/advance").route(web::post().to(control_advance_clock)))
         .service(web::resource("/_sim/meetings").route(web::get().to(control_meetings)))
         .service(web::resource("/_sim/rooms").route(web::get().to(control_rooms)))
+        .service(web::resource("/_sim/devices").route(web::post().to(control_add_device)))
+        .service(web::resource("/_sim/devices/{id}/bookings").route(web::get().to(control_device_bookings)))
         .default_service(web::to(unknown_path));
 }
 
@@ -140,13 +147,28 @@ async fn api(
     endpoint: &str,
     handle: impl FnOnce(&Core) -> Result<Reply, WebexError>,
 ) -> HttpResponse {
+    api_scoped(core, http, endpoint, None, handle).await
+}
+
+/// [`api`] for an endpoint whose token must carry `scope` (403 otherwise, after the 401 for an
+/// unknown token, as Webex orders them).
+async fn api_scoped(
+    core: &Core,
+    http: &HttpRequest,
+    endpoint: &str,
+    scope: Option<&str>,
+    handle: impl FnOnce(&Core) -> Result<Reply, WebexError>,
+) -> HttpResponse {
     let _slot = core.enter();
     *core.stats.lock().by_endpoint.entry(endpoint.to_owned()).or_default() += 1;
     let latency = core.faults.read().latency;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let result = authenticate(core, http).and_then(|()| inject_fault(core)).and_then(|()| handle(core));
+    let result = authenticate(core, http)
+        .and_then(|token| authorize(core, &token, scope))
+        .and_then(|()| inject_fault(core))
+        .and_then(|()| handle(core));
     finish(core, http, result)
 }
 
@@ -184,8 +206,8 @@ fn finish(core: &Core, http: &HttpRequest, result: Result<Reply, WebexError>) ->
     response
 }
 
-/// Accepts `Authorization: Bearer <token>` with a token added to the simulator.
-fn authenticate(core: &Core, http: &HttpRequest) -> Result<(), WebexError> {
+/// Accepts `Authorization: Bearer <token>` with a token added to the simulator; returns it.
+fn authenticate(core: &Core, http: &HttpRequest) -> Result<String, WebexError> {
     let token = http
         .headers()
         .get("authorization")
@@ -195,8 +217,16 @@ fn authenticate(core: &Core, http: &HttpRequest) -> Result<(), WebexError> {
         .map(|(_, token)| token.trim())
         .filter(|token| !token.is_empty());
     match token {
-        Some(token) if core.store.lock().tokens.contains(token) => Ok(()),
+        Some(token) if core.store.lock().tokens.contains(token) => Ok(token.to_owned()),
         _ => Err(WebexError::unauthorized()),
+    }
+}
+
+/// 403 unless `token` carries `scope` (when the endpoint needs one).
+fn authorize(core: &Core, token: &str, scope: Option<&str>) -> Result<(), WebexError> {
+    match scope {
+        Some(scope) if !core.store.lock().token_has(token, scope) => Err(WebexError::forbidden()),
+        _ => Ok(()),
     }
 }
 
@@ -345,6 +375,14 @@ async fn direct_messages(core: web::Data<Arc<Core>>, http: HttpRequest) -> HttpR
     api(&core, &http, messages::DIRECT, |core| messages::direct(core, &q)).await
 }
 
+async fn bookings_put_command(core: web::Data<Arc<Core>>, http: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let parsed = json_body(&body);
+    api_scoped(&core, &http, xapi::BOOKINGS_PUT, Some(xapi::SCOPE), |core| {
+        with_body(parsed, |b| xapi::bookings_put_command(core, b))
+    })
+    .await
+}
+
 async fn method_not_allowed(core: web::Data<Arc<Core>>, http: HttpRequest) -> HttpResponse {
     let _slot = core.enter();
     finish(&core, &http, Err(WebexError::method_not_allowed()))
@@ -372,6 +410,9 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, HttpResponse> {
 #[serde(deny_unknown_fields)]
 struct TokenInput {
     token: String,
+    /// Absent: an admin token with every scope.
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -381,11 +422,18 @@ struct PersonInput {
     display_name: String,
 }
 
-/// `POST /_sim/tokens {"token"}`: accept a bearer token.
+/// `POST /_sim/tokens {"token", "scopes"?}`: accept a bearer token (with only `scopes`, when
+/// given).
 async fn control_add_token(core: web::Data<Arc<Core>>, body: web::Bytes) -> HttpResponse {
     match parse::<TokenInput>(&body) {
         Ok(input) if !input.token.trim().is_empty() => {
-            core.store.lock().tokens.insert(input.token.trim().to_owned());
+            let token = input.token.trim().to_owned();
+            let mut store = core.store.lock();
+            match input.scopes {
+                Some(scopes) => store.token_scopes.insert(token.clone(), scopes.into_iter().collect()),
+                None => store.token_scopes.remove(&token),
+            };
+            store.tokens.insert(token);
             HttpResponse::NoContent().finish()
         }
         Ok(_) => bad("token must not be empty"),
@@ -532,4 +580,31 @@ async fn control_rooms(core: web::Data<Arc<Core>>) -> HttpResponse {
         })
         .collect();
     HttpResponse::Ok().json(json!({ "items": items }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DeviceInput {
+    device_id: String,
+}
+
+/// `POST /_sim/devices {"deviceId"}`: register a cloud device (without bookings).
+async fn control_add_device(core: web::Data<Arc<Core>>, body: web::Bytes) -> HttpResponse {
+    match parse::<DeviceInput>(&body) {
+        Ok(input) if !input.device_id.trim().is_empty() => {
+            core.store.lock().devices.entry(input.device_id.trim().to_owned()).or_default();
+            HttpResponse::NoContent().finish()
+        }
+        Ok(_) => bad("deviceId must not be empty"),
+        Err(resp) => resp,
+    }
+}
+
+/// `GET /_sim/devices/{id}/bookings` → `{"Bookings"}`: a cloud device's list as
+/// `Bookings.Put` left it.
+async fn control_device_bookings(core: web::Data<Arc<Core>>, id: web::Path<String>) -> HttpResponse {
+    match core.store.lock().devices.get(id.as_str()) {
+        Some(device) => HttpResponse::Ok().json(json!({ "Bookings": device.bookings })),
+        None => HttpResponse::NotFound().json(json!({"error": "no such device"})),
+    }
 }

@@ -3,13 +3,16 @@
 //! `hostPin` and all), one-time meetings (`/v1/meetings`: schedule, list with Webex's window
 //! defaults and `integrationTag`, read, replace, delete), spaces (`/v1/rooms`, their
 //! `meetingInfo`, `/v1/memberships`) and messages (`/v1/messages`, the 1:1 spaces they create
-//! and `/v1/messages/direct`), Webex's error shape `{"message", "errors": [{"description"}],
+//! and `/v1/messages/direct`), the cloud xAPI's `Bookings.Put` on cloud-registered devices
+//! (`POST /v1/xapi/command/Bookings.Put`, scope `spark:xapi_commands`), Webex's error shape `{"message", "errors": [{"description"}],
 //! "trackingId"}`, a `trackingid` header on every response, `Link` headers on long lists, and
 //! switchable faults (429 with `Retry-After`, 5xx, latency) on every endpoint.
 //!
 //! Every token belongs to the site admin (or a service app with admin scopes): meetings are
 //! scheduled, read, changed and deleted for a user by naming them with `hostEmail`, and spaces
-//! and messages are the admin's own. Time comes from a simulated clock (real time plus an
+//! and messages are the admin's own. Scopes are modelled where hcal depends on them: a token
+//! added with [`WebexSim::add_token_with_scopes`] carries only those, and the xAPI answers 403
+//! without `spark:xapi_commands`. Time comes from a simulated clock (real time plus an
 //! offset [`WebexSim::advance_clock`] moves), so "start in the past" is judged against it.
 //! The wire facts and the choices made where Webex's documentation is silent are in
 //! `docs/webex-simulator.md`.
@@ -19,7 +22,7 @@
 //!
 //! | method and path | body | effect |
 //! | --- | --- | --- |
-//! | `POST /_sim/tokens` | `{"token"}` | accept a bearer token (an admin / service-app token) |
+//! | `POST /_sim/tokens` | `{"token", "scopes"?}` | accept a bearer token (an admin / service-app token with every scope, or only `scopes`) |
 //! | `POST /_sim/people` | `{"email", "displayName"}` | add a person; 201 `{"id", "personalRoom"}` |
 //! | `GET /_sim/people/{email}/personalRoom` | | the room's [`PersonalRoomSpec`], or 404 |
 //! | `PUT /_sim/people/{email}/personalRoom` | a [`PersonalRoomSpec`] | replace the room |
@@ -29,6 +32,8 @@
 //! | `POST /_sim/clock/advance` | `{"seconds"}` | move simulated time forward; 200 `{"now"}` |
 //! | `GET /_sim/meetings` | | `{"items"}`: every meeting, whoever hosts it, with `invitees` |
 //! | `GET /_sim/rooms` | | `{"items"}`: every space with `members` (addresses) and `meetingInfo` |
+//! | `POST /_sim/devices` | `{"deviceId"}` | register a cloud device for the xAPI |
+//! | `GET /_sim/devices/{id}/bookings` | | `{"Bookings"}`: the device's list as `Bookings.Put` left it |
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -111,7 +116,34 @@ impl WebexSim {
     /// Accepts `token` as a bearer token. Every token belongs to the site's admin (or a service
     /// app with admin scopes), so it may act for any person with `userEmail` / `hostEmail`.
     pub fn add_token(&self, token: &str) {
-        self.core.store.lock().tokens.insert(token.to_owned());
+        let mut store = self.core.store.lock();
+        store.token_scopes.remove(token);
+        store.tokens.insert(token.to_owned());
+    }
+
+    /// Accepts `token` as a bearer token that carries only `scopes` (e.g. an integration's
+    /// token with `spark:xapi_commands` and nothing else); endpoints that model scopes answer
+    /// 403 when theirs is missing.
+    pub fn add_token_with_scopes(&self, token: &str, scopes: &[&str]) {
+        let mut store = self.core.store.lock();
+        store.token_scopes.insert(token.to_owned(), scopes.iter().map(|s| (*s).to_owned()).collect());
+        store.tokens.insert(token.to_owned());
+    }
+
+    /// Registers a cloud RoomOS device with id `device_id` (without bookings), which the cloud
+    /// xAPI's `Bookings.Put` may then reach.
+    pub fn add_device(&self, device_id: &str) {
+        self.core.store.lock().devices.entry(device_id.to_owned()).or_default();
+    }
+
+    /// A cloud device's list as the last `Bookings.Put` left it; `None` for an unknown device.
+    pub fn device_bookings(&self, device_id: &str) -> Option<Vec<serde_json::Value>> {
+        self.core.store.lock().devices.get(device_id).map(|d| d.bookings.clone())
+    }
+
+    /// How many `Bookings.Put` commands a cloud device carried out.
+    pub fn device_puts(&self, device_id: &str) -> Option<u64> {
+        self.core.store.lock().devices.get(device_id).map(|d| d.puts)
     }
 
     /// Stops accepting `token` (as when it expires or is revoked); true if it was accepted.

@@ -319,3 +319,13 @@ impl Meeting {
 pub fn format_instant(at: DateTime<Utc>, tz: Tz) -> String {
     at.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
+
+/// A RoomOS device registered to Webex, reached through the cloud xAPI.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CloudDevice {
+    /// The device's list as the last `Bookings.Put` left it, each booking in the shape the
+    /// command takes.
+    pub bookings: Vec<Value>,
+    /// `Bookings.Put` commands it carried out.
+    pub puts: u64,
+}

@@ -7,6 +7,7 @@ pub mod memberships;
 pub mod messages;
 pub mod personal_room;
 pub mod rooms;
+pub mod xapi;
 
 use serde_json::Value;
 
