@@ -77,6 +77,7 @@ fn meeting(n: usize) -> MeetingDetails {
         is_all_day: false,
         event_type: EventType::SingleInstance,
         is_organizer: true,
+        is_private: false,
         keyword: None,
         join: None,
         private: MeetingPrivate {

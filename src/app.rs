@@ -36,6 +36,10 @@ pub struct AppState {
     pub subscriptions: Arc<SubscriptionIndex>,
     /// Granted access tokens.
     pub access: Arc<AccessIndex>,
+    /// Registered room devices.
+    pub devices: Arc<crate::projections::devices::DeviceIndex>,
+    /// Pushes rooms' bookings to their devices.
+    pub pusher: Arc<crate::devices::pusher::Pusher>,
     /// Mailbox actors.
     pub registry: Arc<MailboxRegistry>,
     /// Graph client (subscriptions, mailbox settings).

@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::datadir::DataDirLock;
 use crate::log::sqlite::{ProjectionBatch, SqliteStore};
 use crate::projections::access::{ACCESS_INDEX, AccessIndex};
+use crate::projections::devices::{DEVICE_INDEX, DeviceIndex};
 use crate::projections::meetings::{self as projection, MEETING_LIST, MeetingList};
 use crate::projections::subscriptions::{SUBSCRIPTION_INDEX, SubscriptionIndex};
 use crate::projections::{self, Projection};
@@ -87,12 +88,14 @@ pub async fn run(config: &Config, options: &ReplayOptions) -> Result<Replayed, R
 async fn rebuild(log: &dyn EventLog, store: &SqliteStore, ring: &KeyRing) -> Result<Replayed, ReplayError> {
     store.projection_reset(SUBSCRIPTION_INDEX).await?;
     store.projection_reset(ACCESS_INDEX).await?;
+    store.projection_reset(DEVICE_INDEX).await?;
     store.projection_reset(MEETING_LIST).await?;
     let index = SubscriptionIndex::new(ring.clone());
     let access = AccessIndex::new(ring.clone());
+    let devices = DeviceIndex::new(ring.clone());
     let meetings = MeetingList::new(ring.clone());
-    let events = follow(log, store, ring, &[&index, &access, &meetings]).await?;
-    Ok(Replayed { events, projections: vec![MEETING_LIST, SUBSCRIPTION_INDEX, ACCESS_INDEX] })
+    let events = follow(log, store, ring, &[&index, &access, &devices, &meetings]).await?;
+    Ok(Replayed { events, projections: vec![MEETING_LIST, SUBSCRIPTION_INDEX, ACCESS_INDEX, DEVICE_INDEX] })
 }
 
 /// The meeting lists from each partition's first event at or after `at`.

@@ -16,6 +16,8 @@ use crate::app::AppState;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::datadir::DataDirLock;
+use crate::devices::CiscoPush;
+use crate::devices::pusher::{Pusher, RoomsChanged};
 use crate::dispatch::kafka::GroupDispatcher;
 use crate::graph::GraphClient;
 use crate::graph::subscriptions::{GraphSubscriptions, WritePacer};
@@ -24,6 +26,7 @@ use crate::metrics::Metrics;
 use crate::orphans::OrphanSweep;
 use crate::platform::webex::WebexClient;
 use crate::projections::access::AccessIndex;
+use crate::projections::devices::DeviceIndex;
 use crate::projections::meetings::MeetingList;
 use crate::projections::subscriptions::{Announcing, SubscriptionIndex};
 use crate::projections::{self, Projection};
@@ -221,9 +224,22 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     // rows, then the events after their positions, before the server starts.
     let began = tokio::time::Instant::now();
     let access = Arc::new(AccessIndex::open(&store, ring.clone()).await?);
-    projections::catch_up(log.as_ref(), &store, &ring, &[subscriptions.as_ref(), access.as_ref()]).await?;
+    let rooms_changed = RoomsChanged::default();
+    let devices = Arc::new(DeviceIndex::open(&store, ring.clone()).await?.with_changes(rooms_changed.clone()));
+    let indexes: [&dyn Projection; 3] = [subscriptions.as_ref(), access.as_ref(), devices.as_ref()];
+    projections::catch_up(log.as_ref(), &store, &ring, &indexes).await?;
     subscriptions.caught_up(began);
     let metrics = Arc::new(Metrics::default());
+    let pusher = Arc::new(Pusher::new(
+        store.clone(),
+        ring.clone(),
+        devices.clone(),
+        Arc::new(CiscoPush::new(&config.devices.push)),
+        rooms_changed.clone(),
+        clock.clone(),
+        metrics.clone(),
+        config.devices.pusher(),
+    ));
     let scheduler = Arc::new(Scheduler::new(inbox.clone(), subscriptions.clone(), clock.clone(), lifetime));
     let mut tenants = vec![config.tenant.id];
     tenants.extend(config.tenant.additional_ids.iter().copied());
@@ -243,6 +259,8 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
         ring: ring.clone(),
         subscriptions: subscriptions.clone(),
         access: access.clone(),
+        devices: devices.clone(),
+        pusher: pusher.clone(),
         registry: registry.clone(),
         graph,
         metrics: metrics.clone(),
@@ -296,8 +314,9 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
             }
         }
     }
-    let meeting_list = MeetingList::new(ring.clone()).with_metrics(metrics.clone());
-    let followed: Vec<Arc<dyn Projection>> = vec![subscriptions, access, Arc::new(meeting_list)];
+    let meeting_list = MeetingList::new(ring.clone()).with_metrics(metrics.clone()).with_changes(rooms_changed);
+    let followed: Vec<Arc<dyn Projection>> = vec![subscriptions, access, devices, Arc::new(meeting_list)];
+    tasks.push(tokio::spawn(pusher.run()));
     tasks.push(tokio::spawn(projections::run(log.clone(), store, ring, followed)));
     if !config.testing.controllable_clock {
         tasks.push(tokio::spawn(scheduler.run(config.service.scheduler_tick)));

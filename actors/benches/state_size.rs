@@ -37,6 +37,7 @@ fn meeting(n: u32, start: DateTime<Utc>) -> MeetingDetails {
         is_all_day: false,
         event_type: EventType::SingleInstance,
         is_organizer: n % 3 == 0,
+        is_private: false,
         keyword: None,
         join: None,
         private: MeetingPrivate {

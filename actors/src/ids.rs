@@ -62,6 +62,11 @@ guid_id!(
     "subscription id"
 );
 guid_id!(
+    /// A room device hcal pushes bookings to.
+    DeviceId,
+    "device id"
+);
+guid_id!(
     /// An access token hcal issued (the public half of the token; the secret is never kept).
     TokenId,
     "token id"

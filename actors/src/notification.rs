@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::ids::{GraphEventId, MailboxId, TenantId, TokenId, UserObjectId};
+use crate::ids::{DeviceId, GraphEventId, MailboxId, TenantId, TokenId, UserObjectId};
 use crate::seal::Sealed;
 
 /// Change types of Graph notifications.
@@ -77,6 +77,25 @@ pub enum AdminCommand {
         /// The token's id.
         token_id: TokenId,
     },
+    /// Register (or re-register, with new settings) a device of this room mailbox.
+    #[serde(rename_all = "camelCase")]
+    RegisterDevice {
+        /// The device's id.
+        device_id: DeviceId,
+        /// How it is reached: `roomOs`, `legacy` or `webexCloud` (`deviceKind` on the wire:
+        /// the record's own `kind` says what the record is).
+        #[serde(rename = "deviceKind")]
+        kind: String,
+        /// Its address and credentials ([`crate::mailbox::events::DevicePrivate`]), sealed
+        /// (additional data: the record id).
+        sealed: Sealed,
+    },
+    /// Remove a device of this room mailbox.
+    #[serde(rename_all = "camelCase")]
+    RemoveDevice {
+        /// The device's id.
+        device_id: DeviceId,
+    },
 }
 
 /// Who holds an access token hcal issued.
@@ -85,6 +104,12 @@ pub enum AdminCommand {
 pub enum TokenHolder {
     /// The mailbox's user: reads that user's meeting list, nothing else.
     User,
+    /// A device of the room mailbox: reads that device's bookings, nothing else.
+    #[serde(rename_all = "camelCase")]
+    Device {
+        /// The device.
+        device_id: DeviceId,
+    },
 }
 
 /// What happened.
@@ -192,5 +217,35 @@ mod tests {
         assert_eq!(json["newSubscriptionId"], "sub-1");
         assert!(!json.to_string().contains("secret"));
         assert_eq!(serde_json::from_value::<NotificationRecord>(json).unwrap(), record);
+    }
+}
+
+#[cfg(test)]
+mod commands {
+    use super::*;
+    use crate::ids::DeviceId;
+
+    #[test]
+    fn every_command_reads_back_as_written() {
+        let mailbox = MailboxId {
+            tenant: TenantId::parse("72f988bf-86f1-41af-91ab-2d7cd011db47").unwrap(),
+            user: UserObjectId::parse("e7b64acf-f267-4b54-bbb7-c31361954251").unwrap(),
+        };
+        let sealed: Sealed = serde_json::from_value(serde_json::json!({"kid": "k", "n": "AAAA", "c": "AAAA"})).unwrap();
+        let device_id = DeviceId::parse("00000000-0000-4000-8000-00000000d001").unwrap();
+        let token_id = TokenId::parse("00000000-0000-4000-8000-00000000a001").unwrap();
+        for command in [
+            AdminCommand::EnableMailbox { locale: Some("tr-TR".into()) },
+            AdminCommand::DisableMailbox,
+            AdminCommand::RenewSubscription,
+            AdminCommand::IssueToken { token_id, holder: TokenHolder::Device { device_id }, sealed: sealed.clone() },
+            AdminCommand::RevokeToken { token_id },
+            AdminCommand::RegisterDevice { device_id, kind: "roomOs".into(), sealed },
+            AdminCommand::RemoveDevice { device_id },
+        ] {
+            let record = NotificationRecord::command(mailbox, command, Utc::now());
+            let text = serde_json::to_string(&record).unwrap();
+            assert_eq!(serde_json::from_str::<NotificationRecord>(&text).unwrap(), record, "{text}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 mod demo;
 mod detect;
+mod devices;
 mod replay;
 mod serve;
 mod sim;
@@ -40,6 +41,9 @@ pub enum Command {
     /// Enable, disable and list mailboxes of a running service.
     #[command(subcommand)]
     Users(users::UsersCommand),
+    /// Register, list, inspect and remove room devices (OBTP) of a running service.
+    #[command(subcommand)]
+    Devices(devices::DevicesCommand),
     /// Issue, list and revoke the tokens with which users' apps read their meeting lists.
     #[command(subcommand)]
     Tokens(tokens::TokensCommand),
@@ -57,7 +61,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(args) => replay::run(args).await,
         Command::Sim(cmd) => sim::run(cmd).await,
         Command::Tenant(cmd) => tenant::run(cmd).await,
+        Command::Devices(cmd) => devices::run(cmd).await,
         Command::Tokens(cmd) => tokens::run(cmd).await,
         Command::Users(cmd) => users::run(cmd).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_command_line_is_well_formed() {
+        // clap checks names, conflicts and defaults of every subcommand only when asked.
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
     }
 }

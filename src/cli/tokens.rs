@@ -10,14 +10,18 @@ use super::users::Target;
 /// `hcal tokens` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum TokensCommand {
-    /// Issue a token that reads one user's meeting list, and print it (it is shown only once).
+    /// Issue a token that reads one user's meeting list (`--user`) or one device's bookings
+    /// (`--device`), and print it (it is shown only once).
     Issue {
         /// Where the service is.
         #[command(flatten)]
         target: Target,
         /// The user's object id.
+        #[arg(long, conflicts_with = "device", required_unless_present = "device")]
+        user: Option<String>,
+        /// The device's id (from `hcal devices add` or `list`).
         #[arg(long)]
-        user: String,
+        device: Option<String>,
     },
     /// List tokens (never the tokens themselves): id, user, issued, revoked.
     List {
@@ -45,13 +49,20 @@ pub enum TokensCommand {
 pub async fn run(cmd: TokensCommand) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     match cmd {
-        TokensCommand::Issue { target, user } => {
-            let request = http.post(format!("{}/admin/v1/tokens", target.url)).json(&json!({"userId": user}));
+        TokensCommand::Issue { target, user, device } => {
+            let request = match (&user, &device) {
+                (Some(user), _) => json!({"userId": user}),
+                (None, device) => json!({"deviceId": device}),
+            };
+            let request = http.post(format!("{}/admin/v1/tokens", target.url)).json(&request);
             let body = call(&target, request).await?;
+            let holder = match &device {
+                Some(device) => format!("device {device}"),
+                None => format!("user {}", body["userId"].as_str().unwrap_or("")),
+            };
             eprintln!(
-                "token {} for user {} (keep it now: hcal shows it only once)",
+                "token {} for {holder} (keep it now: hcal shows it only once)",
                 body["id"].as_str().unwrap_or(""),
-                body["userId"].as_str().unwrap_or("")
             );
             println!("{}", body["token"].as_str().unwrap_or(""));
             Ok(())
@@ -87,7 +98,7 @@ pub async fn run(cmd: TokensCommand) -> anyhow::Result<()> {
 }
 
 /// Sends an admin request; a failure names the server's error code and message.
-async fn call(target: &Target, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+pub(super) async fn call(target: &Target, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
     let token = std::env::var(&target.token_env)
         .with_context(|| format!("environment variable {} is not set", target.token_env))?;
     let response = request.bearer_auth(token).send().await.with_context(|| format!("reaching {}", target.url))?;

@@ -42,6 +42,9 @@ pub struct Config {
     /// Which event log, with its settings. Default embedded.
     #[serde(default)]
     pub log: LogConfig,
+    /// Room devices: their lists and how they are pushed.
+    #[serde(default)]
+    pub devices: crate::devices::config::DevicesConfig,
     /// Test-only switches.
     #[serde(default)]
     pub testing: TestingConfig,
@@ -366,6 +369,7 @@ impl Config {
             problems.push(format!("invalid [tenant.cloud] section: {e}"));
         }
         problems.extend(self.domain.problems());
+        problems.extend(self.devices.problems());
         problems.extend(crate::platform::problems(&self.platforms));
         let catalogue = crate::platform::catalogue(&self.platforms);
         for (i, rule) in self.domain.keywords.iter().enumerate() {

@@ -13,14 +13,17 @@
 //!   commands. It opens `/admin/v1` and nothing of `/v1`: an operator who must see a user's
 //!   list issues a token for that user, which leaves a `TokenIssued` in the user's events;
 //! - **user tokens**, issued by hcal (`hcal tokens issue --user U`) and kept as digests in the
-//!   [access index](crate::projections::access): each opens its user's `/v1` resources only;
-//!   another user's is 403.
+//!   [access index](crate::projections::access): each opens its user's `/v1/users` resources
+//!   only; another user's is 403;
+//! - **device tokens** (`hcal tokens issue --device D`): each opens its device's
+//!   `/v1/devices/{id}/bookings` only.
 
 use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
-use hcal_actors::ids::{MailboxId, TokenId, UserObjectId};
+use hcal_actors::ids::{DeviceId, MailboxId, TokenId, UserObjectId};
+use hcal_actors::mailbox::events::TokenHolder;
 use subtle::ConstantTimeEq as _;
 
 use super::error::{ApiError, ErrorKind};
@@ -93,8 +96,14 @@ impl FromRequest for UserCaller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(state(req).and_then(|s| {
             let presented = bearer(req);
-            if let Some((token, grant)) = s.access.verify(presented) {
-                return Ok(Self { mailbox: grant.mailbox, token });
+            match s.access.verify(presented) {
+                Some((token, grant)) if grant.holder == TokenHolder::User => {
+                    return Ok(Self { mailbox: grant.mailbox, token });
+                }
+                Some(_) => {
+                    return Err(ApiError::new(ErrorKind::Forbidden, "a device token opens its device's bookings only"));
+                }
+                None => {}
             }
             if is_admin(s, presented) {
                 return Err(ApiError::new(
@@ -103,6 +112,51 @@ impl FromRequest for UserCaller {
                 ));
             }
             Err(ApiError::unauthorized())
+        }))
+    }
+}
+
+/// A caller of the device API (`/v1/devices`): the device a valid, unrevoked device token was
+/// issued to. 401 for a missing, unknown or revoked token; 403 for a user's or the admin token.
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceCaller {
+    /// The device.
+    pub device: DeviceId,
+    /// Its room.
+    pub room: MailboxId,
+}
+
+impl DeviceCaller {
+    /// The caller's own device when `device` is it; 403 otherwise.
+    pub fn may_read(&self, device: DeviceId) -> Result<DeviceId, ApiError> {
+        if self.device == device {
+            Ok(device)
+        } else {
+            Err(ApiError::new(ErrorKind::Forbidden, "a device token opens its own device's bookings only"))
+        }
+    }
+}
+
+impl FromRequest for DeviceCaller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(state(req).and_then(|s| {
+            let presented = bearer(req);
+            match s.access.verify(presented) {
+                Some((_, grant)) => match grant.holder {
+                    TokenHolder::Device { device_id } => Ok(Self { device: device_id, room: grant.mailbox }),
+                    TokenHolder::User => {
+                        Err(ApiError::new(ErrorKind::Forbidden, "a user token opens no device's bookings"))
+                    }
+                },
+                None if is_admin(s, presented) => Err(ApiError::new(
+                    ErrorKind::Forbidden,
+                    "the admin token opens no device's bookings; issue a device token (hcal tokens issue --device)",
+                )),
+                None => Err(ApiError::unauthorized()),
+            }
         }))
     }
 }

@@ -33,6 +33,10 @@ pub enum ErrorKind {
     UnknownUser,
     /// 404: a token hcal never issued.
     UnknownToken,
+    /// 404: a device hcal does not know.
+    UnknownDevice,
+    /// 400: a device's kind, address or credentials that cannot work.
+    InvalidDevice,
     /// 405: the path exists, the method does not.
     MethodNotAllowed,
     /// 413: the body is larger than `max_body_bytes`.
@@ -79,12 +83,14 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, for tests and documentation.
-    pub const ALL: [Self; 26] = [
+    pub const ALL: [Self; 28] = [
         Self::Unauthorized,
         Self::Forbidden,
         Self::NotFound,
         Self::UnknownUser,
         Self::UnknownToken,
+        Self::UnknownDevice,
+        Self::InvalidDevice,
         Self::MethodNotAllowed,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
@@ -113,7 +119,7 @@ impl ErrorKind {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::NotFound | Self::UnknownUser | Self::UnknownToken => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::UnknownUser | Self::UnknownToken | Self::UnknownDevice => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -131,7 +137,8 @@ impl ErrorKind {
             | Self::InvalidRedirectUri
             | Self::InvalidConsentState
             | Self::ConsentRefused
-            | Self::InvalidValidationToken => StatusCode::BAD_REQUEST,
+            | Self::InvalidValidationToken
+            | Self::InvalidDevice => StatusCode::BAD_REQUEST,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -146,6 +153,8 @@ impl ErrorKind {
             Self::NotFound => "not_found",
             Self::UnknownUser => "unknown_user",
             Self::UnknownToken => "unknown_token",
+            Self::UnknownDevice => "unknown_device",
+            Self::InvalidDevice => "invalid_device",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",

@@ -3,6 +3,7 @@
 //!
 //! - [`webhook`]: Graph's change and lifecycle notifications (no API token; clientState).
 //! - [`meetings`]: the user API, a user's meeting list.
+//! - [`devices`]: room devices, their registry (admin API) and their bookings (device API).
 //! - [`mailboxes`], [`tokens`], [`logs`], [`testing`], [`tenant`]: the admin API and tenant
 //!   onboarding.
 //! - [`ops`]: `/metrics` and `/healthz`.
@@ -12,6 +13,7 @@
 //! extractor ([`auth`]) that runs before anything of the request is parsed.
 
 pub mod auth;
+pub mod devices;
 pub mod error;
 pub mod logs;
 pub mod mailboxes;
@@ -53,6 +55,21 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_body: usize) {
                 [(Method::GET, web::to(mailboxes::status)), (Method::DELETE, web::to(mailboxes::disable))],
             )
             .app_data(user_path_config()),
+        )
+        .service(
+            resource("/v1/devices/{id}/bookings", [(Method::GET, web::to(devices::bookings))])
+                .app_data(device_path_config()),
+        )
+        .service(resource(
+            "/admin/v1/devices",
+            [(Method::POST, web::to(devices::register)), (Method::GET, web::to(devices::list))],
+        ))
+        .service(
+            resource(
+                "/admin/v1/devices/{id}",
+                [(Method::GET, web::to(devices::status)), (Method::DELETE, web::to(devices::remove))],
+            )
+            .app_data(device_path_config()),
         )
         .service(resource(
             "/admin/v1/tokens",
@@ -104,6 +121,12 @@ fn method_not_allowed(allow: &str) -> HttpResponse {
 
 async fn not_found() -> HttpResponse {
     ApiError::new(ErrorKind::NotFound, "there is no endpoint at this path").error_response()
+}
+
+/// Path errors of the resources whose `{id}` is a device id.
+fn device_path_config() -> web::PathConfig {
+    web::PathConfig::default()
+        .error_handler(|_, _| ApiError::new(ErrorKind::UnknownDevice, "a device id is a GUID").into())
 }
 
 /// Path errors of the resources whose `{user}` is a user object id.

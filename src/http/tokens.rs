@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
-use hcal_actors::ids::{MailboxId, TokenId, UserObjectId};
+use hcal_actors::ids::{DeviceId, MailboxId, TokenId, UserObjectId};
 use hcal_actors::mailbox::events::TokenHolder;
 use hcal_actors::notification::{AdminCommand, NotificationKind, NotificationRecord};
 use serde::{Deserialize, Serialize};
@@ -25,12 +25,17 @@ use crate::projections::access::Grant;
 /// How long an answer waits for the access index to take a grant or revocation in.
 const SETTLE: Duration = Duration::from_secs(5);
 
-/// Body of `POST /admin/v1/tokens`.
+/// Body of `POST /admin/v1/tokens`: exactly one of the two.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IssueRequest {
-    /// The user's object id (text, so that a wrong one gets its own error code).
-    pub user_id: String,
+    /// A user's object id: a token for that user's meeting list (text, so that a wrong one
+    /// gets its own error code).
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// A device's id: a token for that device's bookings.
+    #[serde(default)]
+    pub device_id: Option<String>,
 }
 
 /// A token as the admin API shows it; `token` only in the answer that issued it.
@@ -39,7 +44,7 @@ pub struct IssueRequest {
 pub struct TokenInfo {
     /// The token's id (what `revoke` takes).
     pub id: TokenId,
-    /// Its user.
+    /// Its user: the holder's, or for a device token the device's room mailbox.
     pub user_id: UserObjectId,
     /// Who holds it.
     pub holder: TokenHolder,
@@ -93,16 +98,29 @@ async fn settle(what: impl Fn() -> bool) -> bool {
     }
 }
 
-/// `POST /admin/v1/tokens {"userId"}`: issues a user token. 201 with the token once it works
-/// on this process, 202 with it when the grant is recorded but not in this process's index
-/// within 5 s (it works moments later); 404 `unknown_user` for a user hcal never enabled.
+/// `POST /admin/v1/tokens {"userId"} | {"deviceId"}`: issues a user or a device token. 201
+/// with the token once it works on this process, 202 with it when the grant is recorded but
+/// not in this process's index within 5 s (it works moments later); 404 `unknown_user` for a
+/// user hcal never enabled, `unknown_device` for a device it does not know.
 pub async fn issue(
     _caller: AdminCaller,
     state: web::Data<AppState>,
     body: web::Json<IssueRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = UserObjectId::parse(&body.user_id).map_err(|_| invalid_user_id())?;
-    let mailbox = MailboxId { tenant: state.tenant, user };
+    let (mailbox, holder) = match (&body.user_id, &body.device_id) {
+        (Some(user), None) => {
+            let user = UserObjectId::parse(user).map_err(|_| invalid_user_id())?;
+            (MailboxId { tenant: state.tenant, user }, TokenHolder::User)
+        }
+        (None, Some(device)) => {
+            let unknown = || ApiError::new(ErrorKind::UnknownDevice, "hcal knows no such device");
+            let device_id = DeviceId::parse(device).map_err(|_| unknown())?;
+            let room = state.devices.get(&device_id).ok_or_else(unknown)?.room;
+            (room, TokenHolder::Device { device_id })
+        }
+        _ => return Err(ApiError::new(ErrorKind::InvalidRequest, "give either userId or deviceId")),
+    };
+    let user = mailbox.user;
     // A mailbox enabled a moment ago may not be in the index yet: it gets the time to read
     // what was appended before this request.
     let arrived = tokio::time::Instant::now();
@@ -112,7 +130,6 @@ pub async fn issue(
         return Err(ApiError::new(ErrorKind::UnknownUser, "hcal knows no such user; enable the mailbox first"));
     }
     let token = NewToken::generate();
-    let holder = TokenHolder::User;
     let mut record =
         NotificationRecord::command(mailbox, AdminCommand::RevokeToken { token_id: token.id }, state.clock.now());
     let sealed = hcal_actors::seal::seal(&state.ring, record.id.as_bytes(), &token.digest())

@@ -28,6 +28,9 @@ pub struct RowPrivate {
     pub join_address: Option<String>,
     /// Web link.
     pub web_link: Option<String>,
+    /// The organiser's display name (room devices show it in place of a private subject).
+    #[serde(default)]
+    pub organizer: Option<String>,
 }
 
 /// One meeting of a user's list.
@@ -50,6 +53,9 @@ pub struct MeetingRow {
     pub occurrences: Vec<Occurrence>,
     /// For a row listed as an occurrence of a series: the series.
     pub series_master_id: Option<String>,
+    /// Marked private or confidential.
+    #[serde(default)]
+    pub is_private: bool,
 }
 
 /// What an event does to a row.
@@ -77,10 +83,12 @@ pub fn fold(row: Option<&MeetingRow>, event: &MailboxEvent) -> RowChange {
                     subject: d.private.subject.clone(),
                     join_address: d.private.join_address.clone(),
                     web_link: d.private.web_link.clone(),
+                    organizer: d.private.organizer.as_ref().map(|o| o.name.clone()).filter(|n| !n.is_empty()),
                 },
                 // Read again after every change of a series; until then, the last read.
                 occurrences: row.map(|r| r.occurrences.clone()).unwrap_or_default(),
                 series_master_id: None,
+                is_private: d.is_private,
             }))
         }
         MailboxEvent::SeriesExpanded { occurrences, .. } => match row {
@@ -113,6 +121,8 @@ struct StoredRow {
     join: Option<JoinTarget>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     occurrences: Vec<Occurrence>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    is_private: bool,
     sealed: Sealed,
 }
 
@@ -130,6 +140,7 @@ pub(crate) fn encode(ring: &KeyRing, key: &str, row: &MeetingRow) -> Result<Vec<
         is_all_day: row.is_all_day,
         join: row.join.clone(),
         occurrences: row.occurrences.clone(),
+        is_private: row.is_private,
         sealed,
     };
     serde_json::to_vec(&stored).map_err(|e| LogError::Invalid(e.to_string()))
@@ -147,6 +158,7 @@ pub(crate) fn decode(ring: &KeyRing, key: &str, bytes: &[u8]) -> Result<MeetingR
         private,
         occurrences: stored.occurrences,
         series_master_id: None,
+        is_private: stored.is_private,
     })
 }
 
@@ -222,18 +234,26 @@ pub fn join_outcome(event: &MailboxEvent) -> Option<&'static str> {
 pub struct MeetingList {
     ring: KeyRing,
     metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
+    changed: Option<crate::devices::pusher::RoomsChanged>,
 }
 
 impl MeetingList {
     /// The projection, sealing rows with `ring`.
     pub fn new(ring: KeyRing) -> Self {
-        Self { ring, metrics: None }
+        Self { ring, metrics: None, changed: None }
     }
 
     /// Counting the join-detail outcomes it reads into `metrics` (each event once per process:
     /// the positions are committed with the rows).
     pub fn with_metrics(mut self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
         self.metrics = Some(metrics);
+        self
+    }
+
+    /// Reporting the mailboxes whose lists changed to `changed` (the device pusher: a room
+    /// mailbox's list is what its devices show).
+    pub fn with_changes(mut self, changed: crate::devices::pusher::RoomsChanged) -> Self {
+        self.changed = Some(changed);
         self
     }
 }
@@ -264,6 +284,9 @@ impl Projection for MeetingList {
             for outcome in events.iter().filter_map(|env| join_outcome(&env.event)) {
                 metrics.inc("hcal_join_details_total", "outcome", outcome);
             }
+        }
+        if let Some(changed) = &self.changed {
+            changed.mark(events.iter().filter(|env| env.event.event_id().is_some()).map(|env| env.mailbox));
         }
         Ok(())
     }
@@ -336,6 +359,7 @@ mod tests {
             private: RowPrivate { subject: subject.into(), ..RowPrivate::default() },
             occurrences: Vec::new(),
             series_master_id: None,
+            is_private: false,
         }
     }
 

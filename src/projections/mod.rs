@@ -14,6 +14,7 @@
 //! event it applied; positions differ between projections after one of them was rebuilt.
 
 pub mod access;
+pub mod devices;
 pub mod meetings;
 pub mod subscriptions;
 

@@ -412,6 +412,14 @@ fn input_of(record: &NotificationRecord, ring: &KeyRing) -> Result<MailboxInput,
         NotificationKind::Command(AdminCommand::RevokeToken { token_id }) => {
             MailboxInput::RevokeToken { token_id: *token_id }
         }
+        NotificationKind::Command(AdminCommand::RegisterDevice { device_id, kind, sealed }) => {
+            let private: crate::mailbox::events::DevicePrivate = crate::seal::open(ring, record.id.as_bytes(), sealed)
+                .map_err(|e| ProcessError::Codec(CodecError::Seal(e)))?;
+            MailboxInput::RegisterDevice { device_id: *device_id, kind: kind.clone(), private: Box::new(private) }
+        }
+        NotificationKind::Command(AdminCommand::RemoveDevice { device_id }) => {
+            MailboxInput::RemoveDevice { device_id: *device_id }
+        }
         NotificationKind::Command(AdminCommand::RecordSubscription { subscription_id, expires_at, sealed }) => {
             let client_state: String = crate::seal::open(ring, record.id.as_bytes(), sealed)
                 .map_err(|e| ProcessError::Codec(CodecError::Seal(e)))?;

@@ -162,6 +162,7 @@ mod tests {
                 is_all_day: false,
                 event_type: EventType::SingleInstance,
                 is_organizer: true,
+                is_private: false,
                 keyword: None,
                 join: None,
                 private,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::detect::{AddressKind, Keyword};
-use crate::ids::{GraphEventId, TokenId};
+use crate::ids::{DeviceId, GraphEventId, TokenId};
 use crate::join::NoticeReason;
 pub use crate::notification::TokenHolder;
 use crate::ports::{EmailAddress, EventType, MeetingRoom, Occurrence};
@@ -65,6 +65,10 @@ pub struct MeetingDetails {
     pub event_type: EventType,
     /// The mailbox owner organises it.
     pub is_organizer: bool,
+    /// Marked private or confidential (Graph's `sensitivity`): room devices show it without
+    /// its subject.
+    #[serde(default)]
+    pub is_private: bool,
     /// Keyword found in Location, if any.
     pub keyword: Option<Keyword>,
     /// Join target, if any.
@@ -338,6 +342,61 @@ pub enum MailboxEvent {
         #[serde(rename = "tokenId")]
         token_id: TokenId,
     },
+    /// A room device was registered to this (room) mailbox, or its settings changed: hcal
+    /// pushes the room's bookings to it.
+    DeviceRegistered {
+        /// The device's id.
+        #[serde(rename = "deviceId")]
+        device_id: DeviceId,
+        /// How it is reached: `roomOs`, `legacy` or `webexCloud`.
+        kind: String,
+        /// Address and credentials (sealed).
+        private: DevicePrivate,
+    },
+    /// A room device was removed: nothing is pushed to it any more.
+    DeviceRemoved {
+        /// The device's id.
+        #[serde(rename = "deviceId")]
+        device_id: DeviceId,
+    },
+}
+
+/// Sealed part of a registered device: where it is and how hcal signs in.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DevicePrivate {
+    /// The device's base URL (for a cloud device, the Webex API's).
+    pub address: String,
+    /// How hcal signs in.
+    pub credentials: DeviceSecret,
+}
+
+impl std::fmt::Debug for DevicePrivate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevicePrivate").finish_non_exhaustive()
+    }
+}
+
+/// A device's credentials.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum DeviceSecret {
+    /// A device admin account (HTTP Basic).
+    #[serde(rename_all = "camelCase")]
+    Basic {
+        /// Username.
+        username: String,
+        /// Password.
+        password: String,
+    },
+    /// A Webex token with the device's Webex id (cloud xAPI).
+    #[serde(rename_all = "camelCase")]
+    Bearer {
+        /// Token.
+        token: String,
+        /// The device's id in Webex.
+        cloud_device_id: String,
+    },
 }
 
 /// Sealed part of a granted token.
@@ -376,6 +435,8 @@ impl MailboxEvent {
             Self::SeriesExpanded { .. } => "SeriesExpanded",
             Self::TokenIssued { .. } => "TokenIssued",
             Self::TokenRevoked { .. } => "TokenRevoked",
+            Self::DeviceRegistered { .. } => "DeviceRegistered",
+            Self::DeviceRemoved { .. } => "DeviceRemoved",
         }
     }
 
@@ -396,7 +457,9 @@ impl MailboxEvent {
             | Self::ResyncRequested { .. }
             | Self::ResyncCompleted { .. }
             | Self::TokenIssued { .. }
-            | Self::TokenRevoked { .. } => None,
+            | Self::TokenRevoked { .. }
+            | Self::DeviceRegistered { .. }
+            | Self::DeviceRemoved { .. } => None,
             Self::MeetingScheduled(d) | Self::MeetingUpdated(d) => Some(&d.event_id),
             Self::MeetingCancelled { event_id }
             | Self::JoinInfoPatched { event_id, .. }

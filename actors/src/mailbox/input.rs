@@ -6,8 +6,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::ids::{GraphEventId, TokenId};
+use crate::ids::{DeviceId, GraphEventId, TokenId};
 use crate::join::NoticeReason;
+use crate::mailbox::events::DevicePrivate;
 use crate::notification::{ChangeType, LifecycleEvent, TokenHolder};
 use crate::ports::{Booking, GraphEvent, GraphFailure, MeetingRoom, Occurrence, PlatformFailure};
 
@@ -70,6 +71,20 @@ pub enum MailboxInput {
     RevokeToken {
         /// The token's id.
         token_id: TokenId,
+    },
+    /// Register a device of this room (admin command).
+    RegisterDevice {
+        /// The device's id.
+        device_id: DeviceId,
+        /// How it is reached.
+        kind: String,
+        /// Address and credentials.
+        private: Box<DevicePrivate>,
+    },
+    /// Remove a device of this room (admin command).
+    RemoveDevice {
+        /// The device's id.
+        device_id: DeviceId,
     },
     /// A change notification (or one a resync fed back).
     HandleChange {
@@ -317,6 +332,8 @@ impl MailboxInput {
             Self::RecordSubscription { .. } => "RecordSubscription",
             Self::IssueToken { .. } => "IssueToken",
             Self::RevokeToken { .. } => "RevokeToken",
+            Self::RegisterDevice { .. } => "RegisterDevice",
+            Self::RemoveDevice { .. } => "RemoveDevice",
             Self::HandleChange { .. } => "HandleChange",
             Self::HandleLifecycle { .. } => "HandleLifecycle",
             Self::Resume => "Resume",

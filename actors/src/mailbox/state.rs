@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use chrono::{DateTime, Utc};
 
-use super::events::{MailboxEvent, MeetingDetails, MeetingPrivate, SkipReason};
-use crate::ids::{GraphEventId, TokenId};
+use super::events::{DevicePrivate, MailboxEvent, MeetingDetails, MeetingPrivate, SkipReason};
+use crate::ids::{DeviceId, GraphEventId, TokenId};
 use crate::ports::MeetingRoom;
 
 /// What hcal did about a meeting's keyword.
@@ -102,6 +102,9 @@ pub struct MailboxState {
     /// command delivered again neither grants a token twice nor brings a revoked one back.
     #[serde(default)]
     pub tokens: BTreeMap<TokenId, bool>,
+    /// Devices registered to this room mailbox, with their settings.
+    #[serde(default)]
+    pub devices: BTreeMap<DeviceId, (String, DevicePrivate)>,
 }
 
 /// The status an admin sees, from the three facts it depends on: `disabled`, `active`,
@@ -243,6 +246,12 @@ impl MailboxState {
             }
             MailboxEvent::TokenRevoked { token_id } => {
                 self.tokens.insert(*token_id, true);
+            }
+            MailboxEvent::DeviceRegistered { device_id, kind, private } => {
+                self.devices.insert(*device_id, (kind.clone(), private.clone()));
+            }
+            MailboxEvent::DeviceRemoved { device_id } => {
+                self.devices.remove(device_id);
             }
             MailboxEvent::OrganizerNotified { event_id, change_key, .. } => {
                 // The echo of the write is nothing new.

@@ -279,6 +279,7 @@ fn details(event: &GraphEvent, detection: &detect::Detection, marker: Option<&Ma
         is_all_day: event.is_all_day,
         event_type: event.event_type,
         is_organizer: event.is_organizer,
+        is_private: matches!(event.sensitivity.as_str(), "private" | "confidential"),
         keyword: detection.keyword.clone(),
         join,
         private: MeetingPrivate {

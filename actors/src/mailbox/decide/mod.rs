@@ -59,6 +59,8 @@ pub fn decide(
         // out of the list hcal still holds, and revoking must work whatever the state.
         I::IssueToken { token_id, holder, digest } => Ok(access::issue(state, token_id, *holder, digest)),
         I::RevokeToken { token_id } => Ok(access::revoke(state, token_id)),
+        I::RegisterDevice { device_id, kind, private } => Ok(access::register_device(state, device_id, kind, private)),
+        I::RemoveDevice { device_id } => Ok(access::remove_device(state, device_id)),
         _ if !state.enabled => Err(DecideError::NotEnabled),
         I::SubscriptionDeleted { .. } => Ok(subscription::deleted()),
         I::SubscriptionCallFailed { call: SubscriptionCall::Delete, failure, .. } => {
