@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use hcal_sim::device::{DeviceSim, DeviceSimConfig, DeviceSpec};
 use hcal_sim::graph::{GraphSim, GraphSimConfig, MailboxKind};
 use hcal_sim::webex::{WebexSim, WebexSimConfig};
 use serde_json::{Value, json};
@@ -25,6 +26,9 @@ pub struct DemoOptions {
 
 /// Heading of the join block; the demo counts it to show the invite was written once.
 const BLOCK_HEADING: &str = "Join Webex meeting";
+
+/// The simulated video device of Conf Room Rainier.
+const ROOM_DEVICE: &str = "rainier-1";
 
 struct Scene {
     http: reqwest::Client,
@@ -114,6 +118,9 @@ fn in_a_week(hour: u32) -> (String, String) {
 pub async fn run(options: DemoOptions) -> anyhow::Result<bool> {
     let graph = GraphSim::start(GraphSimConfig::default()).await.context("starting the Graph simulator")?;
     let webex = WebexSim::start(WebexSimConfig::default()).await.context("starting the Webex simulator")?;
+    let devices = DeviceSim::start(DeviceSimConfig::default()).await.context("starting the device simulator")?;
+    let device_password = format!("demo-{}", uuid::Uuid::new_v4().simple());
+    devices.add_device(DeviceSpec::roomos(ROOM_DEVICE, "admin", &device_password));
     let webex_token = format!("demo-{}", uuid::Uuid::new_v4().simple());
     webex.add_token(&webex_token);
     let demo = graph.seed_demo("http://127.0.0.1/admin/consent").map_err(anyhow::Error::msg)?;
@@ -172,11 +179,17 @@ base_url = "{webex}"
     println!("  admin token        {api_token}   (the admin API only; users' tokens follow)");
     println!("  Graph simulator    {}/v1.0   (control: {}/_sim)", graph.url(), graph.url());
     println!("  Webex simulator    {}", webex.url());
+    println!(
+        "  device simulator   {}   (Conf Room Rainier's device: GET {}/_sim/devices/{ROOM_DEVICE}/bookings)",
+        devices.url(),
+        devices.url()
+    );
     println!();
 
     let scene =
         Scene { http: reqwest::Client::new(), hcal: hcal.clone(), token: api_token, user_tokens: Default::default() };
-    let outcome = play(&scene, &graph, &alex, &deniz, &room).await;
+    let room_device = RoomDevice { sim: &devices, password: device_password };
+    let outcome = play(&scene, &graph, &alex, &deniz, &room, &room_device).await;
     let ok = match outcome {
         Ok(()) => {
             println!("\nEvery step was observed through the real APIs.");
@@ -194,13 +207,33 @@ base_url = "{webex}"
     running.stop().await;
     graph.stop().await;
     webex.stop().await;
+    devices.stop().await;
     drop(temp);
     Ok(ok)
 }
 
-async fn play(scene: &Scene, graph: &GraphSim, alex: &str, deniz: &str, room: &str) -> anyhow::Result<()> {
+/// The room's simulated device and the password of its admin account.
+struct RoomDevice<'a> {
+    sim: &'a DeviceSim,
+    password: String,
+}
+
+impl RoomDevice<'_> {
+    fn booking(&self, title: &str) -> Option<Value> {
+        self.sim.bookings(ROOM_DEVICE)?.into_iter().find(|b| b["Title"] == title)
+    }
+}
+
+async fn play(
+    scene: &Scene,
+    graph: &GraphSim,
+    alex: &str,
+    deniz: &str,
+    room: &str,
+    device: &RoomDevice<'_>,
+) -> anyhow::Result<()> {
     let timeout = Duration::from_secs(30);
-    for (who, id) in [("Alex", alex), ("Deniz", deniz)] {
+    for (who, id) in [("Alex", alex), ("Deniz", deniz), ("Conf Room Rainier", room)] {
         scene.enable(id).await?;
         let status = wait_for("the mailbox to become active", timeout, || async {
             let s = scene.status(id).await?;
@@ -212,12 +245,32 @@ async fn play(scene: &Scene, graph: &GraphSim, alex: &str, deniz: &str, room: &s
             status["locale"].as_str().unwrap_or("?"),
             status["subscription"]["id"].as_str().unwrap_or("?")
         );
+        if id == room {
+            continue;
+        }
         let token = scene.issue_token(id).await?;
         println!(
             "  {who}'s meeting list: GET {}/v1/users/{id}/meetings with Authorization: Bearer {token}",
             scene.hcal
         );
     }
+    let registered = scene
+        .http
+        .post(format!("{}/admin/v1/devices", scene.hcal))
+        .bearer_auth(&scene.token)
+        .json(&json!({
+            "roomUserId": room, "kind": "roomOs", "address": device.sim.url_of(ROOM_DEVICE),
+            "username": "admin", "password": device.password,
+        }))
+        .send()
+        .await?;
+    let status = registered.status();
+    let body: Value = registered.json().await.unwrap_or(Value::Null);
+    anyhow::ensure!(status.is_success(), "registering the room's device failed with {status}: {body}");
+    println!(
+        "✓ Conf Room Rainier's video device is registered (device {}); hcal pushes the room's bookings to it.",
+        body["id"].as_str().unwrap_or("?")
+    );
 
     let (start, end) = in_a_week(9);
     println!("\n1. Alex types @webex in the Location of a new invite to Deniz and a meeting room.");
@@ -262,7 +315,16 @@ async fn play(scene: &Scene, graph: &GraphSim, alex: &str, deniz: &str, room: &s
         "✓ Deniz's copy of the invite carries the same join details; Deniz's list shows {}",
         in_deniz["join"]["address"].as_str().unwrap_or("?")
     );
-    let _ = room;
+    let booking = wait_for("the meeting on the room's device", timeout, || async {
+        Ok(device.booking("Quarterly planning").filter(|b| b["Number"] != ""))
+    })
+    .await?;
+    println!(
+        "✓ Conf Room Rainier's device shows it with a Join button: {} {} ({}), from 5 minutes before the start.",
+        booking["Protocol"].as_str().unwrap_or("?"),
+        booking["Number"].as_str().unwrap_or("?"),
+        booking["MeetingPlatform"].as_str().unwrap_or("?"),
+    );
 
     let (start, end) = in_a_week(14);
     println!("\n2. Deniz sends an invite that already has a Zoom link.");
@@ -302,5 +364,10 @@ async fn play(scene: &Scene, graph: &GraphSim, alex: &str, deniz: &str, room: &s
     })
     .await?;
     println!("✓ It is gone from Alex's meeting list.");
+    wait_for("the meeting to leave the room's device", timeout, || async {
+        Ok(device.booking("Quarterly planning").is_none().then_some(Value::Null))
+    })
+    .await?;
+    println!("✓ And from Conf Room Rainier's device.");
     Ok(())
 }
