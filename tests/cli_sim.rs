@@ -45,6 +45,7 @@ async fn start_sim(args: &[&str], env: &[(&str, &str)]) -> (Killed, Vec<String>)
         .args(args)
         .env_remove("HCAL_WEBEX_TOKEN")
         .env_remove("HCAL_GRAPH_CLIENT_SECRET")
+        .env_remove("HCAL_DEVICE_PASSWORD")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -191,4 +192,31 @@ async fn sim_webex_generates_and_prints_a_token_when_given_none() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_device_serves_its_devices_with_the_printed_account() {
+    let (_child, lines) =
+        start_sim(&["device", "--listen", "127.0.0.1:0", "--device", "room-7", "--device", "old-1=legacy"], &[]).await;
+    let base = field(&lines, "base URL").to_owned();
+    let account = field(&lines, "admin account").to_owned();
+    let (username, password) = account.split_once(" / ").unwrap();
+    let address = |id: &str| {
+        lines.iter().find_map(|l| l.trim().strip_prefix(id).map(|rest| rest.split_whitespace().last().unwrap().to_owned()))
+    };
+    let room = address("room-7").unwrap();
+    assert!(address("old-1").is_some_and(|a| a.ends_with("/devices/old-1")), "{lines:#?}");
+    let json = r#"{"Bookings":[{"Id":"1","Title":"Sync","Number":"room@video.example.com","Protocol":"SIP","Organizer":{"Name":"Facilities"},"Time":{"StartTime":"2030-05-06T10:00:00Z","Duration":30}}]}"#;
+    let command = format!("<Command><Bookings><Put><body>{json}</body></Put></Bookings></Command>");
+    let http = reqwest::Client::new();
+    let put = |password: String| {
+        http.post(format!("{room}/putxml")).basic_auth(username, Some(password)).body(command.clone()).send()
+    };
+    assert_eq!(put("wrong".into()).await.unwrap().status(), 401);
+    let resp = put(password.to_owned()).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("status=\"OK\""));
+    let held: serde_json::Value =
+        http.get(format!("{base}/_sim/devices/room-7/bookings")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(held["Bookings"][0]["Title"], "Sync");
 }

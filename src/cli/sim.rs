@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use hcal_sim::graph::script::{DEMO_DOMAIN, DEMO_MAILBOXES};
 use hcal_sim::graph::{DemoIds, GraphSim, GraphSimConfig, MailboxKind};
+use hcal_sim::device::{DeviceKind, DeviceSim, DeviceSimConfig, DeviceSpec};
 use hcal_sim::webex::{WebexSim, WebexSimConfig};
 use serde::de::DeserializeOwned;
 
@@ -17,6 +18,45 @@ pub enum SimCommand {
     Graph(GraphArgs),
     /// The Webex simulator (bearer tokens, personal rooms, meetings, Webex's error bodies).
     Webex(WebexArgs),
+    /// The Cisco room device simulator (`Bookings Put` through /putxml, the legacy
+    /// /bookingsputxml document, Basic auth; what each device holds at /_sim/devices/{id}/bookings).
+    Device(DeviceArgs),
+}
+
+/// Options of `hcal sim device`.
+#[derive(Debug, Args)]
+pub struct DeviceArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8027")]
+    pub listen: SocketAddr,
+    /// Simulator configuration (TOML, the fields of `DeviceSimConfig`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// A device, as `ID` (RoomOS) or `ID=legacy` (TC / CE); repeatable. Default: one RoomOS
+    /// device `room-1`.
+    #[arg(long = "device", value_parser = parse_device)]
+    pub devices: Vec<(String, DeviceKind)>,
+    /// Username of every device's admin account.
+    #[arg(long, default_value = "admin")]
+    pub username: String,
+    /// Password of every device's admin account (the one `hcal devices add` reads from
+    /// `HCAL_DEVICE_PASSWORD`). Default: generated and printed.
+    #[arg(long, env = "HCAL_DEVICE_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+}
+
+fn parse_device(s: &str) -> Result<(String, DeviceKind), String> {
+    let (id, kind) = match s.split_once('=') {
+        Some((id, "legacy")) => (id, DeviceKind::Legacy),
+        Some((id, "roomos")) => (id, DeviceKind::RoomOs),
+        Some(_) => return Err(format!("'{s}' is not ID, ID=roomos or ID=legacy")),
+        None => (s, DeviceKind::RoomOs),
+    };
+    let path_safe = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !path_safe {
+        return Err(format!("'{id}' must be letters, digits, '-' or '_'"));
+    }
+    Ok((id.to_owned(), kind))
 }
 
 /// Options of `hcal sim graph`.
@@ -86,7 +126,33 @@ pub async fn run(cmd: SimCommand) -> anyhow::Result<()> {
     match cmd {
         SimCommand::Graph(args) => graph(args).await,
         SimCommand::Webex(args) => webex(args).await,
+        SimCommand::Device(args) => device(args).await,
     }
+}
+
+async fn device(args: DeviceArgs) -> anyhow::Result<()> {
+    let config: DeviceSimConfig = read_config(args.config.as_deref())?;
+    let sim = DeviceSim::start_on(config, args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let generated = args.password.is_none();
+    let password = args.password.unwrap_or_else(|| format!("device-{}", uuid::Uuid::new_v4().simple()));
+    let devices = if args.devices.is_empty() { vec![("room-1".to_owned(), DeviceKind::RoomOs)] } else { args.devices };
+    println!("Cisco room device simulator");
+    println!("  base URL         {}", sim.url());
+    println!("  admin account    {} / {}", args.username, if generated { password.as_str() } else { "(given)" });
+    println!("Devices (address for hcal devices add --address; bookings held at …/_sim/devices/{{id}}/bookings)");
+    for (id, kind) in &devices {
+        let spec = match kind {
+            DeviceKind::Legacy => DeviceSpec::legacy(id, &args.username, &password),
+            DeviceKind::RoomOs => DeviceSpec::roomos(id, &args.username, &password),
+        };
+        sim.add_device(spec);
+        let kind = if *kind == DeviceKind::Legacy { "legacy" } else { "roomOs" };
+        println!("  {id:<16} {kind:<7} {}", sim.url_of(id));
+    }
+    println!("Press Ctrl-C to stop.");
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    sim.stop().await;
+    Ok(())
 }
 
 fn read_config<T: DeserializeOwned + Default>(path: Option<&Path>) -> anyhow::Result<T> {

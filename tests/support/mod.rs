@@ -333,10 +333,11 @@ base_url = "{webex}"
     }
 
     /// GETs an API path with `token`; the array under `field` of the 200 answer. A 401 is
-    /// asked again for a few seconds: a user token issued through one process of a cluster
-    /// reaches the others' access index a moment later.
+    /// asked again for a while: a user token issued through one process of a cluster reaches
+    /// the others' access index a moment later, and one issued while its mailbox is still being
+    /// recovered (202) works once the mailbox has recorded the grant.
     async fn get_list_as(&self, path: &str, field: &str, token: &str) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let resp = self.http.get(format!("{}{path}", self.url())).bearer_auth(token).send().await.unwrap();
             if resp.status() == 401 && Instant::now() < deadline {
