@@ -78,6 +78,8 @@ fn meeting(n: usize) -> MeetingDetails {
         event_type: EventType::SingleInstance,
         is_organizer: true,
         is_private: false,
+        response: None,
+        time_zone: None,
         keyword: None,
         join: None,
         private: MeetingPrivate {

@@ -202,7 +202,9 @@ async fn sim_device_serves_its_devices_with_the_printed_account() {
     let account = field(&lines, "admin account").to_owned();
     let (username, password) = account.split_once(" / ").unwrap();
     let address = |id: &str| {
-        lines.iter().find_map(|l| l.trim().strip_prefix(id).map(|rest| rest.split_whitespace().last().unwrap().to_owned()))
+        lines
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(id).map(|rest| rest.split_whitespace().last().unwrap().to_owned()))
     };
     let room = address("room-7").unwrap();
     assert!(address("old-1").is_some_and(|a| a.ends_with("/devices/old-1")), "{lines:#?}");

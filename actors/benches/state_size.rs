@@ -38,6 +38,8 @@ fn meeting(n: u32, start: DateTime<Utc>) -> MeetingDetails {
         event_type: EventType::SingleInstance,
         is_organizer: n % 3 == 0,
         is_private: false,
+        response: None,
+        time_zone: None,
         keyword: None,
         join: None,
         private: MeetingPrivate {

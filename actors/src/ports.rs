@@ -66,6 +66,12 @@ pub struct GraphEvent {
     pub online_meeting_url: Option<String>,
     /// `sensitivity` (normal, personal, private, confidential).
     pub sensitivity: String,
+    /// `responseStatus.response` of the mailbox's owner: `none`, `organizer`,
+    /// `tentativelyAccepted`, `accepted`, `declined` or `notResponded`.
+    pub response: String,
+    /// `originalStartTimeZone`: the time zone the organiser scheduled it in (a Windows or IANA
+    /// name, as Graph gives it), when known.
+    pub time_zone: Option<String>,
     /// hcal's marker extended property, when present: what hcal wrote into this event.
     pub marker: Option<String>,
 }

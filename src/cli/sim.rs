@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
+use hcal_sim::device::{DeviceKind, DeviceSim, DeviceSimConfig, DeviceSpec};
 use hcal_sim::graph::script::{DEMO_DOMAIN, DEMO_MAILBOXES};
 use hcal_sim::graph::{DemoIds, GraphSim, GraphSimConfig, MailboxKind};
-use hcal_sim::device::{DeviceKind, DeviceSim, DeviceSimConfig, DeviceSpec};
 use hcal_sim::webex::{WebexSim, WebexSimConfig};
 use serde::de::DeserializeOwned;
 
@@ -132,7 +132,8 @@ pub async fn run(cmd: SimCommand) -> anyhow::Result<()> {
 
 async fn device(args: DeviceArgs) -> anyhow::Result<()> {
     let config: DeviceSimConfig = read_config(args.config.as_deref())?;
-    let sim = DeviceSim::start_on(config, args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let sim =
+        DeviceSim::start_on(config, args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let generated = args.password.is_none();
     let password = args.password.unwrap_or_else(|| format!("device-{}", uuid::Uuid::new_v4().simple()));
     let devices = if args.devices.is_empty() { vec![("room-1".to_owned(), DeviceKind::RoomOs)] } else { args.devices };

@@ -87,7 +87,15 @@ struct WireEvent {
     attendees: Option<Vec<WireRecipient>>,
     online_meeting: Option<WireOnlineMeeting>,
     sensitivity: Option<String>,
+    response_status: Option<WireResponse>,
+    original_start_time_zone: Option<String>,
     single_value_extended_properties: Option<Vec<WireProperty>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct WireResponse {
+    response: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -211,6 +219,12 @@ pub(crate) fn parse_event(body: &[u8], marker_property_id: &str) -> Result<Graph
         attendees: ev.attendees.unwrap_or_default().into_iter().filter_map(WireRecipient::into_address).collect(),
         online_meeting_url: ev.online_meeting.and_then(|m| m.join_url).filter(|u| !u.is_empty()),
         sensitivity: ev.sensitivity.unwrap_or_else(|| "normal".to_owned()),
+        response: ev
+            .response_status
+            .and_then(|r| r.response)
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| "none".into()),
+        time_zone: ev.original_start_time_zone.filter(|z| !z.is_empty() && z != "tzone://Microsoft/Custom"),
         marker,
     })
 }

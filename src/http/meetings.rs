@@ -1,4 +1,5 @@
-//! The user API: `GET /v1/users/{user}/meetings?from=&to=`, a user's meeting list.
+//! The user API: `GET /v1/users/{user}/meetings?from=&to=&limit=&cursor=`, a user's meeting
+//! list, a page at a time.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Datelike as _, Duration, Utc};
@@ -19,6 +20,12 @@ const DEFAULT_SPAN: Duration = Duration::weeks(4);
 /// 2100) and far inside what dates can represent.
 const MAX_WINDOW: Duration = Duration::days(36_600);
 
+/// Meetings on a page when `limit` is not given.
+const DEFAULT_LIMIT: usize = 100;
+
+/// Most meetings on a page.
+const MAX_LIMIT: usize = 500;
+
 /// Query of the meeting list; both ends RFC 3339.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Window {
@@ -26,6 +33,70 @@ pub struct Window {
     pub from: Option<DateTime<Utc>>,
     /// End of the window; default four weeks after `from`.
     pub to: Option<DateTime<Utc>>,
+}
+
+/// The page a query asks for: at most `limit` meetings after `cursor`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct PageQuery {
+    /// Meetings per page, 1 to 500; default 100.
+    pub limit: Option<usize>,
+    /// Where the previous page ended (its `nextLink` carries it); opaque to clients.
+    pub cursor: Option<String>,
+}
+
+/// Where a page ends: the last meeting's start and id. Written `{unix millis}.{id, URL-safe
+/// base64}` so that it survives a query string untouched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    start: DateTime<Utc>,
+    event_id: String,
+}
+
+impl Cursor {
+    fn encode(&self) -> String {
+        use base64::Engine as _;
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.event_id.as_bytes());
+        format!("{}.{id}", self.start.timestamp_millis())
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        use base64::Engine as _;
+        let (millis, id) = text.split_once('.')?;
+        let start = DateTime::from_timestamp_millis(millis.parse().ok()?)?;
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(id).ok()?;
+        Some(Self { start, event_id: String::from_utf8(id).ok()? })
+    }
+}
+
+impl PageQuery {
+    /// The page a query string asks for: 400 `invalid_query` for a limit out of 1 to 500 or a
+    /// cursor hcal did not write.
+    pub fn parse(query: &str) -> Result<(usize, Option<Cursor>), ApiError> {
+        let page = web::Query::<Self>::from_query(query).map_err(|_| super::invalid_query())?.into_inner();
+        let limit = page.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::new(ErrorKind::InvalidQuery, "limit must be 1 to 500"));
+        }
+        let cursor = match page.cursor {
+            Some(text) => Some(
+                Cursor::decode(&text)
+                    .ok_or_else(|| ApiError::new(ErrorKind::InvalidQuery, "cursor is not one hcal gave"))?,
+            ),
+            None => None,
+        };
+        Ok((limit, cursor))
+    }
+}
+
+/// The page of `rows` (in start, id order) after `cursor`: at most `limit`, and where the next
+/// one starts when there are more.
+pub fn page(rows: Vec<MeetingRow>, limit: usize, cursor: Option<&Cursor>) -> (Vec<MeetingRow>, Option<Cursor>) {
+    let after = |r: &MeetingRow| cursor.is_none_or(|c| (r.start, r.event_id.as_str()) > (c.start, c.event_id.as_str()));
+    let mut rest: Vec<MeetingRow> = rows.into_iter().filter(after).collect();
+    let more = rest.len() > limit;
+    rest.truncate(limit);
+    let next = more.then(|| rest.last().map(|r| Cursor { start: r.start, event_id: r.event_id.clone() })).flatten();
+    (rest, next)
 }
 
 impl Window {
@@ -74,11 +145,25 @@ fn last_instant() -> DateTime<Utc> {
     )
 }
 
-/// The answer: `{"value": [...]}`.
+/// The answer: `{"value": [...], "nextLink"?}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MeetingList {
     /// The meetings, by start.
     pub value: Vec<Meeting>,
+    /// The next page (path and query), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_link: Option<String>,
+}
+
+/// Who organises a meeting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Organizer {
+    /// Display name.
+    pub name: Option<String>,
+    /// Address.
+    pub address: Option<String>,
 }
 
 /// One meeting of the list.
@@ -93,8 +178,25 @@ pub struct Meeting {
     pub start: DateTime<Utc>,
     /// End.
     pub end: DateTime<Utc>,
+    /// The time zone the organiser scheduled it in (Graph's `originalStartTimeZone`, a Windows
+    /// or IANA name); `start` and `end` are UTC either way.
+    #[serde(default)]
+    pub time_zone: Option<String>,
     /// All-day flag.
     pub is_all_day: bool,
+    /// Who organises it.
+    #[serde(default)]
+    pub organizer: Option<Organizer>,
+    /// Whether the list's user organises it.
+    #[serde(default)]
+    pub is_organizer: bool,
+    /// The user's response: `organizer`, `accepted`, `tentativelyAccepted`, `declined`,
+    /// `notResponded` or `none`.
+    #[serde(default)]
+    pub response_status: Option<String>,
+    /// Marked private or confidential.
+    #[serde(default)]
+    pub is_private: bool,
     /// How to join, when the meeting has a join target.
     pub join: Option<Join>,
     /// For an occurrence of a series: the series' event id.
@@ -126,7 +228,13 @@ impl From<MeetingRow> for Meeting {
             subject: private.subject,
             start: r.start,
             end: r.end,
+            time_zone: r.time_zone,
             is_all_day: r.is_all_day,
+            organizer: (private.organizer.is_some() || private.organizer_address.is_some())
+                .then(|| Organizer { name: private.organizer.clone(), address: private.organizer_address.clone() }),
+            is_organizer: r.is_organizer,
+            response_status: r.response,
+            is_private: r.is_private,
             join: r.join.map(|j| Join {
                 provider: j.provider,
                 kind: j.kind,
@@ -149,9 +257,20 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let mailbox = caller.may_read(user.into_inner())?;
     let (from, to) = Window::parse(req.query_string(), Utc::now())?;
+    let (limit, cursor) = PageQuery::parse(req.query_string())?;
     let rows =
         projection::meetings(&state.store, &state.ring, &mailbox, from, to).await.map_err(ApiError::unavailable)?;
-    Ok(HttpResponse::Ok().json(MeetingList { value: rows.into_iter().map(Meeting::from).collect() }))
+    let (rows, next) = page(rows, limit, cursor.as_ref());
+    let next_link = next.map(|c| {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("from", &from.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+            .append_pair("to", &to.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+            .append_pair("limit", &limit.to_string())
+            .append_pair("cursor", &c.encode())
+            .finish();
+        format!("{}?{query}", req.path())
+    });
+    Ok(HttpResponse::Ok().json(MeetingList { value: rows.into_iter().map(Meeting::from).collect(), next_link }))
 }
 
 #[cfg(test)]
@@ -203,6 +322,56 @@ mod tests {
             Some(ErrorKind::InvalidWindow)
         );
         assert_eq!(code(&window(Some("2025-03-01T00:00:00Z"), Some("2025-03-01T00:00:00Z"))), None, "empty is fine");
+    }
+
+    fn row(id: &str, start: &str) -> MeetingRow {
+        let start = at(start);
+        MeetingRow {
+            event_id: id.into(),
+            start,
+            end: start + Duration::hours(1),
+            is_all_day: false,
+            join: None,
+            private: crate::projections::meetings::RowPrivate::default(),
+            occurrences: Vec::new(),
+            series_master_id: None,
+            is_private: false,
+            is_organizer: false,
+            response: None,
+            time_zone: None,
+        }
+    }
+
+    #[test]
+    fn pages_follow_each_other_without_gaps_or_repeats() {
+        // Two meetings at the same time are told apart by id.
+        let rows: Vec<MeetingRow> = (0..7)
+            .map(|n| row(&format!("e{n}"), if n < 3 { "2026-12-03T09:00:00Z" } else { "2026-12-04T09:00:00Z" }))
+            .collect();
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let (page_rows, next) = page(rows.clone(), 2, cursor.as_ref());
+            assert!(page_rows.len() <= 2);
+            seen.extend(page_rows.into_iter().map(|r| r.event_id));
+            // The cursor survives its text form.
+            cursor = next.map(|c| Cursor::decode(&c.encode()).unwrap());
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(seen, (0..7).map(|n| format!("e{n}")).collect::<Vec<_>>());
+        let (all, next) = page(rows, 100, None);
+        assert_eq!((all.len(), next), (7, None));
+    }
+
+    #[test]
+    fn a_page_query_out_of_bounds_or_a_made_up_cursor_is_refused() {
+        assert_eq!(PageQuery::parse("").unwrap().0, DEFAULT_LIMIT);
+        assert_eq!(PageQuery::parse("limit=500&from=x").unwrap().0, 500);
+        for bad in ["limit=0", "limit=501", "limit=-1", "limit=ten", "cursor=abc", "cursor=12.%FF", "cursor=1.!!"] {
+            assert_eq!(PageQuery::parse(bad).err().map(|e| e.kind()), Some(ErrorKind::InvalidQuery), "{bad}");
+        }
     }
 
     /// A window with `from` read by serde (chrono's visitor, as in the query extractor).
@@ -285,6 +454,16 @@ mod tests {
             #[test]
             fn any_query_string_gets_a_window_or_a_400(q in any::<String>(), now in instant()) {
                 sound(Window::parse(&q, now))?;
+            }
+
+            #[test]
+            fn any_query_string_gets_a_page_or_a_400(q in any::<String>(), cursor in any::<String>()) {
+                for query in [q, format!("cursor={}", cursor), format!("cursor={}.{}", cursor.len(), cursor)] {
+                    match PageQuery::parse(&query) {
+                        Ok((limit, _)) => prop_assert!((1..=MAX_LIMIT).contains(&limit)),
+                        Err(e) => prop_assert_eq!(e.kind(), ErrorKind::InvalidQuery),
+                    }
+                }
             }
 
             #[test]

@@ -31,6 +31,9 @@ pub struct RowPrivate {
     /// The organiser's display name (room devices show it in place of a private subject).
     #[serde(default)]
     pub organizer: Option<String>,
+    /// The organiser's address.
+    #[serde(default)]
+    pub organizer_address: Option<String>,
 }
 
 /// One meeting of a user's list.
@@ -56,6 +59,15 @@ pub struct MeetingRow {
     /// Marked private or confidential.
     #[serde(default)]
     pub is_private: bool,
+    /// The list's owner organises it.
+    #[serde(default)]
+    pub is_organizer: bool,
+    /// The owner's response.
+    #[serde(default)]
+    pub response: Option<String>,
+    /// The organiser's time zone.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 /// What an event does to a row.
@@ -84,11 +96,20 @@ pub fn fold(row: Option<&MeetingRow>, event: &MailboxEvent) -> RowChange {
                     join_address: d.private.join_address.clone(),
                     web_link: d.private.web_link.clone(),
                     organizer: d.private.organizer.as_ref().map(|o| o.name.clone()).filter(|n| !n.is_empty()),
+                    organizer_address: d
+                        .private
+                        .organizer
+                        .as_ref()
+                        .map(|o| o.address.clone())
+                        .filter(|a| !a.is_empty()),
                 },
                 // Read again after every change of a series; until then, the last read.
                 occurrences: row.map(|r| r.occurrences.clone()).unwrap_or_default(),
                 series_master_id: None,
                 is_private: d.is_private,
+                is_organizer: d.is_organizer,
+                response: d.response.clone(),
+                time_zone: d.time_zone.clone(),
             }))
         }
         MailboxEvent::SeriesExpanded { occurrences, .. } => match row {
@@ -123,6 +144,12 @@ struct StoredRow {
     occurrences: Vec<Occurrence>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     is_private: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    is_organizer: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    response: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    time_zone: Option<String>,
     sealed: Sealed,
 }
 
@@ -141,6 +168,9 @@ pub(crate) fn encode(ring: &KeyRing, key: &str, row: &MeetingRow) -> Result<Vec<
         join: row.join.clone(),
         occurrences: row.occurrences.clone(),
         is_private: row.is_private,
+        is_organizer: row.is_organizer,
+        response: row.response.clone(),
+        time_zone: row.time_zone.clone(),
         sealed,
     };
     serde_json::to_vec(&stored).map_err(|e| LogError::Invalid(e.to_string()))
@@ -159,6 +189,9 @@ pub(crate) fn decode(ring: &KeyRing, key: &str, bytes: &[u8]) -> Result<MeetingR
         occurrences: stored.occurrences,
         series_master_id: None,
         is_private: stored.is_private,
+        is_organizer: stored.is_organizer,
+        response: stored.response,
+        time_zone: stored.time_zone,
     })
 }
 
@@ -360,6 +393,9 @@ mod tests {
             occurrences: Vec::new(),
             series_master_id: None,
             is_private: false,
+            is_organizer: false,
+            response: None,
+            time_zone: None,
         }
     }
 

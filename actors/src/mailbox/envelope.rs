@@ -163,6 +163,8 @@ mod tests {
                 event_type: EventType::SingleInstance,
                 is_organizer: true,
                 is_private: false,
+                response: None,
+                time_zone: None,
                 keyword: None,
                 join: None,
                 private,

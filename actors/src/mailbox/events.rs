@@ -69,6 +69,13 @@ pub struct MeetingDetails {
     /// its subject.
     #[serde(default)]
     pub is_private: bool,
+    /// The owner's response (`organizer`, `accepted`, `tentativelyAccepted`, `declined`,
+    /// `notResponded`, `none`); absent in events written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<String>,
+    /// The time zone the organiser scheduled it in, as Graph names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
     /// Keyword found in Location, if any.
     pub keyword: Option<Keyword>,
     /// Join target, if any.

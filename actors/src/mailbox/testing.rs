@@ -92,6 +92,8 @@ pub fn invite(location: &str, body: &str, change_key: &str) -> GraphEvent {
         attendees: vec![],
         online_meeting_url: None,
         sensitivity: "normal".into(),
+        response: "organizer".into(),
+        time_zone: Some("W. Europe Standard Time".into()),
         marker: None,
     }
 }

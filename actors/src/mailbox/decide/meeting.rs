@@ -280,6 +280,8 @@ fn details(event: &GraphEvent, detection: &detect::Detection, marker: Option<&Ma
         event_type: event.event_type,
         is_organizer: event.is_organizer,
         is_private: matches!(event.sensitivity.as_str(), "private" | "confidential"),
+        response: Some(event.response.clone()),
+        time_zone: event.time_zone.clone(),
         keyword: detection.keyword.clone(),
         join,
         private: MeetingPrivate {
