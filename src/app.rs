@@ -38,6 +38,8 @@ pub struct AppState {
     pub access: Arc<AccessIndex>,
     /// Registered room devices.
     pub devices: Arc<crate::projections::devices::DeviceIndex>,
+    /// The meeting lists' changes, for the event streams.
+    pub live: Arc<crate::projections::live::LiveLists>,
     /// Pushes rooms' bookings to their devices.
     pub pusher: Arc<crate::devices::pusher::Pusher>,
     /// Mailbox actors.

@@ -230,6 +230,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     projections::catch_up(log.as_ref(), &store, &ring, &indexes).await?;
     subscriptions.caught_up(began);
     let metrics = Arc::new(Metrics::default());
+    let live = Arc::new(crate::projections::live::LiveLists::default());
     let pusher = Arc::new(Pusher::new(
         store.clone(),
         ring.clone(),
@@ -260,6 +261,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
         subscriptions: subscriptions.clone(),
         access: access.clone(),
         devices: devices.clone(),
+        live: live.clone(),
         pusher: pusher.clone(),
         registry: registry.clone(),
         graph,
@@ -314,7 +316,10 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
             }
         }
     }
-    let meeting_list = MeetingList::new(ring.clone()).with_metrics(metrics.clone()).with_changes(rooms_changed);
+    let meeting_list = MeetingList::new(ring.clone())
+        .with_metrics(metrics.clone())
+        .with_changes(rooms_changed)
+        .with_live(live.clone());
     let followed: Vec<Arc<dyn Projection>> = vec![subscriptions, access, devices, Arc::new(meeting_list)];
     tasks.push(tokio::spawn(pusher.run()));
     tasks.push(tokio::spawn(projections::run(log.clone(), store, ring, followed)));

@@ -194,7 +194,13 @@ async fn every_endpoint_fails_in_the_one_shape_and_quotes_nothing() {
             .filter(|c| c.auth == Auth::None)
             .map(|c| c.auth(Auth::Valid).expect(403, "forbidden")),
     );
+    cases.extend(unauthorized(Method::GET, &format!("{meetings}/stream"), None));
     cases.extend([
+        case(Method::GET, format!("{meetings}/stream")).expect(403, "forbidden"),
+        case(Method::GET, format!("/v1/users/{megan}/meetings/stream")).auth(Auth::User).expect(403, "forbidden"),
+        case(Method::GET, format!("/v1/users/{SENTINEL}/meetings/stream"))
+            .auth(Auth::User)
+            .expect(400, "invalid_user_id"),
         case(Method::GET, &meetings).expect(403, "forbidden"),
         case(Method::GET, format!("/v1/users/{megan}/meetings")).auth(Auth::User).expect(403, "forbidden"),
     ]);

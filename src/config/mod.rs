@@ -136,6 +136,10 @@ pub struct ServiceConfig {
     /// week back.
     #[serde(default = "default_forget_meetings_after", with = "duration")]
     pub forget_meetings_after: Duration,
+    /// How long before a meeting starts its users' event streams get a `join` notification.
+    /// Default `"5m"`; at most `"1h"`.
+    #[serde(default = "default_join_notice", with = "duration")]
+    pub join_notice: Duration,
     /// How often the orphan sweep lists the application's subscriptions in each tenant and
     /// deletes those that deliver to this installation's webhook but belong to no mailbox (a
     /// process killed between Graph creating a subscription and hcal recording it leaves one
@@ -163,6 +167,9 @@ fn default_snapshot_every() -> u64 {
 }
 fn default_forget_meetings_after() -> Duration {
     Duration::from_secs(30 * DAY)
+}
+fn default_join_notice() -> Duration {
+    Duration::from_secs(5 * 60)
 }
 /// Shortest `service.forget_meetings_after`: longer than a resync looks back.
 pub const MIN_FORGET_MEETINGS_AFTER: Duration = Duration::from_secs(8 * DAY);
@@ -227,6 +234,9 @@ impl ServiceConfig {
     /// The problems of the section, each naming its field.
     fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        if self.join_notice > Duration::from_secs(3600) {
+            problems.push("service.join_notice must be at most 1h".to_owned());
+        }
         if self.forget_meetings_after < MIN_FORGET_MEETINGS_AFTER {
             problems.push(format!(
                 "service.forget_meetings_after is {}; it must be at least 8d (a resync reads a week back and would \

@@ -268,12 +268,13 @@ pub struct MeetingList {
     ring: KeyRing,
     metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
     changed: Option<crate::devices::pusher::RoomsChanged>,
+    live: Option<std::sync::Arc<super::live::LiveLists>>,
 }
 
 impl MeetingList {
     /// The projection, sealing rows with `ring`.
     pub fn new(ring: KeyRing) -> Self {
-        Self { ring, metrics: None, changed: None }
+        Self { ring, metrics: None, changed: None, live: None }
     }
 
     /// Counting the join-detail outcomes it reads into `metrics` (each event once per process:
@@ -289,6 +290,12 @@ impl MeetingList {
         self.changed = Some(changed);
         self
     }
+
+    /// Handing each committed change to the open event streams through `live`.
+    pub fn with_live(mut self, live: std::sync::Arc<super::live::LiveLists>) -> Self {
+        self.live = Some(live);
+        self
+    }
 }
 
 #[async_trait]
@@ -299,6 +306,7 @@ impl Projection for MeetingList {
 
     async fn apply(&self, store: &SqliteStore, events: &[Envelope], position: Position) -> Result<(), LogError> {
         let mut rows = Rows::new();
+        let mut changes = Vec::new();
         for env in events {
             let Some(event_id) = env.event.event_id() else { continue };
             let key = row_key(&env.mailbox, event_id.as_str());
@@ -309,7 +317,26 @@ impl Projection for MeetingList {
                 };
                 rows.insert(key.clone(), current);
             }
-            fold_into(&mut rows, key, &env.event);
+            let before = self.live.as_ref().and_then(|_| rows.get(&key).cloned().flatten());
+            fold_into(&mut rows, key.clone(), &env.event);
+            if self.live.is_some() {
+                let after = rows.get(&key).cloned().flatten();
+                let kind = match (&before, &after) {
+                    (None, Some(_)) => Some(super::live::ChangeKind::Created),
+                    (Some(b), Some(a)) if b != a => Some(super::live::ChangeKind::Updated),
+                    (Some(_), None) => Some(super::live::ChangeKind::Cancelled),
+                    _ => None,
+                };
+                if let Some(kind) = kind {
+                    changes.push(super::live::Change {
+                        mailbox: env.mailbox,
+                        seq: env.seq,
+                        kind,
+                        event_id: event_id.as_str().to_owned(),
+                        row: after,
+                    });
+                }
+            }
         }
         let batch = batch_of(&self.ring, rows, position.into_positions())?;
         store.projection_apply(MEETING_LIST, batch).await?;
@@ -320,6 +347,9 @@ impl Projection for MeetingList {
         }
         if let Some(changed) = &self.changed {
             changed.mark(events.iter().filter(|env| env.event.event_id().is_some()).map(|env| env.mailbox));
+        }
+        if let Some(live) = &self.live {
+            live.publish(changes);
         }
         Ok(())
     }
