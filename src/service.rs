@@ -231,7 +231,10 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     subscriptions.caught_up(began);
     let metrics = Arc::new(Metrics::default());
     let live = Arc::new(crate::projections::live::LiveLists::default());
-    let pusher = Arc::new(Pusher::new(
+    // Downstream topics exist in kafka mode only: embedded mode has no consumers but hcal.
+    let downstream = matches!(config.log, crate::log::LogConfig::Kafka(_))
+        .then(|| Arc::new(crate::projections::downstream::Downstream::new(log.clone(), ring.clone())));
+    let mut pusher = Pusher::new(
         store.clone(),
         ring.clone(),
         devices.clone(),
@@ -240,7 +243,11 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
         clock.clone(),
         metrics.clone(),
         config.devices.pusher(),
-    ));
+    );
+    if let Some(downstream) = &downstream {
+        pusher = pusher.with_downstream(downstream.clone());
+    }
+    let pusher = Arc::new(pusher);
     let scheduler = Arc::new(Scheduler::new(inbox.clone(), subscriptions.clone(), clock.clone(), lifetime));
     let mut tenants = vec![config.tenant.id];
     tenants.extend(config.tenant.additional_ids.iter().copied());
@@ -316,10 +323,13 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
             }
         }
     }
-    let meeting_list = MeetingList::new(ring.clone())
+    let mut meeting_list = MeetingList::new(ring.clone())
         .with_metrics(metrics.clone())
         .with_changes(rooms_changed)
         .with_live(live.clone());
+    if let Some(downstream) = downstream {
+        meeting_list = meeting_list.with_downstream(downstream);
+    }
     let followed: Vec<Arc<dyn Projection>> = vec![subscriptions, access, devices, Arc::new(meeting_list)];
     tasks.push(tokio::spawn(pusher.run()));
     tasks.push(tokio::spawn(projections::run(log.clone(), store, ring, followed)));

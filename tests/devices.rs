@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use hcal_sim::device::{DeviceSim, DeviceSimConfig, DeviceSpec};
 use serde_json::{Value, json};
-use support::{Env, eventually};
+use support::{Backend, Env, eventually};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -44,7 +44,16 @@ fn titled<'a>(list: &'a [Value], title: &str) -> Option<&'a Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_invite_reaches_its_device_moves_and_leaves_with_it() {
-    let env = Env::new().await;
+    room_device(Env::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_kafka_mode_the_room_bookings_reach_the_device_and_their_topic() {
+    let Some(env) = Env::on(Backend::KafkaMock).await else { return };
+    room_device(env).await;
+}
+
+async fn room_device(env: Env) {
     let devices = DeviceSim::start(DeviceSimConfig::default()).await.unwrap();
     devices.add_device(DeviceSpec::roomos("rainier-1", "admin", "device-secret-1"));
     let _hcal = env.start_with_sections("[devices]\nretry_first = \"200ms\"\nretry_max = \"1s\"").await;
@@ -222,6 +231,18 @@ async fn a_room_invite_reaches_its_device_moves_and_leaves_with_it() {
     for record in env.records("notifications").await {
         let errors: Vec<String> = notification.iter_errors(&record["value"]).map(|e| e.to_string()).collect();
         assert!(errors.is_empty(), "{errors:?}: {}", record["value"]);
+    }
+    // In kafka mode the room's lists are on their topic too, sealed, each fitting the schema.
+    if let Some(records) = env.downstream_records("room-bookings") {
+        let schema = schema("room-bookings.v1.json");
+        assert!(!records.is_empty(), "no room-bookings record");
+        for value in &records {
+            let errors: Vec<String> = schema.iter_errors(value).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{errors:?}: {value}");
+            assert_eq!(value["userId"], room.as_str());
+            assert!(!value.to_string().contains("Design review"), "a title in clear: {value}");
+        }
+        assert!(records.iter().any(|v| v["count"].as_u64() >= Some(2)), "{records:?}");
     }
     // The device's password is nowhere on disk in clear.
     for entry in walk(env.dir.path()) {

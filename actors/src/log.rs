@@ -11,11 +11,17 @@ pub const MAILBOX_EVENTS: &str = "mailbox-events";
 /// Topic of mailbox snapshots (key: mailbox; compacted: only a key's latest record matters).
 /// A snapshot lets a new owner of a partition start reading `mailbox-events` near its end.
 pub const MAILBOX_SNAPSHOTS: &str = "mailbox-snapshots";
+/// Topic for downstream consumers (kafka mode): each meeting of each list as it is now (key:
+/// `tenant/user/eventId`; compacted).
+pub const MEETING_LISTS: &str = "meeting-lists";
+/// Topic for downstream consumers (kafka mode): each room's bookings as its devices get them
+/// (key: the room mailbox; compacted).
+pub const ROOM_BOOKINGS: &str = "room-bookings";
 
 /// Whether a topic keeps only the latest record of each key (Kafka's `cleanup.policy=compact`).
 /// Readers of such a topic must not rely on older records of a key staying readable.
 pub fn is_compacted(topic: &str) -> bool {
-    topic == MAILBOX_SNAPSHOTS
+    matches!(topic, MAILBOX_SNAPSHOTS | MEETING_LISTS | ROOM_BOOKINGS)
 }
 
 /// A record read from a topic.

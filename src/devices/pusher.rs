@@ -134,6 +134,7 @@ pub struct Pusher {
     metrics: Arc<Metrics>,
     config: PusherConfig,
     status: Mutex<HashMap<DeviceId, (PushStatus, Option<tokio::time::Instant>)>>,
+    downstream: Option<Arc<crate::projections::downstream::Downstream>>,
 }
 
 impl std::fmt::Debug for Pusher {
@@ -155,7 +156,24 @@ impl Pusher {
         metrics: Arc<Metrics>,
         config: PusherConfig,
     ) -> Self {
-        Self { store, ring, devices, push, changed, clock, metrics, config, status: Mutex::new(HashMap::new()) }
+        Self {
+            store,
+            ring,
+            devices,
+            push,
+            changed,
+            clock,
+            metrics,
+            config,
+            status: Mutex::new(HashMap::new()),
+            downstream: None,
+        }
+    }
+
+    /// Writing every list it builds to the `room-bookings` topic too (kafka mode).
+    pub fn with_downstream(mut self, downstream: Arc<crate::projections::downstream::Downstream>) -> Self {
+        self.downstream = Some(downstream);
+        self
     }
 
     /// The buffers the pushed lists carry.
@@ -226,6 +244,7 @@ impl Pusher {
                 None => match self.bookings_of(&device.room).await {
                     Ok(list) => {
                         lists.insert(device.room, list.clone());
+                        self.publish(&device.room, &list).await;
                         list
                     }
                     Err(e) => {
@@ -239,6 +258,17 @@ impl Pusher {
             tasks.spawn(async move { this.push_one(id, &device, &list).await });
         }
         while tasks.join_next().await.is_some() {}
+    }
+
+    /// Writes a room's list for downstream consumers; a failure is logged, the pushes go on
+    /// (the next list of the room is written again).
+    async fn publish(&self, room: &MailboxId, list: &[DeviceBooking]) {
+        let Some(downstream) = &self.downstream else { return };
+        let now = self.clock.now();
+        let json = super::booking::roomos_json(list, self.config.buffers);
+        if let Err(e) = downstream.room(room, self.config.rules.window(now), list.len(), &json, now).await {
+            tracing::warn!(error = %e, "a room's bookings could not be written for downstream consumers");
+        }
     }
 
     async fn push_one(&self, id: DeviceId, device: &Device, list: &[DeviceBooking]) {

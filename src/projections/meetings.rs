@@ -269,12 +269,13 @@ pub struct MeetingList {
     metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
     changed: Option<crate::devices::pusher::RoomsChanged>,
     live: Option<std::sync::Arc<super::live::LiveLists>>,
+    downstream: Option<std::sync::Arc<super::downstream::Downstream>>,
 }
 
 impl MeetingList {
     /// The projection, sealing rows with `ring`.
     pub fn new(ring: KeyRing) -> Self {
-        Self { ring, metrics: None, changed: None, live: None }
+        Self { ring, metrics: None, changed: None, live: None, downstream: None }
     }
 
     /// Counting the join-detail outcomes it reads into `metrics` (each event once per process:
@@ -294,6 +295,13 @@ impl MeetingList {
     /// Handing each committed change to the open event streams through `live`.
     pub fn with_live(mut self, live: std::sync::Arc<super::live::LiveLists>) -> Self {
         self.live = Some(live);
+        self
+    }
+
+    /// Writing each committed change to the `meeting-lists` topic too (kafka mode), before the
+    /// batch is committed: a failure leaves the batch to be applied again.
+    pub fn with_downstream(mut self, downstream: std::sync::Arc<super::downstream::Downstream>) -> Self {
+        self.downstream = Some(downstream);
         self
     }
 }
@@ -317,9 +325,10 @@ impl Projection for MeetingList {
                 };
                 rows.insert(key.clone(), current);
             }
-            let before = self.live.as_ref().and_then(|_| rows.get(&key).cloned().flatten());
+            let wanted = self.live.is_some() || self.downstream.is_some();
+            let before = if wanted { rows.get(&key).cloned().flatten() } else { None };
             fold_into(&mut rows, key.clone(), &env.event);
-            if self.live.is_some() {
+            if wanted {
                 let after = rows.get(&key).cloned().flatten();
                 let kind = match (&before, &after) {
                     (None, Some(_)) => Some(super::live::ChangeKind::Created),
@@ -339,6 +348,9 @@ impl Projection for MeetingList {
             }
         }
         let batch = batch_of(&self.ring, rows, position.into_positions())?;
+        if let Some(downstream) = &self.downstream {
+            downstream.meetings(&changes).await?;
+        }
         store.projection_apply(MEETING_LIST, batch).await?;
         if let Some(metrics) = &self.metrics {
             for outcome in events.iter().filter_map(|env| join_outcome(&env.event)) {

@@ -15,6 +15,7 @@
 
 pub mod access;
 pub mod devices;
+pub mod downstream;
 pub mod live;
 pub mod meetings;
 pub mod subscriptions;

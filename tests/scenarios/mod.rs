@@ -294,6 +294,18 @@ pub async fn every_produced_message_matches_its_schema_and_no_sentinel_leaks(env
             assert_valid(&validator(&format!("events/{kind}.v{version}.json")), &value["data"], kind);
         }
     }
+    // The meeting lists for downstream consumers (kafka mode): every record fits its schema,
+    // carries nothing sensitive in clear, and the last state of the cancelled invite says so.
+    if let Some(lists) = env.downstream_records("meeting-lists") {
+        let schema = validator("meeting-list.v1.json");
+        for value in &lists {
+            assert_valid(&schema, value, "meeting-lists record");
+            assert!(!value.to_string().contains(&sentinel), "{value}");
+        }
+        let last = lists.iter().rfind(|v| v["eventId"] == id.as_str()).unwrap();
+        assert_eq!(last["change"], "cancelled", "{last}");
+        assert!(lists.iter().any(|v| v["change"] == "created"), "{lists:?}");
+    }
     let notification = validator("notification.v1.json");
     if let Some(downstream) = env.downstream_records("notifications") {
         for value in &downstream {

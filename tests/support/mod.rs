@@ -105,7 +105,13 @@ impl Env {
             Backend::Embedded => None,
             Backend::KafkaMock => {
                 let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
-                for topic in ["hcal.notifications", "hcal.mailbox-events", "hcal.mailbox-snapshots"] {
+                for topic in [
+                    "hcal.notifications",
+                    "hcal.mailbox-events",
+                    "hcal.mailbox-snapshots",
+                    "hcal.meeting-lists",
+                    "hcal.room-bookings",
+                ] {
                     cluster.create_topic(topic, 8, 1).unwrap();
                 }
                 Some(KafkaSide::Mock(cluster))
@@ -337,6 +343,11 @@ base_url = "{webex}"
     /// the others' access index a moment later, and one issued while its mailbox is still being
     /// recovered (202) works once the mailbox has recorded the grant.
     async fn get_list_as(&self, path: &str, field: &str, token: &str) -> Vec<Value> {
+        self.get_page_as(path, token).await[field].as_array().cloned().unwrap()
+    }
+
+    /// The 200 answer of a GET with `token`, a 401 asked again as [`Env::get_list_as`] says.
+    async fn get_page_as(&self, path: &str, token: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let resp = self.http.get(format!("{}{path}", self.url())).bearer_auth(token).send().await.unwrap();
@@ -345,8 +356,7 @@ base_url = "{webex}"
                 continue;
             }
             assert_eq!(resp.status(), 200, "{path}");
-            let body: Value = resp.json().await.unwrap();
-            return body[field].as_array().cloned().unwrap();
+            return resp.json().await.unwrap();
         }
     }
 
@@ -375,10 +385,19 @@ base_url = "{webex}"
         token
     }
 
+    /// Every meeting of the user's list, page after page (`nextLink`).
     pub async fn meetings(&self, user: &str) -> Vec<Value> {
         let token = self.user_token(user).await;
-        let path = format!("/v1/users/{user}/meetings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z");
-        self.get_list_as(&path, "value", &token).await
+        let mut path = format!("/v1/users/{user}/meetings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z");
+        let mut all = Vec::new();
+        loop {
+            let page = self.get_page_as(&path, &token).await;
+            all.extend(page["value"].as_array().cloned().unwrap());
+            match page["nextLink"].as_str() {
+                Some(next) => path = next.to_owned(),
+                None => return all,
+            }
+        }
     }
 
     /// The admin list of mailboxes (`GET /admin/v1/mailboxes`), which the subscription index

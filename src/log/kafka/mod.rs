@@ -43,7 +43,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hcal_actors::log::{EventLog, LogError, MAILBOX_EVENTS, MAILBOX_SNAPSHOTS, NOTIFICATIONS, Record, partition_for};
+use hcal_actors::log::{
+    EventLog, LogError, MAILBOX_EVENTS, MAILBOX_SNAPSHOTS, MEETING_LISTS, NOTIFICATIONS, ROOM_BOOKINGS, Record,
+    partition_for,
+};
 use parking_lot::{Mutex, RwLock};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::BaseConsumer;
@@ -93,8 +96,9 @@ impl std::fmt::Debug for KafkaLog {
 impl KafkaLog {
     /// Connects to the cluster: validates `config`, builds the producer (transactional if
     /// `transactional_id` is set and the broker supports it), creates the `notifications`,
-    /// `mailbox-events` and `mailbox-snapshots` topics if they are missing and `create_topics`
-    /// is on (`mailbox-events` kept forever, `mailbox-snapshots` compacted), and learns each
+    /// `mailbox-events`, `mailbox-snapshots` and downstream `meeting-lists` and `room-bookings`
+    /// topics if they are missing and `create_topics` is on (`mailbox-events` kept forever, the
+    /// others but `notifications` compacted), and learns each
     /// topic's partition count. Fails with `Unavailable` if the cluster cannot be reached
     /// within `request_timeout`, `Invalid` for a configuration the broker or hcal rejects.
     pub async fn connect(config: KafkaConfig) -> Result<Self, LogError> {
@@ -110,7 +114,7 @@ impl KafkaLog {
         }
         let meta: BaseConsumer = consumer_config(&base).create().map_err(|e| kafka_error("create consumer", e))?;
         let catalog = Catalog { config, base, meta: Arc::new(meta), partitions: RwLock::default() };
-        for topic in [NOTIFICATIONS, MAILBOX_EVENTS, MAILBOX_SNAPSHOTS] {
+        for topic in [NOTIFICATIONS, MAILBOX_EVENTS, MAILBOX_SNAPSHOTS, MEETING_LISTS, ROOM_BOOKINGS] {
             catalog.ensure(topic).await?;
         }
         let writer = match &catalog.config.transactional_id {
