@@ -19,6 +19,7 @@ pub mod log;
 pub mod metrics;
 pub mod orphans;
 pub mod platform;
+pub mod presence;
 pub mod projections;
 pub mod replay;
 pub mod runtime;

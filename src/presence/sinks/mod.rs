@@ -1,0 +1,1 @@
+//! The presence sinks, one module per kind of tool.
