@@ -36,6 +36,8 @@ pub struct AppState {
     pub subscriptions: Arc<SubscriptionIndex>,
     /// Granted access tokens.
     pub access: Arc<AccessIndex>,
+    /// Presence per mailbox.
+    pub presence: Arc<crate::projections::presence::PresenceIndex>,
     /// Registered room devices.
     pub devices: Arc<crate::projections::devices::DeviceIndex>,
     /// The meeting lists' changes, for the event streams.

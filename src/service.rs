@@ -47,6 +47,8 @@ pub struct Secrets {
     /// Secrets of `[[platforms]]` entries that name one (a Jitsi server's token secret), by
     /// platform id.
     pub platforms: std::collections::BTreeMap<String, String>,
+    /// Secrets of `[[presence.sinks]]`, by sink name.
+    pub presence: std::collections::BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -77,8 +79,12 @@ impl Secrets {
                 platforms.insert(entry.id().to_owned(), required(&name.to_owned()));
             }
         }
+        let mut presence = std::collections::BTreeMap::new();
+        for (sink, name) in config.presence.sinks.iter().zip(config.presence.sink_names()) {
+            presence.insert(name, required(&sink.secret_env));
+        }
         if missing.is_empty() {
-            Ok(Self { graph_client_secret, webex_token, api_token, platforms })
+            Ok(Self { graph_client_secret, webex_token, api_token, platforms, presence })
         } else {
             Err(StartError::MissingSecrets(missing))
         }
@@ -114,6 +120,14 @@ pub enum StartError {
     /// The Graph client could not be built.
     #[error("configuring the Graph client: {0}")]
     Graph(#[from] crate::graph::GraphSetupError),
+    /// A presence sink could not be set up.
+    #[error("setting up presence sink {name}: {why}")]
+    PresenceSink {
+        /// The sink's name.
+        name: String,
+        /// Why.
+        why: String,
+    },
     /// The Kafka consumer could not be created.
     #[error("joining the Kafka consumer group: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
@@ -226,7 +240,8 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     let access = Arc::new(AccessIndex::open(&store, ring.clone()).await?);
     let rooms_changed = RoomsChanged::default();
     let devices = Arc::new(DeviceIndex::open(&store, ring.clone()).await?.with_changes(rooms_changed.clone()));
-    let indexes: [&dyn Projection; 3] = [subscriptions.as_ref(), access.as_ref(), devices.as_ref()];
+    let presence = Arc::new(crate::projections::presence::PresenceIndex::open(&store).await?);
+    let indexes: [&dyn Projection; 4] = [subscriptions.as_ref(), access.as_ref(), devices.as_ref(), presence.as_ref()];
     projections::catch_up(log.as_ref(), &store, &ring, &indexes).await?;
     subscriptions.caught_up(began);
     let metrics = Arc::new(Metrics::default());
@@ -268,6 +283,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
         subscriptions: subscriptions.clone(),
         access: access.clone(),
         devices: devices.clone(),
+        presence: presence.clone(),
         live: live.clone(),
         pusher: pusher.clone(),
         registry: registry.clone(),
@@ -315,6 +331,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
             }
             None => {
                 metrics.set("hcal_partitions_owned", i64::from(log.partitions(NOTIFICATIONS)));
+                registry.ownership.set(0..log.partitions(NOTIFICATIONS));
                 for partition in 0..log.partitions(NOTIFICATIONS) {
                     let task =
                         dispatch::embedded::run_partition(log.clone(), registry.clone(), metrics.clone(), partition);
@@ -330,7 +347,31 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     if let Some(downstream) = downstream {
         meeting_list = meeting_list.with_downstream(downstream);
     }
-    let followed: Vec<Arc<dyn Projection>> = vec![subscriptions, access, devices, Arc::new(meeting_list)];
+    let followed: Vec<Arc<dyn Projection>> =
+        vec![subscriptions, access, devices, presence.clone(), Arc::new(meeting_list)];
+    let owner = crate::presence::poller::Owner::new(registry.ownership.clone(), log.partitions(NOTIFICATIONS));
+    let timers = Arc::new(crate::presence::poller::Timers::new(
+        state.inbox.clone(),
+        presence.clone(),
+        owner.clone(),
+        state.clock.clone(),
+    ));
+    tasks.push(tokio::spawn(timers.run(PRESENCE_TIMER_TICK)));
+    if config.presence.poll {
+        let poller = Arc::new(crate::presence::poller::Poller::new(
+            state.graph.clone(),
+            state.inbox.clone(),
+            presence.clone(),
+            owner,
+            state.clock.clone(),
+            metrics.clone(),
+            config.presence.clone(),
+        ));
+        tasks.push(tokio::spawn(poller.run(PRESENCE_POLL_TICK)));
+    }
+    for delivery in crate::presence::deliveries(&config.presence, &secrets.presence, &state.graph, &metrics)? {
+        tasks.push(tokio::spawn(crate::presence::deliver::run(log.clone(), store.clone(), ring.clone(), delivery)));
+    }
     tasks.push(tokio::spawn(pusher.run()));
     tasks.push(tokio::spawn(projections::run(log.clone(), store, ring, followed)));
     if !config.testing.controllable_clock {
@@ -342,6 +383,12 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     tracing::info!(%url, "hcal is listening");
     Ok(Running { url, state, server: handle, tasks, storage, lock })
 }
+
+/// How often the presence timers look for a window's edge: presence changes within this of it.
+const PRESENCE_TIMER_TICK: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// How often the presence poller looks for reads that are due.
+const PRESENCE_POLL_TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Threads (actix-web workers) of the HTTP server.
 const HTTP_WORKERS: usize = 2;

@@ -122,6 +122,7 @@ hold_processing = true
             webex_token: "unused".into(),
             api_token: API_TOKEN.into(),
             platforms: Default::default(),
+            presence: Default::default(),
         };
         service::start(config, secrets).await.unwrap()
     }

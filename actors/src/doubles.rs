@@ -437,6 +437,7 @@ pub struct FakeSubscription {
 pub struct FakeSubscriptions {
     subscriptions: Mutex<HashMap<String, FakeSubscription>>,
     locales: Mutex<HashMap<MailboxId, String>>,
+    replies: Mutex<HashMap<MailboxId, crate::presence::AutoReplies>>,
     window: Mutex<HashMap<MailboxId, Vec<(GraphEventId, bool)>>>,
     failures: Mutex<HashMap<&'static str, VecDeque<GraphFailure>>>,
     calls: Mutex<Vec<&'static str>>,
@@ -448,6 +449,11 @@ impl FakeSubscriptions {
     /// The mailbox's `language.locale`.
     pub fn set_locale(&self, mailbox: MailboxId, locale: &str) {
         lock(&self.locales).insert(mailbox, locale.to_owned());
+    }
+
+    /// The mailbox's automatic replies.
+    pub fn set_auto_replies(&self, mailbox: MailboxId, replies: crate::presence::AutoReplies) {
+        lock(&self.replies).insert(mailbox, replies);
     }
 
     /// What a delta round of the mailbox's window returns.
@@ -525,9 +531,14 @@ impl SubscriptionApi for FakeSubscriptions {
         Ok(())
     }
 
-    async fn mailbox_locale(&self, mailbox: &MailboxId) -> Result<Option<String>, GraphFailure> {
+    async fn mailbox_settings(&self, mailbox: &MailboxId) -> Result<crate::ports::SettingsRead, GraphFailure> {
         self.call("settings")?;
-        Ok(lock(&self.locales).get(mailbox).cloned())
+        Ok(crate::ports::SettingsRead {
+            locale: lock(&self.locales).get(mailbox).cloned(),
+            automatic_replies: Some(
+                lock(&self.replies).get(mailbox).copied().unwrap_or(crate::presence::AutoReplies::DISABLED),
+            ),
+        })
     }
 
     async fn reauthorize(&self, _mailbox: &MailboxId, id: &str) -> Result<bool, GraphFailure> {

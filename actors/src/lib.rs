@@ -14,4 +14,5 @@ pub mod log;
 pub mod mailbox;
 pub mod notification;
 pub mod ports;
+pub mod presence;
 pub mod seal;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::ids::{DeviceId, GraphEventId, MailboxId, TenantId, TokenId, UserObjectId};
+use crate::presence::AutoReplies;
 use crate::seal::Sealed;
 
 /// Change types of Graph notifications.
@@ -96,6 +97,20 @@ pub enum AdminCommand {
         /// The device's id.
         device_id: DeviceId,
     },
+    /// The mailbox settings as the presence poller read them (only what presence needs: the
+    /// language and the automatic replies' status and window). Logged only when they differ
+    /// from what the mailbox last recorded.
+    #[serde(rename_all = "camelCase")]
+    RecordSettings {
+        /// `language.locale`, when set.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        locale: Option<String>,
+        /// The automatic replies.
+        automatic_replies: AutoReplies,
+    },
+    /// Timer at a scheduled automatic-replies window's start or end: the mailbox records the
+    /// presence its setting means now.
+    ApplyPresence,
 }
 
 /// Who holds an access token hcal issued.
@@ -224,6 +239,7 @@ mod tests {
 mod commands {
     use super::*;
     use crate::ids::DeviceId;
+    use crate::presence::AutoReplyStatus;
 
     #[test]
     fn every_command_reads_back_as_written() {
@@ -242,6 +258,15 @@ mod commands {
             AdminCommand::RevokeToken { token_id },
             AdminCommand::RegisterDevice { device_id, kind: "roomOs".into(), sealed },
             AdminCommand::RemoveDevice { device_id },
+            AdminCommand::RecordSettings {
+                locale: Some("de-DE".into()),
+                automatic_replies: AutoReplies::new(
+                    AutoReplyStatus::Scheduled,
+                    Some("2026-12-02T09:00:00Z".parse().unwrap()),
+                    Some("2026-12-04T17:00:00Z".parse().unwrap()),
+                ),
+            },
+            AdminCommand::ApplyPresence,
         ] {
             let record = NotificationRecord::command(mailbox, command, Utc::now());
             let text = serde_json::to_string(&record).unwrap();

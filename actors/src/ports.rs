@@ -284,9 +284,10 @@ pub trait SubscriptionApi: Send + Sync {
     /// Deletes a subscription (already gone counts as deleted).
     async fn delete(&self, mailbox: &MailboxId, id: &str) -> Result<(), GraphFailure>;
 
-    /// The mailbox's language (`mailboxSettings.language.locale`), which also proves the
-    /// mailbox is reachable (licensed, inside the access policy, consented).
-    async fn mailbox_locale(&self, mailbox: &MailboxId) -> Result<Option<String>, GraphFailure>;
+    /// The mailbox's language (`mailboxSettings.language.locale`) and automatic replies; the
+    /// read also proves the mailbox is reachable (licensed, inside the access policy,
+    /// consented).
+    async fn mailbox_settings(&self, mailbox: &MailboxId) -> Result<SettingsRead, GraphFailure>;
 
     /// Reauthorizes a subscription; `Ok(false)` when Graph no longer has it.
     async fn reauthorize(&self, mailbox: &MailboxId, id: &str) -> Result<bool, GraphFailure>;
@@ -320,4 +321,13 @@ pub trait Inbox: Send + Sync {
 pub trait Clock: Send + Sync {
     /// Now.
     fn now(&self) -> DateTime<Utc>;
+}
+
+/// What a read of the mailbox settings tells the mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SettingsRead {
+    /// `language.locale`, when set.
+    pub locale: Option<String>,
+    /// `automaticRepliesSetting` as hcal keeps it, when the answer had a readable one.
+    pub automatic_replies: Option<crate::presence::AutoReplies>,
 }

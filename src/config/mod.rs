@@ -45,6 +45,9 @@ pub struct Config {
     /// Room devices: their lists and how they are pushed.
     #[serde(default)]
     pub devices: crate::devices::config::DevicesConfig,
+    /// Out of office as presence: polling automatic replies and the sinks that hear of them.
+    #[serde(default)]
+    pub presence: crate::presence::config::PresenceConfig,
     /// Test-only switches.
     #[serde(default)]
     pub testing: TestingConfig,
@@ -380,6 +383,7 @@ impl Config {
         }
         problems.extend(self.domain.problems());
         problems.extend(self.devices.problems());
+        problems.extend(self.presence.problems());
         problems.extend(crate::platform::problems(&self.platforms));
         let catalogue = crate::platform::catalogue(&self.platforms);
         for (i, rule) in self.domain.keywords.iter().enumerate() {

@@ -101,6 +101,9 @@ impl ConsumerContext for OwnershipContext {
         }
         if let Ok(owned) = consumer.assignment() {
             self.metrics.set("hcal_partitions_owned", owned.count() as i64);
+            let partitions =
+                owned.elements().iter().filter_map(|e| u32::try_from(e.partition()).ok()).collect::<Vec<_>>();
+            self.registry.ownership.set(partitions);
         }
         self.note_change();
     }

@@ -15,6 +15,26 @@ use hcal_actors::notification::NotificationRecord;
 use crate::metrics::Metrics;
 use crate::runtime::{Checkpoint, MailboxRegistry};
 
+/// Which partitions of the notifications log this process owns now: in embedded mode all of
+/// them, in kafka mode those the consumer group assigned. Work that must be done once per
+/// mailbox across processes (presence polls and timers) is done by its owner only.
+#[derive(Debug, Default)]
+pub struct Ownership {
+    partitions: parking_lot::RwLock<std::collections::HashSet<u32>>,
+}
+
+impl Ownership {
+    /// Replaces the owned partitions.
+    pub fn set(&self, partitions: impl IntoIterator<Item = u32>) {
+        *self.partitions.write() = partitions.into_iter().collect();
+    }
+
+    /// Whether `partition` is this process's.
+    pub fn owns(&self, partition: u32) -> bool {
+        self.partitions.read().contains(&partition)
+    }
+}
+
 /// Consumer group of the mailbox actors.
 pub const GROUP: &str = "mailbox-actors";
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use hcal_actors::ids::{GraphEventId, MailboxId, SubscriptionId, TenantId};
+use hcal_actors::ids::{GraphEventId, MailboxId, SubscriptionId, TenantId, UserObjectId};
 use hcal_actors::ports::{GraphApi, GraphEvent, GraphFailure, Occurrence, PatchedEvent};
 use rand::Rng;
 use reqwest::Method;
@@ -61,6 +61,9 @@ enum Replay {
     OnlyUnprocessed,
 }
 
+/// Most requests Graph takes in one `$batch`.
+pub const MAX_BATCH: usize = 20;
+
 /// One logical Graph call.
 struct Call {
     op: &'static str,
@@ -72,6 +75,9 @@ struct Call {
     headers: Vec<(&'static str, String)>,
     body: Option<Value>,
     replay: Replay,
+    /// Retries allowed, when not the configured `max_retries` (callers that keep their own
+    /// schedule and budget ask for none).
+    max_retries: Option<u32>,
     /// Where callers that explain failures to a person get more of the last answer than its
     /// status and code.
     diagnostics: Option<detailed::DiagnosticsSink>,
@@ -89,6 +95,7 @@ impl Call {
             headers: Vec::new(),
             body: None,
             replay: Replay::Always,
+            max_retries: None,
             diagnostics: None,
         }
     }
@@ -294,6 +301,56 @@ impl GraphClient {
         }
     }
 
+    /// Reads the settings of up to 20 mailboxes of `tenant` in one `$batch`, without retrying
+    /// (the caller keeps its own schedule and request budget). Answers each mailbox in
+    /// `users`' order: its settings, or how its read failed (a throttled read carries the wait
+    /// Graph asked for). Fails as a whole when the batch itself was refused or unreadable.
+    pub async fn batch_mailbox_settings(
+        &self,
+        tenant: TenantId,
+        users: &[UserObjectId],
+    ) -> Result<Vec<Result<MailboxSettings, GraphFailure>>, GraphFailure> {
+        if users.len() > MAX_BATCH {
+            return Err(GraphFailure::Fatal { status: 400, code: "TooManyRequestsInBatch".into() });
+        }
+        let url = format!("{}/$batch", self.inner.graph_base);
+        let mut call = Call::new("batch_mailbox_settings", Method::POST, url, tenant).json(wire::settings_batch(users));
+        call.max_retries = Some(0);
+        let body = match self.execute(call).await? {
+            Reply::Ok { body, .. } => body,
+            Reply::Refused { status, code } => return Err(error::refusal(status, &code)),
+        };
+        let answers = wire::parse_batch(&body, users.len()).map_err(|e| invalid_answer(200, &e))?;
+        let mut results: Vec<Result<MailboxSettings, GraphFailure>> =
+            users.iter().map(|_| Err(GraphFailure::Transient("no answer in the $batch response".into()))).collect();
+        for answer in answers {
+            let result = match answer.status {
+                200..=299 => wire::parse_mailbox_settings(answer.body.to_string().as_bytes())
+                    .map_err(|e| invalid_answer(answer.status, &e)),
+                429 | 503 => Err(GraphFailure::Throttled { retry_after_secs: answer.retry_after.unwrap_or(1.0) }),
+                500..=599 => Err(GraphFailure::Transient(format!("{} {}", answer.status, answer.code))),
+                status => Err(error::refusal(status, &answer.code)),
+            };
+            if let Some(slot) = results.get_mut(answer.index) {
+                *slot = result;
+            }
+        }
+        Ok(results)
+    }
+
+    /// The user's e-mail address (`mail`, else `userPrincipalName`), `None` when it has none.
+    pub async fn user_address(&self, mailbox: &MailboxId) -> Result<Option<String>, GraphFailure> {
+        let url = format!("{}/users/{}?$select=mail,userPrincipalName", self.inner.graph_base, mailbox.user);
+        match self.execute(Call::new("user_address", Method::GET, url, mailbox.tenant)).await? {
+            Reply::Ok { status, body } => {
+                let v: Value = serde_json::from_slice(&body).map_err(|e| invalid_answer(status, &e.to_string()))?;
+                let text = |k: &str| v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
+                Ok(text("mail").or_else(|| text("userPrincipalName")))
+            }
+            Reply::Refused { status, code } => Err(error::refusal(status, &code)),
+        }
+    }
+
     fn event_url(&self, mailbox: &MailboxId, id: &GraphEventId) -> String {
         format!("{}/users/{}/events/{}", self.inner.graph_base, mailbox.user, encode_component(id.as_str()))
     }
@@ -382,7 +439,8 @@ impl GraphClient {
                 tracing::warn!(reason = %failed.reason, attempts, "not repeated: the request may have taken effect");
                 return Err(failed.into_failure(attempts, &inner.backoff));
             }
-            let next = retry::plan(&failed, retries, inner.config.max_retries, &inner.backoff, &mut rand::rng());
+            let allowed = call.max_retries.unwrap_or(inner.config.max_retries);
+            let next = retry::plan(&failed, retries, allowed, &inner.backoff, &mut rand::rng());
             match next {
                 Next::GiveUp => {
                     tracing::warn!(reason = %failed.reason, attempts, "Graph call failed; giving up");

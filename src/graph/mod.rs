@@ -34,6 +34,7 @@ mod retry;
 pub mod subscriptions;
 mod token;
 mod wire;
+pub mod zones;
 
 #[cfg(test)]
 mod tests;
@@ -41,8 +42,8 @@ mod tests;
 use chrono::{DateTime, Utc};
 use hcal_actors::ids::{SubscriptionId, UserObjectId};
 
-pub use self::client::GraphClient;
 pub use self::client::detailed::{GraphCallError, GraphRefusal};
+pub use self::client::{GraphClient, MAX_BATCH};
 pub use self::config::{GraphConfig, GraphSetupError, MAX_CONCURRENT_HARD_CAP};
 
 /// A change-notification subscription as Graph confirmed it.
@@ -77,7 +78,7 @@ pub struct MailboxSettings {
     pub locale: String,
     /// `timeZone` as Graph names it (Windows or IANA name); empty when absent.
     pub time_zone: String,
-    /// `automaticRepliesSetting` as Graph sent it (`Null` when absent). Its reply messages
-    /// are sensitive: never log them.
-    pub automatic_replies: serde_json::Value,
+    /// `automaticRepliesSetting`'s status and window (in UTC), when Graph sent a readable one.
+    /// The reply messages are never read.
+    pub automatic_replies: Option<hcal_actors::presence::AutoReplies>,
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hcal_actors::ids::{GraphEventId, MailboxId, SubscriptionId};
-use hcal_actors::ports::{GraphFailure, SubscriptionApi};
+use hcal_actors::ports::{GraphFailure, SettingsRead, SubscriptionApi};
 
 use crate::graph::GraphClient;
 
@@ -96,9 +96,12 @@ impl SubscriptionApi for GraphSubscriptions {
         self.client.delete_subscription(&mailbox.tenant, &subscription_id(id)?).await
     }
 
-    async fn mailbox_locale(&self, mailbox: &MailboxId) -> Result<Option<String>, GraphFailure> {
+    async fn mailbox_settings(&self, mailbox: &MailboxId) -> Result<SettingsRead, GraphFailure> {
         let settings = self.client.mailbox_settings(mailbox).await?;
-        Ok(Some(settings.locale).filter(|l| !l.is_empty()))
+        Ok(SettingsRead {
+            locale: Some(settings.locale).filter(|l| !l.is_empty()),
+            automatic_replies: settings.automatic_replies,
+        })
     }
 
     async fn reauthorize(&self, mailbox: &MailboxId, id: &str) -> Result<bool, GraphFailure> {

@@ -9,6 +9,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use chrono::{DurationRound, TimeDelta, TimeZone, Utc};
 use hcal_actors::ids::{GraphEventId, MailboxId, TenantId, UserObjectId};
 use hcal_actors::ports::{EventType, GraphApi, GraphFailure};
+use hcal_actors::presence::AutoReplyStatus;
 use hcal_sim::graph::{FaultConfig, GraphSim, GraphSimConfig, ThrottleConfig, UserSpec};
 use serde_json::{Value, json};
 
@@ -581,10 +582,10 @@ async fn mailbox_settings_are_read() {
     let settings = client.mailbox_settings(&mailbox(&env.tenant, &carol_id)).await.unwrap();
     assert_eq!(settings.locale, "de-DE");
     assert_eq!(settings.time_zone, "W. Europe Standard Time");
-    assert_eq!(settings.automatic_replies["status"], "alwaysEnabled");
+    assert_eq!(settings.automatic_replies.map(|r| r.status), Some(AutoReplyStatus::AlwaysEnabled));
     let alice = client.mailbox_settings(&env.alice).await.unwrap();
     assert_eq!((alice.locale.as_str(), alice.time_zone.as_str()), ("en-US", "UTC"));
-    assert_eq!(alice.automatic_replies["status"], "disabled");
+    assert_eq!(alice.automatic_replies.map(|r| r.status), Some(AutoReplyStatus::Disabled));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use hcal_actors::ids::{GraphEventId, SubscriptionId, UserObjectId};
 use hcal_actors::ports::{EmailAddress, EventType, GraphEvent, Occurrence};
+use hcal_actors::presence::{AutoReplies, AutoReplyStatus};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -346,8 +347,74 @@ pub(crate) fn parse_mailbox_settings(body: &[u8]) -> Result<MailboxSettings, Str
     Ok(MailboxSettings {
         locale: text(v.get("language").and_then(|l| l.get("locale"))),
         time_zone: text(v.get("timeZone")),
-        automatic_replies: v.get("automaticRepliesSetting").cloned().unwrap_or(Value::Null),
+        automatic_replies: v.get("automaticRepliesSetting").and_then(auto_replies),
     })
+}
+
+/// `automaticRepliesSetting` as hcal keeps it: the status (any case) and, for `scheduled`, the
+/// window's `dateTimeTimeZone` ends as instants. `None` when the status is missing or unknown;
+/// a scheduled window whose ends do not read is kept without them (it then never holds).
+pub(crate) fn auto_replies(v: &Value) -> Option<AutoReplies> {
+    let status = AutoReplyStatus::parse(v.get("status")?.as_str()?)?;
+    let end = |name: &str| {
+        let dt = v.get(name)?;
+        super::zones::instant(
+            dt.get("dateTime")?.as_str()?,
+            dt.get("timeZone").and_then(Value::as_str).unwrap_or("UTC"),
+        )
+    };
+    Some(AutoReplies::new(status, end("scheduledStartDateTime"), end("scheduledEndDateTime")))
+}
+
+/// The body of a `$batch` of `GET /users/{id}/mailboxSettings`, one request per user, the
+/// request id being the user's index in `users`.
+pub(crate) fn settings_batch(users: &[UserObjectId]) -> Value {
+    let requests: Vec<Value> = users
+        .iter()
+        .enumerate()
+        .map(|(i, user)| json!({"id": i.to_string(), "method": "GET", "url": format!("/users/{user}/mailboxSettings")}))
+        .collect();
+    json!({ "requests": requests })
+}
+
+/// One answer of a `$batch`: the index of its request, its status, `Retry-After` (seconds)
+/// when it has one, its error code and its body.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct BatchAnswer {
+    pub index: usize,
+    pub status: u16,
+    pub retry_after: Option<f64>,
+    pub code: String,
+    pub body: Value,
+}
+
+/// The answers of a `$batch` response, in any order; answers whose id is not one hcal sent
+/// are dropped. Header names are compared without regard to case.
+pub(crate) fn parse_batch(body: &[u8], sent: usize) -> Result<Vec<BatchAnswer>, String> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| format!("$batch answer is not valid JSON: {}", json_error_kind(&e)))?;
+    let responses = v.get("responses").and_then(Value::as_array).ok_or("$batch answer has no responses")?;
+    let mut answers = Vec::with_capacity(responses.len());
+    for r in responses {
+        let Some(index) = r.get("id").and_then(Value::as_str).and_then(|id| id.parse::<usize>().ok()) else {
+            continue;
+        };
+        if index >= sent {
+            continue;
+        }
+        let status = r.get("status").and_then(Value::as_u64).and_then(|s| u16::try_from(s).ok()).unwrap_or(0);
+        let retry_after = r.get("headers").and_then(Value::as_object).and_then(|h| {
+            h.iter().find(|(k, _)| k.eq_ignore_ascii_case("retry-after")).and_then(|(_, v)| match v {
+                Value::String(s) => s.trim().parse::<f64>().ok(),
+                Value::Number(n) => n.as_f64(),
+                _ => None,
+            })
+        });
+        let body = r.get("body").cloned().unwrap_or(Value::Null);
+        let code = body.pointer("/error/code").and_then(Value::as_str).unwrap_or_default().to_owned();
+        answers.push(BatchAnswer { index, status, retry_after, code, body });
+    }
+    Ok(answers)
 }
 
 /// The kind of a JSON error without its text, which can quote the payload.
@@ -500,8 +567,8 @@ mod tests {
         .unwrap();
         assert_eq!(settings.locale, "de-DE");
         assert_eq!(settings.time_zone, "W. Europe Standard Time");
-        assert_eq!(settings.automatic_replies, json!({"status": "scheduled"}));
-        assert_eq!(parse_mailbox_settings(b"{}").unwrap().automatic_replies, Value::Null);
+        assert_eq!(settings.automatic_replies, Some(AutoReplies::new(AutoReplyStatus::Scheduled, None, None)));
+        assert_eq!(parse_mailbox_settings(b"{}").unwrap().automatic_replies, None);
     }
 
     #[test]
@@ -540,5 +607,53 @@ mod tests {
             json!({"body": {"contentType": "html", "content": "<p>x</p>"},
                    "singleValueExtendedProperties": [{"id": MARKER, "value": "m"}]})
         );
+    }
+
+    #[test]
+    fn automatic_replies_keep_the_status_and_the_window_in_utc_and_never_the_messages() {
+        let v = json!({
+            "status": "Scheduled",
+            "externalAudience": "all",
+            "internalReplyMessage": "<p>I am away</p>",
+            "scheduledStartDateTime": {"dateTime": "2026-12-02T09:00:00.0000000", "timeZone": "W. Europe Standard Time"},
+            "scheduledEndDateTime": {"dateTime": "2026-12-04T17:00:00.0000000", "timeZone": "UTC"},
+        });
+        let replies = auto_replies(&v).unwrap();
+        assert_eq!(replies.status, AutoReplyStatus::Scheduled);
+        assert_eq!(replies.start, Some("2026-12-02T08:00:00Z".parse().unwrap()));
+        assert_eq!(replies.end, Some("2026-12-04T17:00:00Z".parse().unwrap()));
+        assert!(!format!("{replies:?}").contains("away"));
+        let always =
+            auto_replies(&json!({"status": "alwaysEnabled", "scheduledStartDateTime": v["scheduledStartDateTime"]}));
+        assert_eq!(always, Some(AutoReplies::new(AutoReplyStatus::AlwaysEnabled, None, None)));
+        assert_eq!(auto_replies(&json!({"status": "sometimes"})), None);
+        assert_eq!(auto_replies(&json!({})), None);
+        let unreadable =
+            json!({"status": "scheduled", "scheduledStartDateTime": {"dateTime": "soon", "timeZone": "UTC"}});
+        assert_eq!(auto_replies(&unreadable), Some(AutoReplies::new(AutoReplyStatus::Scheduled, None, None)));
+    }
+
+    #[test]
+    fn batch_answers_are_matched_to_their_requests() {
+        let users = [
+            UserObjectId::parse("6f0c5b0e-6a4a-4a55-9f4c-2f7c3f8c9d01").unwrap(),
+            UserObjectId::parse("6f0c5b0e-6a4a-4a55-9f4c-2f7c3f8c9d02").unwrap(),
+        ];
+        let body = settings_batch(&users);
+        assert_eq!(body["requests"][1]["url"], "/users/6f0c5b0e-6a4a-4a55-9f4c-2f7c3f8c9d02/mailboxSettings");
+        assert_eq!(body["requests"][1]["id"], "1");
+        let answer = json!({"responses": [
+            {"id": "1", "status": 429, "headers": {"retry-after": "7"}, "body": {"error": {"code": "ApplicationThrottled", "message": "m"}}},
+            {"id": "0", "status": 200, "headers": {"Content-Type": "application/json"}, "body": {"language": {"locale": "tr-TR"}}},
+            {"id": "9", "status": 200, "body": {}},
+            {"id": "x", "status": 200, "body": {}},
+        ]});
+        let answers = parse_batch(answer.to_string().as_bytes(), 2).unwrap();
+        assert_eq!(answers.len(), 2);
+        assert_eq!((answers[0].index, answers[0].status, answers[0].retry_after), (1, 429, Some(7.0)));
+        assert_eq!(answers[0].code, "ApplicationThrottled");
+        assert_eq!((answers[1].index, answers[1].status, answers[1].retry_after), (0, 200, None));
+        assert!(parse_batch(b"{}", 2).is_err());
+        assert!(parse_batch(b"not json", 2).is_err());
     }
 }

@@ -19,6 +19,7 @@ pub mod logs;
 pub mod mailboxes;
 pub mod meetings;
 pub mod ops;
+pub mod presence;
 pub mod stream;
 pub mod tenant;
 pub mod testing;
@@ -56,6 +57,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_body: usize) {
                 [(Method::GET, web::to(mailboxes::status)), (Method::DELETE, web::to(mailboxes::disable))],
             )
             .app_data(user_path_config()),
+        )
+        .service(
+            resource("/v1/users/{user}/presence", [(Method::GET, web::to(presence::get))]).app_data(user_path_config()),
         )
         .service(
             resource("/v1/users/{user}/meetings/stream", [(Method::GET, web::to(stream::stream))])

@@ -15,27 +15,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hcal_actors::ids::{TenantId, UserObjectId};
-use serde::{Deserialize, Serialize};
 
-/// A user's presence as hcal derives it from Microsoft 365 automatic replies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum PresenceStatus {
-    /// Automatic replies are on (always, or inside their scheduled window).
-    OutOfOffice,
-    /// Automatic replies are off, or outside their scheduled window.
-    Available,
-}
-
-impl PresenceStatus {
-    /// The wire name (`outOfOffice`, `available`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OutOfOffice => "outOfOffice",
-            Self::Available => "available",
-        }
-    }
-}
+pub use hcal_actors::presence::PresenceStatus;
 
 /// One change of a user's presence, as a sink receives it.
 #[derive(Debug, Clone, PartialEq, Eq)]

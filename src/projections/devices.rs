@@ -134,7 +134,11 @@ impl DeviceIndex {
 
     /// The devices of a room.
     pub fn of_room(&self, room: &MailboxId) -> Vec<(DeviceId, Device)> {
-        self.list().into_iter().filter(|(_, d)| d.room == *room).collect()
+        // Filtered before anything is cloned: the pusher asks this for every room it pushes.
+        let mut of_room: Vec<(DeviceId, Device)> =
+            self.devices.read().iter().filter(|(_, d)| d.room == *room).map(|(id, d)| (*id, d.clone())).collect();
+        of_room.sort_by_key(|(id, _)| *id);
+        of_room
     }
 
     /// The rooms that have devices.

@@ -18,6 +18,7 @@ pub mod devices;
 pub mod downstream;
 pub mod live;
 pub mod meetings;
+pub mod presence;
 pub mod subscriptions;
 
 use std::sync::Arc;

@@ -407,8 +407,8 @@ impl SubscriptionApi for Announcing {
         self.inner.delete(mailbox, id).await
     }
 
-    async fn mailbox_locale(&self, mailbox: &MailboxId) -> Result<Option<String>, GraphFailure> {
-        self.inner.mailbox_locale(mailbox).await
+    async fn mailbox_settings(&self, mailbox: &MailboxId) -> Result<hcal_actors::ports::SettingsRead, GraphFailure> {
+        self.inner.mailbox_settings(mailbox).await
     }
 
     async fn reauthorize(&self, mailbox: &MailboxId, id: &str) -> Result<bool, GraphFailure> {

@@ -128,8 +128,8 @@ impl SubscriptionApi for CrashingSubscriptions {
         self.0.delete(mailbox, id).await
     }
 
-    async fn mailbox_locale(&self, mailbox: &MailboxId) -> Result<Option<String>, GraphFailure> {
-        self.0.mailbox_locale(mailbox).await
+    async fn mailbox_settings(&self, mailbox: &MailboxId) -> Result<hcal_actors::ports::SettingsRead, GraphFailure> {
+        self.0.mailbox_settings(mailbox).await
     }
 
     async fn reauthorize(&self, mailbox: &MailboxId, id: &str) -> Result<bool, GraphFailure> {

@@ -60,6 +60,8 @@ pub struct MailboxRegistry {
     epoch: Arc<AtomicU64>,
     /// Records between checkpoints; 0 when snapshots are off or cannot be used with this log.
     snapshot_every: u64,
+    /// The notification partitions this process owns, as the dispatcher learns them.
+    pub ownership: Arc<crate::dispatch::Ownership>,
 }
 
 impl MailboxRegistry {
@@ -68,7 +70,14 @@ impl MailboxRegistry {
     pub fn new(deps: Arc<Deps>, arbiters: Vec<ArbiterHandle>, snapshot_every: u64) -> Self {
         // The log's partition counts are known once it is connected; they do not change.
         let snapshot_every = if snapshots_usable(deps.log.as_ref()) { snapshot_every } else { 0 };
-        Self { deps, arbiters, owned: tokio::sync::Mutex::new(Owned::default()), epoch: Arc::default(), snapshot_every }
+        Self {
+            deps,
+            arbiters,
+            owned: tokio::sync::Mutex::new(Owned::default()),
+            epoch: Arc::default(),
+            snapshot_every,
+            ownership: Arc::default(),
+        }
     }
 
     /// A lease valid until the next ownership change. Take it when a record is handed out.

@@ -232,8 +232,12 @@ impl Mailbox {
             tracing::warn!(mailbox = %id, error = %failure, "{what} failed");
         };
         Ok(match effect {
-            Effect::ReadMailboxSettings { locale_hint } => match deps.subscriptions.mailbox_locale(id).await {
-                Ok(locale) => MailboxInput::MailboxSettingsRead { locale, locale_hint },
+            Effect::ReadMailboxSettings { locale_hint } => match deps.subscriptions.mailbox_settings(id).await {
+                Ok(read) => MailboxInput::MailboxSettingsRead {
+                    locale: read.locale,
+                    locale_hint,
+                    automatic_replies: read.automatic_replies,
+                },
                 Err(failure) => {
                     failed("reading the mailbox settings", &failure);
                     MailboxInput::SetupFailed { step: SetupStep::ReadSettings { locale_hint }, failure }
@@ -420,6 +424,10 @@ fn input_of(record: &NotificationRecord, ring: &KeyRing) -> Result<MailboxInput,
         NotificationKind::Command(AdminCommand::RemoveDevice { device_id }) => {
             MailboxInput::RemoveDevice { device_id: *device_id }
         }
+        NotificationKind::Command(AdminCommand::RecordSettings { locale, automatic_replies }) => {
+            MailboxInput::SettingsPolled { locale: locale.clone(), automatic_replies: *automatic_replies }
+        }
+        NotificationKind::Command(AdminCommand::ApplyPresence) => MailboxInput::PresenceDue,
         NotificationKind::Command(AdminCommand::RecordSubscription { subscription_id, expires_at, sealed }) => {
             let client_state: String = crate::seal::open(ring, record.id.as_bytes(), sealed)
                 .map_err(|e| ProcessError::Codec(CodecError::Seal(e)))?;

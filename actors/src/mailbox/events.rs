@@ -10,6 +10,7 @@ use crate::ids::{DeviceId, GraphEventId, TokenId};
 use crate::join::NoticeReason;
 pub use crate::notification::TokenHolder;
 use crate::ports::{EmailAddress, EventType, MeetingRoom, Occurrence};
+use crate::presence::{AutoReplyStatus, PresenceStatus};
 
 /// Sensitive details of a meeting: sealed in every stored or sent form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -366,6 +367,35 @@ pub enum MailboxEvent {
         #[serde(rename = "deviceId")]
         device_id: DeviceId,
     },
+    /// The mailbox's automatic replies changed, as a read of its settings found them: the
+    /// status and the scheduled window, never the reply messages.
+    #[serde(rename = "OOOChanged")]
+    OooChanged {
+        /// `disabled`, `alwaysEnabled` or `scheduled`.
+        status: AutoReplyStatus,
+        /// The window's start, for `scheduled`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        start: Option<DateTime<Utc>>,
+        /// The window's end, for `scheduled`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        end: Option<DateTime<Utc>>,
+    },
+    /// A read of the mailbox settings found a language other than the one hcal knew.
+    LanguageDetected {
+        /// `language.locale`, e.g. `tr-TR`.
+        locale: String,
+    },
+    /// The user's presence changed: out of office (automatic replies on, or their window
+    /// began) or available again (off, or the window ended). What presence sinks deliver.
+    PresenceChanged {
+        /// `outOfOffice` or `available`.
+        status: PresenceStatus,
+        /// Since when: the window's start or end, or when the change was noticed.
+        since: DateTime<Utc>,
+        /// When out of office is known to end (a scheduled window's end).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<DateTime<Utc>>,
+    },
 }
 
 /// Sealed part of a registered device: where it is and how hcal signs in.
@@ -444,6 +474,9 @@ impl MailboxEvent {
             Self::TokenRevoked { .. } => "TokenRevoked",
             Self::DeviceRegistered { .. } => "DeviceRegistered",
             Self::DeviceRemoved { .. } => "DeviceRemoved",
+            Self::OooChanged { .. } => "OOOChanged",
+            Self::LanguageDetected { .. } => "LanguageDetected",
+            Self::PresenceChanged { .. } => "PresenceChanged",
         }
     }
 
@@ -466,7 +499,10 @@ impl MailboxEvent {
             | Self::TokenIssued { .. }
             | Self::TokenRevoked { .. }
             | Self::DeviceRegistered { .. }
-            | Self::DeviceRemoved { .. } => None,
+            | Self::DeviceRemoved { .. }
+            | Self::OooChanged { .. }
+            | Self::LanguageDetected { .. }
+            | Self::PresenceChanged { .. } => None,
             Self::MeetingScheduled(d) | Self::MeetingUpdated(d) => Some(&d.event_id),
             Self::MeetingCancelled { event_id }
             | Self::JoinInfoPatched { event_id, .. }

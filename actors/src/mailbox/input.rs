@@ -11,6 +11,7 @@ use crate::join::NoticeReason;
 use crate::mailbox::events::DevicePrivate;
 use crate::notification::{ChangeType, LifecycleEvent, TokenHolder};
 use crate::ports::{Booking, GraphEvent, GraphFailure, MeetingRoom, Occurrence, PlatformFailure};
+use crate::presence::AutoReplies;
 
 /// Which subscription call an outcome answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +101,17 @@ pub enum MailboxInput {
         /// What Graph reported.
         event: LifecycleEvent,
     },
+    /// The mailbox settings as the presence poller read them (admin command
+    /// `recordSettings`): the language and the automatic replies.
+    SettingsPolled {
+        /// `language.locale`, when set.
+        locale: Option<String>,
+        /// The automatic replies.
+        automatic_replies: AutoReplies,
+    },
+    /// A scheduled automatic-replies window may have begun or ended (timer `applyPresence`):
+    /// record the presence the setting means now.
+    PresenceDue,
     /// Finish what the state says is unfinished (a subscription to recreate, a resync owed).
     /// The interpreter gives it before every record, so work cut short by a crash, a lost
     /// partition or a retry is completed by whichever process handles the mailbox next.
@@ -111,6 +123,8 @@ pub enum MailboxInput {
         locale: Option<String>,
         /// Language given with the enable command.
         locale_hint: Option<String>,
+        /// The automatic replies, when the answer had them.
+        automatic_replies: Option<AutoReplies>,
     },
     /// A set-up step failed.
     SetupFailed {
@@ -338,6 +352,8 @@ impl MailboxInput {
             Self::HandleLifecycle { .. } => "HandleLifecycle",
             Self::Resume => "Resume",
             Self::MailboxSettingsRead { .. } => "MailboxSettingsRead",
+            Self::SettingsPolled { .. } => "SettingsPolled",
+            Self::PresenceDue => "PresenceDue",
             Self::SetupFailed { .. } => "SetupFailed",
             Self::SubscriptionCreated { .. } => "SubscriptionCreated",
             Self::SubscriptionRenewed { .. } => "SubscriptionRenewed",

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use super::events::{DevicePrivate, MailboxEvent, MeetingDetails, MeetingPrivate, SkipReason};
 use crate::ids::{DeviceId, GraphEventId, TokenId};
 use crate::ports::MeetingRoom;
+use crate::presence::{AutoReplies, PresenceStatus};
 
 /// What hcal did about a meeting's keyword.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -105,6 +106,12 @@ pub struct MailboxState {
     /// Devices registered to this room mailbox, with their settings.
     #[serde(default)]
     pub devices: BTreeMap<DeviceId, (String, DevicePrivate)>,
+    /// The automatic replies the last read of the settings found (`None`: never read).
+    #[serde(default)]
+    pub auto_replies: Option<AutoReplies>,
+    /// The presence last recorded (`PresenceChanged`); available until one says otherwise.
+    #[serde(default)]
+    pub presence: PresenceStatus,
 }
 
 /// The status an admin sees, from the three facts it depends on: `disabled`, `active`,
@@ -244,6 +251,11 @@ impl MailboxState {
             MailboxEvent::TokenIssued { token_id, .. } => {
                 self.tokens.entry(*token_id).or_insert(false);
             }
+            MailboxEvent::OooChanged { status, start, end } => {
+                self.auto_replies = Some(AutoReplies::new(*status, *start, *end));
+            }
+            MailboxEvent::LanguageDetected { locale } => self.locale = Some(locale.clone()),
+            MailboxEvent::PresenceChanged { status, .. } => self.presence = *status,
             MailboxEvent::TokenRevoked { token_id } => {
                 self.tokens.insert(*token_id, true);
             }

@@ -167,6 +167,7 @@ base_url = "{webex}"
         webex_token,
         api_token: api_token.clone(),
         platforms: Default::default(),
+        presence: Default::default(),
     };
     let running = service::start(config, secrets).await?;
     let hcal = running.url.clone();

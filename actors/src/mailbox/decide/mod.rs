@@ -7,6 +7,7 @@
 mod access;
 pub mod booking;
 mod meeting;
+mod presence;
 mod subscription;
 
 use chrono::{DateTime, Utc};
@@ -38,8 +39,13 @@ pub fn decide(
     match input {
         // Valid in any state.
         I::EnableMailbox { locale } => Ok(subscription::enable(locale)),
-        I::MailboxSettingsRead { locale, locale_hint } => {
-            Ok(subscription::settings_read(state, locale.clone().or_else(|| locale_hint.clone()), config, now))
+        I::MailboxSettingsRead { locale, locale_hint, automatic_replies } => {
+            let mut decision =
+                subscription::settings_read(state, locale.clone().or_else(|| locale_hint.clone()), config, now);
+            // The language went into `MailboxEnabled`; the replies follow it.
+            let observed = presence::observed(state, automatic_replies.as_ref(), None, now);
+            decision.events.extend(observed.events);
+            Ok(decision)
         }
         I::SetupFailed { step, failure } => Ok(subscription::setup_failed(state, step, failure, config, now)),
         I::Resume => {
@@ -54,7 +60,13 @@ pub fn decide(
         I::BookingCancelled { event_id, booking_id } => Ok(booking::cancelled(event_id, booking_id)),
         I::CancelFailed { event_id, booking_id, failure } => Ok(booking::cancel_failed(event_id, booking_id, failure)),
         I::RenewSubscription => Ok(subscription::renew(state, config, now)),
-        I::DisableMailbox => Ok(subscription::disable(state)),
+        I::DisableMailbox => {
+            let mut decision = subscription::disable(state);
+            if state.enabled {
+                decision.events.extend(presence::disabled(state, now));
+            }
+            Ok(decision)
+        }
         // Tokens are the user's, enabled or not: disabling a mailbox does not lock its user
         // out of the list hcal still holds, and revoking must work whatever the state.
         I::IssueToken { token_id, holder, digest } => Ok(access::issue(state, token_id, *holder, digest)),
@@ -62,6 +74,10 @@ pub fn decide(
         I::RegisterDevice { device_id, kind, private } => Ok(access::register_device(state, device_id, kind, private)),
         I::RemoveDevice { device_id } => Ok(access::remove_device(state, device_id)),
         _ if !state.enabled => Err(DecideError::NotEnabled),
+        I::SettingsPolled { locale, automatic_replies } => {
+            Ok(presence::observed(state, Some(automatic_replies), locale.as_deref(), now))
+        }
+        I::PresenceDue => Ok(presence::due(state, now)),
         I::SubscriptionDeleted { .. } => Ok(subscription::deleted()),
         I::SubscriptionCallFailed { call: SubscriptionCall::Delete, failure, .. } => {
             Ok(subscription::delete_failed(failure))

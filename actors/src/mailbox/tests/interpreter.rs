@@ -34,7 +34,7 @@ fn each_decorated_once(world: &World, ids: &[GraphEventId], step: &str) {
 fn an_invite_is_decorated_once_through_every_port() {
     let mut world = World::new();
     world.enable();
-    assert_eq!(world.event_types(), ["MailboxEnabled", "SubscriptionCreated", "ResyncCompleted"]);
+    assert_eq!(world.event_types(), ["MailboxEnabled", "OOOChanged", "SubscriptionCreated", "ResyncCompleted"]);
     let id = world.put("inv-1", "@webex");
     let change = world.change(ChangeType::Created, &id);
     assert!(matches!(world.handle(&change), Some(Ok(()))));

@@ -5,4 +5,5 @@ mod access;
 mod booking;
 mod interpreter;
 mod meeting;
+mod presence;
 mod subscription;

@@ -48,7 +48,7 @@ fn enabling_reads_the_mailbox_settings_first() {
 #[test]
 fn the_settings_enable_the_mailbox_in_its_language_and_a_subscription_is_created() {
     given([])
-        .when(I::MailboxSettingsRead { locale: Some("tr-TR".into()), locale_hint: None })
+        .when(I::MailboxSettingsRead { locale: Some("tr-TR".into()), locale_hint: None, automatic_replies: None })
         .then_expect_events([MailboxEvent::MailboxEnabled { locale: Some("tr-TR".into()) }])
         .then_expect_effects([create()]);
 }
@@ -56,14 +56,14 @@ fn the_settings_enable_the_mailbox_in_its_language_and_a_subscription_is_created
 #[test]
 fn the_language_given_with_the_command_is_used_when_the_settings_name_none() {
     given([])
-        .when(I::MailboxSettingsRead { locale: None, locale_hint: Some("de-DE".into()) })
+        .when(I::MailboxSettingsRead { locale: None, locale_hint: Some("de-DE".into()), automatic_replies: None })
         .then_expect_events([MailboxEvent::MailboxEnabled { locale: Some("de-DE".into()) }]);
 }
 
 #[test]
 fn enabling_an_active_mailbox_again_changes_nothing() {
     given(active())
-        .when(I::MailboxSettingsRead { locale: Some("en-US".into()), locale_hint: None })
+        .when(I::MailboxSettingsRead { locale: Some("en-US".into()), locale_hint: None, automatic_replies: None })
         .then_expect_nothing();
 }
 
@@ -72,7 +72,7 @@ fn enabling_again_clears_a_set_up_error_and_tries_at_once() {
     let errored =
         given([enabled(), vec![setup_failed("throttled", "TooManyRequests", Some(Duration::minutes(60)))]].concat());
     errored
-        .when(I::MailboxSettingsRead { locale: Some("en-US".into()), locale_hint: None })
+        .when(I::MailboxSettingsRead { locale: Some("en-US".into()), locale_hint: None, automatic_replies: None })
         .then_expect_events([MailboxEvent::MailboxEnabled { locale: Some("en-US".into()) }])
         .then_expect_effects([create()]);
 }
