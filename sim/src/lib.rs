@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![recursion_limit = "256"]
 
+pub mod chat;
 pub mod device;
 pub mod graph;
 pub mod tansu;
