@@ -98,6 +98,15 @@ pub struct SinkConfig {
     /// for users without an entry in `[presence.users]`.
     #[serde(default)]
     pub server_name: Option<String>,
+    /// The status text shown while a user is out of office (Matrix `status_msg`, Mattermost
+    /// and Slack status text; at most 100 characters). Default `"Out of office"`. Not for
+    /// webhooks, which carry the status itself.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Mattermost and Slack: the emoji shown beside it, by name without colons. Default
+    /// `"palm_tree"`.
+    #[serde(default)]
+    pub emoji: Option<String>,
 }
 
 impl PresenceConfig {
@@ -148,6 +157,22 @@ impl PresenceConfig {
             }
             if sink.server_name.is_some() && sink.kind != SinkKind::Matrix {
                 problems.push(format!("[[presence.sinks]] {name}: server_name is for matrix sinks only"));
+            }
+            if sink.kind == SinkKind::Webhook && (sink.text.is_some() || sink.emoji.is_some()) {
+                problems.push(format!("[[presence.sinks]] {name}: text and emoji are not for webhook sinks"));
+            }
+            if sink.kind == SinkKind::Matrix && sink.emoji.is_some() {
+                problems.push(format!("[[presence.sinks]] {name}: emoji is not for matrix sinks"));
+            }
+            if let Some(text) = &sink.text {
+                if text.trim().is_empty() || text.chars().count() > 100 {
+                    problems.push(format!("[[presence.sinks]] {name}: text must be 1 to 100 characters"));
+                }
+            }
+            if let Some(emoji) = &sink.emoji {
+                if emoji.is_empty() || !emoji.chars().all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c)) {
+                    problems.push(format!("[[presence.sinks]] {name}: emoji must be an emoji name without colons"));
+                }
             }
         }
         for (user, map) in &self.users {

@@ -48,6 +48,9 @@ pub struct Env {
     pub http: reqwest::Client,
     /// User tokens issued so far, by user (see [`Env::user_token`]).
     pub user_tokens: parking_lot::Mutex<std::collections::HashMap<String, String>>,
+    /// Environment variables every hcal process of this test gets besides the usual secrets
+    /// (see [`Env::set_var`]).
+    pub vars: parking_lot::Mutex<Vec<(String, String)>>,
 }
 
 /// A running hcal process; killed when dropped.
@@ -172,7 +175,18 @@ impl Env {
             webex_token,
             http: reqwest::Client::new(),
             user_tokens: parking_lot::Mutex::default(),
+            vars: parking_lot::Mutex::default(),
         }
+    }
+
+    /// Gives hcal processes started from now on `name=value` (a sink's secret, say).
+    pub fn set_var(&self, name: &str, value: &str) {
+        self.vars.lock().push((name.to_owned(), value.to_owned()));
+    }
+
+    /// The e-mail address of the demo user whose address starts with `local`.
+    pub fn address(&self, local: &str) -> String {
+        self.demo.users.iter().find(|u| u.2.starts_with(local)).map(|u| u.2.clone()).unwrap()
     }
 
     pub fn user(&self, local: &str) -> String {
@@ -665,6 +679,7 @@ impl Env {
             .env("HCAL_WEBEX_TOKEN", &self.webex_token)
             .env("HCAL_API_TOKEN", &self.api_token)
             .env("RUST_LOG", "info")
+            .envs(self.vars.lock().iter().cloned())
             .stdin(Stdio::null());
         command
     }

@@ -150,6 +150,9 @@ pub struct Stats {
     pub lifecycle_delivered: u64,
     /// Subscriptions removed because they expired.
     pub subscriptions_expired: u64,
+    /// `GET /users/{id}/mailboxSettings` requests by an application (inner `$batch` requests
+    /// included), by user id.
+    pub settings_reads: BTreeMap<String, u64>,
 }
 
 /// Throttling counters per (app, mailbox) and per (app, tenant).

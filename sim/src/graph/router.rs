@@ -313,7 +313,12 @@ fn user_route(core: &Core, req: &Req, caller: &Caller, user: &User, rest: &[&str
     match rest {
         [] if method == "GET" => Ok(Resp::json(200, mailbox::user_json(user))),
         [m] if eq(m, "mailboxSettings") => match method {
-            "GET" => mailbox::get(core, user),
+            "GET" => {
+                if !script {
+                    *core.stats.lock().settings_reads.entry(user.id.clone()).or_default() += 1;
+                }
+                mailbox::get(core, user)
+            }
             "PATCH" => mailbox::patch(core, req, user),
             _ => Err(GraphError::method_not_allowed()),
         },
