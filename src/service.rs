@@ -369,7 +369,11 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
         ));
         tasks.push(tokio::spawn(poller.run(PRESENCE_POLL_TICK)));
     }
-    for delivery in crate::presence::deliveries(&config.presence, &secrets.presence, &state.graph, &metrics)? {
+    let mut deliveries = crate::presence::deliveries(&config.presence, &secrets.presence, &state.graph, &metrics)?;
+    if matches!(config.log, crate::log::LogConfig::Kafka(_)) {
+        deliveries.push(crate::presence::topic_delivery(log.clone(), &metrics));
+    }
+    for delivery in deliveries {
         tasks.push(tokio::spawn(crate::presence::deliver::run(log.clone(), store.clone(), ring.clone(), delivery)));
     }
     tasks.push(tokio::spawn(pusher.run()));

@@ -266,3 +266,37 @@ async fn every_sink_shows_out_of_office_and_back_and_a_sink_that_was_down_hears_
     assert!(!format!("{:?}", hook.deliveries()).contains(&address));
     assert_eq!((mattermost.email_lookups(), slack.email_lookups()), (1, 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_kafka_mode_presence_changes_are_on_their_own_topic_in_order() {
+    let env = Env::on(support::Backend::KafkaMock).await.unwrap();
+    let megan = env.user("megan");
+    let _hcal = env.start_full("", PRESENCE, "").await;
+    env.enable(&megan).await;
+    env.wait_active(&megan).await;
+    let token = env.user_token(&megan).await;
+    env.graph.set_automatic_replies(&megan, json!({"status": "alwaysEnabled"})).await.unwrap();
+    presence_becomes(&env, &megan, &token, "outOfOffice").await;
+    env.graph.set_automatic_replies(&megan, json!({"status": "disabled"})).await.unwrap();
+    presence_becomes(&env, &megan, &token, "available").await;
+
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string("schemas/presence.v1.json").unwrap()).unwrap();
+    let schema = jsonschema::validator_for(&schema).unwrap();
+    let records = eventually("both changes on the presence topic", Duration::from_secs(20), || async {
+        let records = env.downstream_records("presence").unwrap();
+        (records.len() >= 2).then_some(records)
+    })
+    .await;
+    for record in &records {
+        let errors: Vec<String> = schema.iter_errors(record).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}: {record}");
+        assert_eq!(record["userId"], json!(megan));
+    }
+    let statuses: Vec<&str> = records.iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["outOfOffice", "available"]);
+    // The same change written by the mailbox-events topic: its event id.
+    let events = env.records("mailbox-events").await;
+    let changes: Vec<&Value> = events.iter().filter(|e| e["value"]["type"] == "PresenceChanged").collect();
+    assert_eq!(changes.len(), 2);
+    assert_eq!(records[0]["changeId"], changes[0]["value"]["eventId"], "{:?}", changes[0]);
+}

@@ -35,6 +35,9 @@ fn examples_match_their_schemas() {
         } else if name.starts_with("meeting-list-") {
             let schema = load(&root().join("meeting-list.v1.json"));
             assert_eq!(errors(&schema, &example), Vec::<String>::new(), "{name}");
+        } else if name.starts_with("presence-") {
+            let schema = load(&root().join("presence.v1.json"));
+            assert_eq!(errors(&schema, &example), Vec::<String>::new(), "{name}");
         } else if name.starts_with("room-bookings") {
             let schema = load(&root().join("room-bookings.v1.json"));
             assert_eq!(errors(&schema, &example), Vec::<String>::new(), "{name}");

@@ -17,11 +17,14 @@ pub const MEETING_LISTS: &str = "meeting-lists";
 /// Topic for downstream consumers (kafka mode): each room's bookings as its devices get them
 /// (key: the room mailbox; compacted).
 pub const ROOM_BOOKINGS: &str = "room-bookings";
+/// Topic for downstream consumers (kafka mode): each user's presence as out of office made it
+/// (key: `tenant/user`; compacted).
+pub const PRESENCE: &str = "presence";
 
 /// Whether a topic keeps only the latest record of each key (Kafka's `cleanup.policy=compact`).
 /// Readers of such a topic must not rely on older records of a key staying readable.
 pub fn is_compacted(topic: &str) -> bool {
-    matches!(topic, MAILBOX_SNAPSHOTS | MEETING_LISTS | ROOM_BOOKINGS)
+    matches!(topic, MAILBOX_SNAPSHOTS | MEETING_LISTS | ROOM_BOOKINGS | PRESENCE)
 }
 
 /// A record read from a topic.

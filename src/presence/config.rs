@@ -147,6 +147,9 @@ impl PresenceConfig {
             }
         }
         for (sink, name) in self.sinks.iter().zip(&names) {
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                problems.push(format!("[[presence.sinks]] {name:?}: a name is letters, digits, - and _"));
+            }
             let url_needed = !matches!(sink.kind, SinkKind::Slack);
             match &sink.url {
                 None if url_needed => problems.push(format!("[[presence.sinks]] {name}: url is required")),

@@ -91,7 +91,7 @@ impl SinkDelivery {
 
     async fn offer(&self, env: &Envelope, update: PresenceUpdate) -> Result<(), LogError> {
         let mut update = update;
-        if update.sink_user.is_none() && self.kind != "webhook" {
+        if update.sink_user.is_none() && !matches!(self.kind, "webhook" | "topic") {
             update.address = self
                 .directory
                 .address(&env.mailbox)

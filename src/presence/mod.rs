@@ -6,6 +6,7 @@ pub mod deliver;
 pub mod poller;
 pub mod sink;
 pub mod sinks;
+pub mod topic;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,6 +38,18 @@ impl Directory for GraphDirectory {
         self.known.lock().insert(*mailbox, address.clone());
         Ok(address)
     }
+}
+
+/// The delivery of presence changes to the `presence` topic (kafka mode).
+pub fn topic_delivery(log: Arc<dyn hcal_actors::log::EventLog>, metrics: &Arc<Metrics>) -> Arc<SinkDelivery> {
+    Arc::new(SinkDelivery::new(
+        topic::NAME,
+        "topic",
+        Arc::new(topic::TopicSink::new(log)),
+        BTreeMap::new(),
+        Arc::new(deliver::NoDirectory),
+        metrics.clone(),
+    ))
 }
 
 /// The deliveries of every configured sink, with their secrets (by sink name).

@@ -114,6 +114,7 @@ impl Env {
                     "hcal.mailbox-snapshots",
                     "hcal.meeting-lists",
                     "hcal.room-bookings",
+                    "hcal.presence",
                 ] {
                     cluster.create_topic(topic, 8, 1).unwrap();
                 }

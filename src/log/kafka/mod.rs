@@ -44,8 +44,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hcal_actors::log::{
-    EventLog, LogError, MAILBOX_EVENTS, MAILBOX_SNAPSHOTS, MEETING_LISTS, NOTIFICATIONS, ROOM_BOOKINGS, Record,
-    partition_for,
+    EventLog, LogError, MAILBOX_EVENTS, MAILBOX_SNAPSHOTS, MEETING_LISTS, NOTIFICATIONS, PRESENCE, ROOM_BOOKINGS,
+    Record, partition_for,
 };
 use parking_lot::{Mutex, RwLock};
 use rdkafka::config::ClientConfig;
@@ -114,7 +114,7 @@ impl KafkaLog {
         }
         let meta: BaseConsumer = consumer_config(&base).create().map_err(|e| kafka_error("create consumer", e))?;
         let catalog = Catalog { config, base, meta: Arc::new(meta), partitions: RwLock::default() };
-        for topic in [NOTIFICATIONS, MAILBOX_EVENTS, MAILBOX_SNAPSHOTS, MEETING_LISTS, ROOM_BOOKINGS] {
+        for topic in [NOTIFICATIONS, MAILBOX_EVENTS, MAILBOX_SNAPSHOTS, MEETING_LISTS, ROOM_BOOKINGS, PRESENCE] {
             catalog.ensure(topic).await?;
         }
         let writer = match &catalog.config.transactional_id {

@@ -22,7 +22,7 @@ fn mock() -> (Mock, KafkaConfig) {
     let cluster = MockCluster::new(1).unwrap();
     let mut config = test_config(&cluster.bootstrap_servers());
     config.create_topics = false;
-    for topic in [NOTIFICATIONS, MAILBOX_EVENTS, MAILBOX_SNAPSHOTS, MEETING_LISTS, ROOM_BOOKINGS] {
+    for topic in [NOTIFICATIONS, MAILBOX_EVENTS, MAILBOX_SNAPSHOTS, MEETING_LISTS, ROOM_BOOKINGS, PRESENCE] {
         cluster.create_topic(&format!("{}{topic}", config.topic_prefix), P as i32, 1).unwrap();
     }
     (cluster, config)

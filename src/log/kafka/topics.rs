@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hcal_actors::log::{LogError, MAILBOX_EVENTS, MAILBOX_SNAPSHOTS, MEETING_LISTS, ROOM_BOOKINGS};
+use hcal_actors::log::{LogError, MAILBOX_EVENTS, MAILBOX_SNAPSHOTS, MEETING_LISTS, PRESENCE, ROOM_BOOKINGS};
 use parking_lot::RwLock;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -147,7 +147,7 @@ impl Catalog {
 pub(super) fn topic_settings(logical: &str) -> &'static [(&'static str, &'static str)] {
     match logical {
         MAILBOX_EVENTS => &[("retention.ms", "-1"), ("retention.bytes", "-1")],
-        MAILBOX_SNAPSHOTS | MEETING_LISTS | ROOM_BOOKINGS => &[("cleanup.policy", "compact")],
+        MAILBOX_SNAPSHOTS | MEETING_LISTS | ROOM_BOOKINGS | PRESENCE => &[("cleanup.policy", "compact")],
         _ => &[],
     }
 }
