@@ -1,6 +1,7 @@
 //! `hcal demo`, the quick start's run command: on the embedded default with the bundled
 //! simulators it plays the scripted scenario through the real APIs and exits 0 with `--exit`;
-//! with `--data-dir` its state is real files on disk.
+//! with `--data-dir` its state is real files on disk; its presence act is heard by the bundled
+//! webhook receiver.
 
 // Test helpers: a failed set-up call must fail the test loudly.
 #![allow(clippy::unwrap_used)]
@@ -20,6 +21,9 @@ fn the_demo_plays_its_scenario_and_exits_zero() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "exit {:?}\n{stdout}\n{stderr}", out.status);
     assert!(stdout.contains("Every step was observed through the real APIs."), "{stdout}");
+    // Its bundled webhook receiver heard Deniz go out of office and come back.
+    assert!(stdout.contains("said Deniz is out of office"), "{stdout}");
+    assert!(stdout.contains("said Deniz is available again"), "{stdout}");
     // The embedded store and the key were written where asked.
     let files: Vec<String> = walk(dir.path());
     let under = |rel: &str| dir.path().join(rel).display().to_string();

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use base64::Engine as _;
+use hcal_sim::chat::hook::{HookSim, HookSimConfig};
 use hcal_sim::device::{DeviceSim, DeviceSimConfig, DeviceSpec};
 use hcal_sim::graph::{GraphSim, GraphSimConfig, MailboxKind};
 use hcal_sim::webex::{WebexSim, WebexSimConfig};
@@ -29,6 +31,10 @@ const BLOCK_HEADING: &str = "Join Webex meeting";
 
 /// The simulated video device of Conf Room Rainier.
 const ROOM_DEVICE: &str = "rainier-1";
+
+/// How often the demo reads automatic replies (the default is 5 minutes): short, so a change
+/// made in the simulator shows within seconds.
+const DEMO_CADENCE: &str = "10s";
 
 struct Scene {
     http: reqwest::Client,
@@ -121,6 +127,13 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<bool> {
     let devices = DeviceSim::start(DeviceSimConfig::default()).await.context("starting the device simulator")?;
     let device_password = format!("demo-{}", uuid::Uuid::new_v4().simple());
     devices.add_device(DeviceSpec::roomos(ROOM_DEVICE, "admin", &device_password));
+    // The bundled receiver of the presence webhook, with a fresh signing secret.
+    let hook_secret = format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD
+            .encode([uuid::Uuid::new_v4().into_bytes(), uuid::Uuid::new_v4().into_bytes()].concat())
+    );
+    let hook = HookSim::start(HookSimConfig::new(&hook_secret)).await.context("starting the webhook receiver")?;
     let webex_token = format!("demo-{}", uuid::Uuid::new_v4().simple());
     webex.add_token(&webex_token);
     let demo = graph.seed_demo("http://127.0.0.1/admin/consent").map_err(anyhow::Error::msg)?;
@@ -152,7 +165,18 @@ graph_base = "{graph_base}"
 
 [webex]
 base_url = "{webex}"
+
+[presence]
+cadence = "{cadence}"
+soon_cadence = "{cadence}"
+
+[[presence.sinks]]
+kind = "webhook"
+url = "{hook}/presence"
+secret_env = "HCAL_PRESENCE_WEBHOOK_SECRET"
 "#,
+        cadence = DEMO_CADENCE,
+        hook = hook.url(),
         listen = options.listen,
         data_dir = data_dir.display().to_string().replace('\\', "\\\\").replace('"', "\\\""),
         tenant = demo.tenant_id,
@@ -167,7 +191,7 @@ base_url = "{webex}"
         webex_token,
         api_token: api_token.clone(),
         platforms: Default::default(),
-        presence: Default::default(),
+        presence: [("webhook".to_owned(), hook_secret)].into_iter().collect(),
     };
     let running = service::start(config, secrets).await?;
     let hcal = running.url.clone();
@@ -176,6 +200,7 @@ base_url = "{webex}"
     println!("  webhook            POST {hcal}/webhook/graph   (lifecycle: {hcal}/webhook/graph/lifecycle)");
     println!("  meeting lists      GET  {hcal}/v1/users/{{userId}}/meetings?from=&to=");
     println!("  admin              POST {hcal}/admin/v1/mailboxes   GET {hcal}/admin/v1/mailboxes/{{userId}}");
+    println!("  presence           GET  {hcal}/v1/users/{{userId}}/presence");
     println!("  metrics            GET  {hcal}/metrics     health: {hcal}/healthz");
     println!("  admin token        {api_token}   (the admin API only; users' tokens follow)");
     println!("  Graph simulator    {}/v1.0   (control: {}/_sim)", graph.url(), graph.url());
@@ -185,12 +210,19 @@ base_url = "{webex}"
         devices.url(),
         devices.url()
     );
+    println!(
+        "  webhook receiver   {}/presence   (hcal's presence webhook, signed; automatic replies read every {DEMO_CADENCE})",
+        hook.url()
+    );
     println!();
 
     let scene =
         Scene { http: reqwest::Client::new(), hcal: hcal.clone(), token: api_token, user_tokens: Default::default() };
     let room_device = RoomDevice { sim: &devices, password: device_password };
-    let outcome = play(&scene, &graph, &alex, &deniz, &room, &room_device).await;
+    let outcome = match play(&scene, &graph, &alex, &deniz, &room, &room_device).await {
+        Ok(()) => out_of_office(&scene, &graph, &hook, &deniz).await,
+        failed => failed,
+    };
     let ok = match outcome {
         Ok(()) => {
             println!("\nEvery step was observed through the real APIs.");
@@ -209,6 +241,7 @@ base_url = "{webex}"
     graph.stop().await;
     webex.stop().await;
     devices.stop().await;
+    hook.stop().await;
     drop(temp);
     Ok(ok)
 }
@@ -370,5 +403,61 @@ async fn play(
     })
     .await?;
     println!("✓ And from Conf Room Rainier's device.");
+    Ok(())
+}
+
+/// The statuses the bundled webhook receiver verified for `user`, in order.
+fn heard(hook: &HookSim, user: &str) -> Vec<String> {
+    hook.deliveries()
+        .iter()
+        .filter(|d| d.body["data"]["userId"] == user)
+        .filter_map(|d| d.body["data"]["status"].as_str().map(str::to_owned))
+        .collect()
+}
+
+async fn out_of_office(scene: &Scene, graph: &GraphSim, hook: &HookSim, deniz: &str) -> anyhow::Result<()> {
+    // A read every DEMO_CADENCE, a delivery after it: well inside a minute.
+    let timeout = Duration::from_secs(60);
+    let presence = |user: &str| {
+        let token = scene.user_tokens.lock().get(user).cloned().unwrap_or_default();
+        let url = format!("{}/v1/users/{user}/presence", scene.hcal);
+        async move {
+            let resp = scene.http.get(url).bearer_auth(token).send().await?;
+            anyhow::Ok(resp.error_for_status()?.json::<Value>().await?)
+        }
+    };
+    println!("\n4. Deniz turns on automatic replies in Outlook (Graph sends no notification for that).");
+    graph
+        .set_automatic_replies(
+            deniz,
+            json!({"status": "alwaysEnabled", "internalReplyMessage": "I am away this week.", "externalReplyMessage": "I am away this week."}),
+        )
+        .await
+        .map_err(|r| anyhow::anyhow!("turning automatic replies on failed: {:?}", r.body))?;
+    let started = Instant::now();
+    wait_for("out of office at the webhook receiver", timeout, || async {
+        Ok((heard(hook, deniz) == ["outOfOffice"]).then_some(Value::Null))
+    })
+    .await?;
+    let now = presence(deniz).await?;
+    anyhow::ensure!(now["status"] == "outOfOffice", "Deniz's presence is {now}");
+    println!(
+        "✓ After {} s the presence webhook (signed, Standard Webhooks) said Deniz is out of office;",
+        started.elapsed().as_secs()
+    );
+    println!("  GET /v1/users/{deniz}/presence says {}.", now["status"]);
+
+    println!("\n5. Deniz is back and turns automatic replies off.");
+    graph
+        .set_automatic_replies(deniz, json!({"status": "disabled"}))
+        .await
+        .map_err(|r| anyhow::anyhow!("turning automatic replies off failed: {:?}", r.body))?;
+    let started = Instant::now();
+    wait_for("the return at the webhook receiver", timeout, || async {
+        Ok((heard(hook, deniz) == ["outOfOffice", "available"]).then_some(Value::Null))
+    })
+    .await?;
+    println!("✓ After {} s the webhook said Deniz is available again.", started.elapsed().as_secs());
+    anyhow::ensure!(hook.rejected() == 0, "the receiver refused {} deliveries", hook.rejected());
     Ok(())
 }
