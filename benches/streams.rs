@@ -17,7 +17,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -29,54 +29,12 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
+mod support;
+
+use support::{Hcal, admin, clock_ticks_per_second, cpu_ticks, memory, mib, percentile, setting, until};
+
 /// What every created meeting's subject starts with; the change's number follows.
 const MARK: &str = "bench-change-";
-
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// The child process; killed when dropped.
-struct Hcal(Child);
-
-impl Drop for Hcal {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Memory of a process from `/proc/{pid}/status`: `VmRSS` and `VmHWM`, in KiB.
-fn memory(pid: &str) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// User plus system CPU time of a process, in clock ticks (`/proc/{pid}/stat` fields 14, 15).
-fn cpu_ticks(pid: &str) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The command name may hold spaces; the fields after it are counted from its `)`.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let at = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    at(11) + at(12)
-}
-
-fn clock_ticks_per_second() -> u64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100)
-}
 
 /// The soft open-file limit of this process.
 fn open_file_limit() -> usize {
@@ -87,10 +45,6 @@ fn open_file_limit() -> usize {
         .and_then(|l| l.split_whitespace().nth(3))
         .and_then(|v| v.parse().ok())
         .unwrap_or(1024)
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
 }
 
 /// Arrivals of each change (by number) on the streams, as (stream, when).
@@ -181,14 +135,6 @@ fn every_stream(arrived: &HashMap<usize, Vec<Instant>>, started: &HashMap<usize,
     all
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 fn row(name: &str, sorted: &[Duration]) {
     println!(
         "  {name:<44} {:>7} {:>10.1?} {:>10.1?} {:>10.1?}",
@@ -197,34 +143,6 @@ fn row(name: &str, sorted: &[Duration]) {
         percentile(sorted, 99.0),
         sorted.last().copied().unwrap_or_default()
     );
-}
-
-async fn admin(http: &reqwest::Client, url: &str, token: &str, path: &str, body: Option<Value>) -> Option<Value> {
-    let request = match body {
-        Some(body) => http.post(format!("{url}{path}")).json(&body),
-        None => http.get(format!("{url}{path}")),
-    };
-    let resp = request.bearer_auth(token).send().await.ok()?;
-    if !resp.status().is_success() {
-        return None;
-    }
-    resp.json().await.ok()
-}
-
-/// Polls `check` every 100 ms until it gives a value; panics after `limit`.
-async fn until<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn main() {

@@ -143,6 +143,7 @@ pub struct Homeserver {
     dir: tempfile::TempDir,
     child: Option<Child>,
     client: reqwest::Client,
+    as_token: String,
 }
 
 impl Homeserver {
@@ -192,7 +193,8 @@ impl Homeserver {
         let dir = tempfile::tempdir().map_err(io("creating its directory"))?;
         let client =
             reqwest::Client::builder().timeout(REQUEST_TIMEOUT).build().map_err(http("building an HTTP client"))?;
-        let mut server = Self { port, venv, dir, child: None, client };
+        let as_token = format!("as_{}", uuid::Uuid::new_v4().simple());
+        let mut server = Self { port, venv, dir, child: None, client, as_token };
         server.generate_config()?;
         server.spawn()?;
         Ok(server)
@@ -216,6 +218,13 @@ impl Homeserver {
     /// The user ID of a local user: `@LOCALPART:localhost`.
     pub fn user_id(&self, localpart: &str) -> String {
         format!("@{localpart}:{SERVER_NAME}")
+    }
+
+    /// The `as_token` of the application service registered with it (`hcal-presence`, whose
+    /// user namespace is every local user, not exclusive): with it a request may act as any
+    /// registered local user by naming them in `?user_id=`.
+    pub fn appservice_token(&self) -> &str {
+        &self.as_token
     }
 
     /// Its directory: the configuration files, the `data/` directory with the SQLite database,
@@ -354,7 +363,22 @@ impl Homeserver {
         let log_config = dir.join("log.yaml");
         write_json(&log_config, "# Synapse's logging for hcal's tests: everything to standard error.", &logging)?;
 
+        // An application service that may act as any local user (no events are pushed to it:
+        // its url is null).
+        let registration = json!({
+            "id": "hcal-presence",
+            "url": null,
+            "as_token": self.as_token,
+            "hs_token": format!("hs_{}", uuid::Uuid::new_v4().simple()),
+            "sender_localpart": "hcal-presence",
+            "rate_limited": false,
+            "namespaces": {"users": [{"exclusive": false, "regex": format!("@.*:{SERVER_NAME}")}], "aliases": [], "rooms": []},
+        });
+        let registration_path = dir.join("appservice.yaml");
+        write_json(&registration_path, "# The application service hcal's presence sink may use.", &registration)?;
+
         let mut overlay = json!({
+            "app_service_config_files": [registration_path.to_string_lossy()],
             "listeners": [{
                 "port": self.port,
                 "bind_addresses": ["127.0.0.1"],

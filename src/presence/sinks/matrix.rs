@@ -15,8 +15,14 @@
 //! The user's Matrix id comes from `[presence.users]` or, with `server_name`, from the local
 //! part of the user's e-mail address (`alice@contoso.com` → `@alice:{server_name}`). Errors
 //! are read from Matrix's `{"errcode", "error"}`: `M_LIMIT_EXCEEDED` waits `retry_after_ms`;
-//! `M_UNKNOWN_TOKEN` and `M_FORBIDDEN` are retried (the operator fixes the token);
-//! `M_NOT_FOUND` and a malformed id skip the change.
+//! what concerns one user skips that user's change, so it holds up nobody else: 403
+//! `M_FORBIDDEN` (an application service not allowed to act for the user, or a token of
+//! another user), a user's own token refused (401 `M_UNKNOWN_TOKEN`), `M_NOT_FOUND`,
+//! `M_INVALID_PARAM`. The application service token refused (401) concerns every user and
+//! is retried until the operator fixes it.
+//!
+//! Synapse keeps presence per device and shows the most available one: while one of the
+//! user's own clients is active it shows `online`, with hcal's status message.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -118,7 +124,9 @@ pub fn presence_body(status: PresenceStatus, text: &str) -> Value {
     }
 }
 
-fn failure(answer: &Answer) -> SinkFailure {
+/// How an answer failed. `per_user`: the token was this user's own, so its refusal concerns
+/// this user alone and must not hold up the others.
+fn failure(answer: &Answer, per_user: bool) -> SinkFailure {
     let body: Option<Value> = serde_json::from_str(&answer.body).ok();
     let code = body.as_ref().and_then(|v| v["errcode"].as_str()).map(str::to_owned);
     let mut failure = judge(answer, code.as_deref());
@@ -127,8 +135,18 @@ fn failure(answer: &Answer) -> SinkFailure {
     {
         *after = after.or(Some(Duration::from_millis(ms)));
     }
-    if code.as_deref() == Some("M_INVALID_PARAM") {
-        return SinkFailure::Skip { reason: format!("HTTP {} M_INVALID_PARAM", answer.status) };
+    let about_this_user = match (answer.status, code.as_deref()) {
+        (_, Some("M_INVALID_PARAM" | "M_NOT_FOUND")) => true,
+        // An application service may not act for this user (not registered, outside its
+        // namespace), or a user's own token belongs to someone else.
+        (403, _) => true,
+        // This user's own token is stale; the one application service token is everyone's.
+        (401, _) => per_user,
+        _ => false,
+    };
+    if about_this_user {
+        let code = code.map(|c| format!(" {c}")).unwrap_or_default();
+        return SinkFailure::Skip { reason: format!("HTTP {}{code} for this user", answer.status) };
     }
     failure
 }
@@ -148,7 +166,8 @@ impl PresenceSink for MatrixSink {
             Tokens::AppService(token) => self.http.put(url).query(&[("user_id", &user)]).bearer_auth(token),
         };
         let answer = exchange(request.json(&presence_body(update.status, &self.text))).await?;
-        if answer.status == 200 { Ok(()) } else { Err(failure(&answer)) }
+        let per_user = matches!(self.tokens, Tokens::PerUser(_));
+        if answer.status == 200 { Ok(()) } else { Err(failure(&answer, per_user)) }
     }
 }
 

@@ -8,6 +8,7 @@ use hcal_sim::chat::Fault;
 use hcal_sim::chat::hook::{HookSim, HookSimConfig};
 use hcal_sim::chat::mattermost::{MattermostSim, MattermostSimConfig};
 use hcal_sim::chat::slack::{SlackSim, SlackSimConfig};
+use serde_json::json;
 
 use super::*;
 use crate::presence::sink::{PresenceStatus, PresenceUpdate};
@@ -217,13 +218,42 @@ async fn the_matrix_sink_sets_presence_on_a_real_synapse() {
     let mut other = update(PresenceStatus::OutOfOffice);
     other.sink_user = Some(sam_id.clone());
     assert!(matches!(sink.deliver(&other).await, Err(SinkFailure::Skip { .. })));
+    // A user's own token that Synapse does not know concerns that user only: skipped.
     let stale = build(&config, format!("{sam_id}=syt_not_a_token")).unwrap();
     assert_eq!(
         stale.deliver(&other).await,
-        Err(SinkFailure::Retry { reason: "HTTP 401 M_UNKNOWN_TOKEN: credentials refused".into(), after: None })
+        Err(SinkFailure::Skip { reason: "HTTP 401 M_UNKNOWN_TOKEN for this user".into() })
     );
     // Sam's own token sets Sam's presence through the map entry.
     let sams = build(&config, format!("{sam_id}={sam}")).unwrap();
     sams.deliver(&other).await.unwrap();
     assert_eq!(hs.presence(&sam, &sam_id).await.unwrap()["presence"], "unavailable");
+
+    // One application service token acts for every user, naming each with ?user_id=.
+    let service = build(&config, hs.appservice_token().to_owned()).unwrap();
+    let mut back = update(PresenceStatus::Available);
+    back.sink_user = Some(sam_id.clone());
+    service.deliver(&back).await.unwrap();
+    assert_eq!(hs.presence(&sam, &sam_id).await.unwrap()["presence"], "online");
+    let casey = hs.register("casey", "a third long password").await.unwrap();
+    let mut away = update(PresenceStatus::OutOfOffice);
+    away.sink_user = Some(hs.user_id("casey"));
+    service.deliver(&away).await.unwrap();
+    let seen = hs.presence(&casey, &hs.user_id("casey")).await.unwrap();
+    assert_eq!((&seen["presence"], &seen["status_msg"]), (&json!("unavailable"), &json!("Away until Friday")));
+    // Synapse shows the most available of a user's devices: Alex's own session said online
+    // a moment ago, so Alex shows online, with hcal's status message.
+    service.deliver(&update(PresenceStatus::OutOfOffice)).await.unwrap();
+    let seen = hs.presence(&alex, &alex_id).await.unwrap();
+    assert_eq!((&seen["presence"], &seen["status_msg"]), (&json!("online"), &json!("Away until Friday")));
+    // A user the homeserver does not know is skipped, not retried forever.
+    let mut stranger = update(PresenceStatus::OutOfOffice);
+    stranger.address = Some("nobody@contoso.example".into());
+    assert_eq!(
+        service.deliver(&stranger).await,
+        Err(SinkFailure::Skip { reason: "HTTP 403 M_FORBIDDEN for this user".into() })
+    );
+    // The application service token refused concerns everyone: retried.
+    let broken = build(&config, "as_not_registered".into()).unwrap();
+    assert!(matches!(broken.deliver(&away).await, Err(SinkFailure::Retry { reason, .. }) if reason.contains("401")));
 }
