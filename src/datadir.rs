@@ -59,12 +59,18 @@ impl DataDirLock {
     /// fails at once, without waiting, when another process holds it.
     pub fn acquire(dir: &Path) -> Result<Self, LockError> {
         let io = |source| LockError::Io { dir: dir.to_path_buf(), source };
-        std::fs::create_dir_all(dir).map_err(io)?;
+        crate::private::create_dir_all(dir).map_err(io)?;
         let path = dir.join(LOCK_FILE);
         // Not truncated on open: a process that does not get the lock must leave the holder's
         // pid in place for the next one to read.
-        let mut file =
-            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&path).map_err(io)?;
         // Called through the trait: the standard library's own `File::try_lock` is newer than
         // the workspace's minimum Rust version.
         match fs4::FileExt::try_lock(&file) {

@@ -38,7 +38,7 @@ pub fn load_or_create(dir: &Path) -> Result<KeyRing, KeyError> {
 /// installation (kafka mode) must share it: each opens what the others sealed.
 pub fn load_or_create_at(path: &Path) -> Result<KeyRing, KeyError> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| io_error("creating", parent, e))?;
+        crate::private::create_dir_all(parent).map_err(|e| io_error("creating", parent, e))?;
     }
     for _ in 0..2 {
         if let Ok(ring) = read(path) {

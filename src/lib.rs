@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod orphans;
 pub mod platform;
 pub mod presence;
+pub mod private;
 pub mod projections;
 pub mod replay;
 pub mod runtime;

@@ -29,6 +29,13 @@ fn the_demo_plays_its_scenario_and_exits_zero() {
     let under = |rel: &str| dir.path().join(rel).display().to_string();
     assert!(files.contains(&under("store/hcal.db")), "{files:?}");
     assert!(files.contains(&under("keys/local.key")), "{files:?}");
+    // Every file hcal wrote is its user's alone.
+    #[cfg(unix)]
+    for file in &files {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o077, 0, "{file} has mode {mode:o}");
+    }
 }
 
 fn walk(dir: &std::path::Path) -> Vec<String> {

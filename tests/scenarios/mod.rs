@@ -246,6 +246,13 @@ pub async fn every_produced_message_matches_its_schema_and_no_sentinel_leaks(env
         .create_event(&deniz, invite("Zoom one", "Room", "<p>https://us02web.zoom.us/j/123456789</p>"))
         .await
         .unwrap();
+    // Text typed after a keyword (a modifier hcal does not know) is free text too.
+    let typed: String =
+        uuid::Uuid::new_v4().simple().to_string().chars().map(|c| (b'a' + (c as u8 % 26)) as char).collect();
+    let typed = format!("zq{typed}");
+    let odd =
+        env.graph.create_event(&deniz, invite("Typed modifier", &format!("@webex:{typed}"), "<p>x</p>")).await.unwrap();
+    let odd = odd["id"].as_str().unwrap().to_owned();
     eventually("decoration", WAIT, || async {
         env.meetings(&alex).await.into_iter().find(|m| m["eventId"] == id.as_str() && m["join"]["origin"] == "hcal")
     })
@@ -259,6 +266,14 @@ pub async fn every_produced_message_matches_its_schema_and_no_sentinel_leaks(env
     env.graph.delete_event(&alex, &id).await.unwrap();
     eventually("cancellation", WAIT, || async {
         (!env.meetings(&alex).await.iter().any(|m| m["eventId"] == id.as_str())).then_some(())
+    })
+    .await;
+
+    eventually("the typed modifier's skip", WAIT, || async {
+        env.records("mailbox-events")
+            .await
+            .into_iter()
+            .find(|r| r["value"]["type"] == "MeetingSkipped" && r["value"]["data"]["eventId"] == odd.as_str())
     })
     .await;
 
@@ -349,7 +364,9 @@ pub async fn every_produced_message_matches_its_schema_and_no_sentinel_leaks(env
     let client_states = env.graph.subscription_client_states();
     assert!(!client_states.is_empty(), "hcal's subscriptions carry a clientState");
     let mut needles: Vec<(&str, &str)> =
-        [sentinel.as_str(), "alex@contoso.example", "deniz@contoso.example", "Zoom one"].map(|n| (n, n)).into();
+        [sentinel.as_str(), "alex@contoso.example", "deniz@contoso.example", "Zoom one", typed.as_str()]
+            .map(|n| (n, n))
+            .into();
     needles.extend(client_states.iter().map(|c| ("a subscription's clientState", c.as_str())));
     for (what, bytes) in &haystacks {
         let text = String::from_utf8_lossy(bytes);

@@ -22,6 +22,10 @@ pub enum Mode {
     Space,
 }
 
+/// How a modifier that names no mode is recorded (`@webex:onetim` → `?`): what was typed is
+/// free text, which events do not carry.
+pub const UNKNOWN_MODIFIER: &str = "?";
+
 impl Mode {
     /// Every mode.
     pub const ALL: [Mode; 3] = [Mode::MyRoom, Mode::OneTime, Mode::Space];

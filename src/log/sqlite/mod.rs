@@ -124,10 +124,18 @@ impl SqliteStore {
         // Directories this call creates, deepest first: their names must be made durable too.
         let created: Vec<PathBuf> =
             dir.ancestors().take_while(|d| !d.as_os_str().is_empty() && !d.exists()).map(Path::to_path_buf).collect();
-        std::fs::create_dir_all(dir)
+        crate::private::create_dir_all(dir)
             .map_err(|e| LogError::Unavailable(format!("cannot create data directory {}: {e}", dir.display())))?;
         let path = dir.join(DB_FILE);
         let created_db = !path.exists();
+        // The database is this user's alone; SQLite gives its WAL and shared-memory files the
+        // database's mode. Files of older versions are tightened.
+        let private = |e: std::io::Error| LogError::Unavailable(format!("cannot restrict {}: {e}", dir.display()));
+        crate::private::create_file(&path).map_err(private)?;
+        crate::private::restrict(dir).map_err(private)?;
+        for file in [path.clone(), dir.join(format!("{DB_FILE}-wal")), dir.join(format!("{DB_FILE}-shm"))] {
+            crate::private::restrict(&file).map_err(private)?;
+        }
         let mut conn = Connection::open(&path).map_err(|e| storage("open", e))?;
         configure(&conn)?;
         let partitions = migrate(&mut conn, partitions)?;

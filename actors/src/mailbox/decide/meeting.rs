@@ -4,7 +4,7 @@
 //! mailbox's language, with the marker), and what each outcome of the platform and of the write
 //! leads to.
 
-use super::super::config::{DecideConfig, Mode};
+use super::super::config::{DecideConfig, Mode, UNKNOWN_MODIFIER};
 use super::super::effect::{Decision, Effect};
 use super::super::events::{JoinOrigin, JoinTarget, MailboxEvent, MeetingDetails, MeetingPrivate, SkipReason};
 use super::super::state::{Decoration, MailboxState, Meeting};
@@ -162,7 +162,12 @@ fn observe(
         body: detect::Body::Html(&event.body_html),
         online_meeting_url: event.online_meeting_url.as_deref(),
     };
-    let detection = config.rules.detector().detect(&invite, &config.keyword_names());
+    let mut detection = config.rules.detector().detect(&invite, &config.keyword_names());
+    // What the organiser typed after a keyword never reaches an event (events are stored with
+    // this part in clear): a modifier is recorded as the mode it names, or as `?`.
+    if let Some(modifier) = detection.keyword.as_mut().and_then(|k| k.modifier.as_mut()) {
+        *modifier = Mode::parse(modifier).map_or(UNKNOWN_MODIFIER, Mode::as_str).to_owned();
+    }
     let marker = event.marker.as_deref().and_then(Marker::decode);
     let details = details(event, &detection, marker.as_ref());
     let mut decision = Decision::nothing();

@@ -3,7 +3,7 @@
 
 use crate::ids::GraphEventId;
 use crate::join::{BlockTexts, Language, Marker, NoticeReason, insert_block, render_block};
-use crate::mailbox::config::DecideConfig;
+use crate::mailbox::config::{DecideConfig, UNKNOWN_MODIFIER};
 use crate::mailbox::decide::DecideError;
 use crate::mailbox::effect::Effect;
 use crate::mailbox::events::{JoinOrigin, MailboxEvent, SkipReason};
@@ -334,6 +334,11 @@ fn an_unknown_modifier_is_skipped_with_its_reason_and_nothing_is_booked_on_a_gue
     };
     assert_eq!(*reason, SkipReason::UnknownModifier);
     assert!(!explain.contains("zzqx"), "the typed text stays out of the unsealed explanation: {explain}");
+    // Nor is it in any event: an unknown modifier is recorded as `?`.
+    let all = serde_json::to_string(then.events()).unwrap();
+    assert!(!all.contains("zzqx"), "typed text in an event: {all}");
+    let MailboxEvent::MeetingScheduled(details) = &then.events()[0] else { unreachable!() };
+    assert_eq!(details.keyword.as_ref().and_then(|k| k.modifier.as_deref()), Some(UNKNOWN_MODIFIER));
     let [Effect::WriteNotice { reason, body_html, expected_change_key, .. }] = then.effects() else {
         panic!("{:?}", then.effects())
     };
