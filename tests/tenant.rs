@@ -315,6 +315,13 @@ async fn the_consent_link_leads_through_the_consent_page_to_a_recorded_tenant_an
     assert_eq!(resp.status(), 400);
     let body: Value = test::read_body_json(resp).await;
     assert!(body["error"]["message"].as_str().unwrap().contains("already used"), "{body}");
+    // And after a restart (a new onboarding state over the same data directory).
+    {
+        let restarted = self::onboarding(&running);
+        let app = hcal_app!(running, restarted);
+        let resp = test::call_service(&app, test::TestRequest::get().uri(&callback).to_request()).await;
+        assert_eq!(resp.status(), 400, "a used link works once, across restarts");
+    }
 
     // Consent granted, the admin test passes through the admin API.
     let req = test::TestRequest::post()
@@ -416,7 +423,8 @@ async fn a_declined_consent_is_reported_and_nothing_recorded() {
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("not granted") && message.contains("permission_denied"), "{message}");
     assert!(message.contains("AADSTS65004"), "Entra ID's explanation is passed on: {message}");
-    assert_eq!(recorded(dir.path()), None);
+    // No tenant; the used link is remembered (it works once).
+    assert_eq!(recorded(dir.path()).map(|f| f.tenants), Some(vec![]));
     assert_eq!(running.state.metrics.get("hcal_tenant_consent_callbacks_total", "outcome", "not_granted"), 1);
     running.stop().await;
 }
@@ -470,7 +478,7 @@ async fn forged_expired_and_foreign_callbacks_are_refused() {
     assert_eq!(resp.status(), 400);
     let body: Value = test::read_body_json(resp).await;
     assert!(body["error"]["message"].as_str().unwrap().contains("not configured"), "{body}");
-    assert_eq!(recorded(dir.path()), None, "nothing recorded");
+    assert!(recorded(dir.path()).is_none_or(|f| f.tenants.is_empty()), "no tenant recorded");
     running.stop().await;
 }
 

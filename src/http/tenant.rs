@@ -45,13 +45,20 @@ pub async fn consent_callback(
     const METRIC: &str = "hcal_tenant_consent_callbacks_total";
     let now = Utc::now();
     let query = query.into_inner();
-    let verified = consent::verify_state(&state.ring, query.state.as_deref().unwrap_or_default(), now)
-        .and_then(|v| if onboarding.consume_state(&v, now) { Ok(v) } else { Err(StateError::Replayed) })
-        .map_err(|e| {
-            state.metrics.inc(METRIC, "outcome", "bad_state");
-            tracing::warn!(problem = %e, "admin-consent callback refused");
-            ApiError::new(ErrorKind::InvalidConsentState, e.to_string())
-        })?;
+    let refused = |e: StateError| {
+        state.metrics.inc(METRIC, "outcome", "bad_state");
+        tracing::warn!(problem = %e, "admin-consent callback refused");
+        ApiError::new(ErrorKind::InvalidConsentState, e.to_string())
+    };
+    let verified =
+        consent::verify_state(&state.ring, query.state.as_deref().unwrap_or_default(), now).map_err(refused)?;
+    let fresh = onboarding.consume_state(&verified, now).await.map_err(|e| {
+        state.metrics.inc(METRIC, "outcome", "store_failed");
+        ApiError::new(ErrorKind::Unavailable, "the consent could not be recorded; try the link again").with_source(e)
+    })?;
+    if !fresh {
+        return Err(refused(StateError::Replayed));
+    }
     let tenant = consent::decide(&query, &verified, &onboarding.settings().tenants).map_err(|refusal| {
         state.metrics.inc(METRIC, "outcome", refusal.label());
         tracing::warn!(reason = refusal.label(), "admin consent not recorded");

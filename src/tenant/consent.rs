@@ -6,8 +6,9 @@
 //! purpose, holding an expiry and, when the link names a tenant, that tenant. So a link made by
 //! `hcal tenant consent-url` in another process (or before a restart) is accepted by the
 //! server, nobody without the key can forge or alter one, and a state cannot be mistaken for
-//! any other sealed value. The callback also remembers, in memory until they expire, the
-//! states it has accepted, so one redirect cannot be replayed within the process. Nothing from
+//! any other sealed value. The callback also records the states it has accepted (by digest, until
+//! they expire) in `tenants.json` before acting on them, so a link works once, across restarts
+//! too. Nothing from
 //! the callback (not even Entra ID's error text) is reflected before its state has been
 //! verified. The HTTP handlers are in `crate::http::tenant`.
 

@@ -16,16 +16,14 @@ pub mod consent;
 pub mod mailbox_check;
 pub mod store;
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 use hcal_actors::ids::TenantId;
-use parking_lot::Mutex;
 
 use self::cloud::{CloudEndpoints, CloudError};
 use self::consent::VerifiedState;
-use self::store::TenantStore;
+use self::store::{StoreError, TenantStore};
 use crate::config::Config;
 
 /// Path of the consent callback (the redirect URI registered on the application ends with it).
@@ -78,14 +76,12 @@ impl OnboardingSettings {
 pub struct Onboarding {
     settings: OnboardingSettings,
     store: TenantStore,
-    /// Consent states accepted so far, with their expiry: a state opens the callback once.
-    used_states: Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
 impl Onboarding {
     /// Onboarding with the given settings; consented tenants go to `{data_dir}/tenants.json`.
     pub fn new(settings: OnboardingSettings, data_dir: &Path) -> Self {
-        Self { settings, store: TenantStore::new(data_dir), used_states: Mutex::new(HashMap::new()) }
+        Self { settings, store: TenantStore::new(data_dir) }
     }
 
     /// Onboarding as the configuration describes it.
@@ -103,12 +99,10 @@ impl Onboarding {
         &self.store
     }
 
-    /// Marks a verified state as used; false when it was used before. Expired entries are
-    /// dropped on the way, so the map holds only states still inside their lifetime.
-    pub fn consume_state(&self, state: &VerifiedState, now: DateTime<Utc>) -> bool {
-        let mut used = self.used_states.lock();
-        used.retain(|_, expires| *expires > now);
-        used.insert(state.nonce.clone(), state.expires_at).is_none()
+    /// Marks a verified state as used, in `tenants.json` (so a link works once across restarts
+    /// too); false when it was used before.
+    pub async fn consume_state(&self, state: &VerifiedState, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.store.consume_state(&state.nonce, state.expires_at, now).await
     }
 }
 
@@ -126,16 +120,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_state_is_consumed_once_and_forgotten_after_expiry() {
+    #[tokio::test]
+    async fn a_state_is_consumed_once_across_restarts_and_forgotten_after_expiry() {
         let dir = tempfile::tempdir().unwrap();
         let onboarding = Onboarding::new(settings(), dir.path());
         let now = Utc::now();
         let state = VerifiedState { nonce: "n1".into(), expires_at: now + Duration::minutes(5), tenant: None };
-        assert!(onboarding.consume_state(&state, now));
-        assert!(!onboarding.consume_state(&state, now), "a replay is refused");
+        assert!(onboarding.consume_state(&state, now).await.unwrap());
+        assert!(!onboarding.consume_state(&state, now).await.unwrap(), "a replay is refused");
+        let restarted = Onboarding::new(settings(), dir.path());
+        assert!(!restarted.consume_state(&state, now).await.unwrap(), "a replay after a restart is refused");
         let other = VerifiedState { nonce: "n2".into(), ..state.clone() };
-        assert!(onboarding.consume_state(&other, now + Duration::minutes(6)));
-        assert_eq!(onboarding.used_states.lock().len(), 1, "expired states are dropped");
+        assert!(restarted.consume_state(&other, now + Duration::minutes(6)).await.unwrap());
+        let file = restarted.store().load().unwrap();
+        assert_eq!(file.used_states.len(), 1, "expired states are dropped");
+        let text = std::fs::read_to_string(restarted.store().path()).unwrap();
+        assert!(!text.contains("\"n2\""), "nonces are kept as digests: {text}");
     }
 }

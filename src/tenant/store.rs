@@ -41,12 +41,32 @@ pub struct TenantsFile {
     pub version: u32,
     /// Consented tenants, in order of first consent.
     pub tenants: Vec<ConsentedTenant>,
+    /// Consent links already used and not yet expired: a link opens the callback once, across
+    /// restarts too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub used_states: Vec<UsedState>,
+}
+
+/// A consent link that was used, by the SHA-256 of its state's nonce.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UsedState {
+    /// Hex SHA-256 of the state's nonce.
+    pub digest: String,
+    /// When the link expires; the entry is dropped after that.
+    pub expires_at: DateTime<Utc>,
 }
 
 impl Default for TenantsFile {
     fn default() -> Self {
-        Self { version: VERSION, tenants: Vec::new() }
+        Self { version: VERSION, tenants: Vec::new(), used_states: Vec::new() }
     }
+}
+
+/// The digest a used state is remembered by.
+fn digest(nonce: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(nonce.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl TenantsFile {
@@ -129,6 +149,40 @@ impl TenantStore {
                 source: std::io::Error::other(e.to_string()),
             }),
         }
+    }
+}
+
+impl TenantStore {
+    /// Marks the state with `nonce` (valid until `expires_at`) as used, durably, before the
+    /// consent it carries is acted on; false when it was used before. Expired entries are
+    /// dropped on the way.
+    pub async fn consume_state(
+        &self,
+        nonce: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let _writer = self.write.lock().await;
+        let path = self.path.clone();
+        let digest = digest(nonce);
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut file = load(&path)?;
+            file.used_states.retain(|s| s.expires_at > now);
+            if file.used_states.iter().any(|s| s.digest == digest) {
+                return Ok(false);
+            }
+            file.used_states.push(UsedState { digest, expires_at });
+            write_atomically(&path, &file)?;
+            Ok(true)
+        })
+        .await;
+        joined.unwrap_or_else(|e| {
+            Err(StoreError::Io {
+                action: "writing",
+                path: self.path.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })
+        })
     }
 }
 
