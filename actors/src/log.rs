@@ -41,7 +41,7 @@ pub struct Record {
 }
 
 /// Failures of the log.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum LogError {
     /// The store or broker could not complete the operation; the caller may retry.
     #[error("event log unavailable: {0}")]

@@ -16,17 +16,56 @@ use super::{Inner, SqliteStore, check_name, check_topic, read_head, read_positio
 /// same file, which the in-process signal cannot see.
 const FALLBACK_POLL: Duration = Duration::from_millis(500);
 
+/// One caller's append, waiting for a group commit.
+struct Pending {
+    topic: String,
+    items: Vec<(String, Vec<u8>)>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<(u32, u64)>, LogError>>,
+}
+
+/// Appends waiting for the committer ([`Inner::commit_groups`]).
+#[derive(Default)]
+pub(super) struct Group {
+    queue: Vec<Pending>,
+    /// A committer is draining the queue: new appends join its next group.
+    running: bool,
+}
+
+/// Most appends one transaction takes; the rest wait for the next.
+const MAX_GROUP: usize = 512;
+
 impl SqliteStore {
     /// Appends several records, possibly under different keys, in one transaction: all are
     /// stored or none. Each goes to its key's partition; records sharing a partition get
-    /// consecutive offsets in the order given. Returns (partition, offset) per item, in order.
+    /// consecutive offsets in the order given. Returns (partition, offset) per item, in order,
+    /// once they are durable.
+    ///
+    /// **Group commit.** Appends that arrive while a transaction is being written (webhook
+    /// batches, actor events, inbox commands, from many tasks) wait for the next one and go in
+    /// together: one transaction and one fsync for all of them, each caller answered when that
+    /// transaction committed. Each append keeps its own all-or-nothing (a savepoint each): one
+    /// that fails is rolled back alone and answered with its error.
     pub async fn append_many(&self, topic: &str, items: Vec<(String, Vec<u8>)>) -> Result<Vec<(u32, u64)>, LogError> {
         check_topic(topic)?;
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        let topic = topic.to_owned();
-        self.run(move |inner, conn| inner.append_tx(conn, &topic, items)).await
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let start = {
+            let mut group = self.inner.group.lock();
+            group.queue.push(Pending { topic: topic.to_owned(), items, reply });
+            !std::mem::replace(&mut group.running, true)
+        };
+        if start {
+            let inner = std::sync::Arc::clone(&self.inner);
+            tokio::task::spawn_blocking(move || inner.commit_groups());
+        }
+        answer.await.map_err(|_| LogError::Unavailable("the store's committer stopped".into()))?
+    }
+
+    /// Transactions that committed appends so far (one per group commit).
+    pub fn append_commits(&self) -> u64 {
+        self.inner.append_commits.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// A receiver of `topic`/`partition`'s next offset, creating the channel from the
@@ -59,57 +98,114 @@ impl SqliteStore {
 }
 
 impl Inner {
-    /// Appends `items` in one transaction; called with the connection locked.
-    fn append_tx(
-        &self,
-        conn: &mut Connection,
-        topic: &str,
-        items: Vec<(String, Vec<u8>)>,
-    ) -> Result<Vec<(u32, u64)>, LogError> {
-        // IMMEDIATE takes the write lock up front, so the heads read below cannot go stale.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| storage("begin", e))?;
-        let mut next: HashMap<u32, i64> = HashMap::new();
-        let mut out = Vec::with_capacity(items.len());
-        {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO records (topic, partition_no, record_offset, record_key, payload)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .map_err(|e| storage("prepare append", e))?;
-            // A compacted topic keeps only the latest record of a key (like Kafka's
-            // `cleanup.policy=compact`, but at once); offsets stay as they were handed out.
-            let mut superseded = tx
-                .prepare_cached("DELETE FROM records WHERE topic = ?1 AND partition_no = ?2 AND record_key = ?3")
-                .map_err(|e| storage("prepare compaction", e))?;
-            for (key, payload) in &items {
-                let partition = partition_for(key, self.partitions);
-                if is_compacted(topic) {
-                    superseded.execute(params![topic, partition, key]).map_err(|e| storage("compact", e))?;
+    /// Drains the queue of appends, a group per transaction, until it is empty. Runs on the
+    /// blocking pool; at most one runs at a time (`Group::running`).
+    fn commit_groups(&self) {
+        loop {
+            let batch: Vec<Pending> = {
+                let mut group = self.group.lock();
+                if group.queue.is_empty() {
+                    group.running = false;
+                    return;
                 }
-                let offset = match next.get(&partition) {
-                    Some(offset) => *offset,
-                    None => to_i64("offset", read_head(&tx, topic, partition)?)?,
-                };
-                insert.execute(params![topic, partition, offset, key, payload]).map_err(|e| storage("append", e))?;
-                let after = offset.checked_add(1).ok_or_else(|| LogError::Invalid("partition is full".into()))?;
-                next.insert(partition, after);
-                out.push((partition, offset as u64));
+                let take = group.queue.len().min(MAX_GROUP);
+                group.queue.drain(..take).collect()
+            };
+            let mut conn = self.conn.lock();
+            self.commit_group(&mut conn, batch);
+        }
+    }
+
+    /// Writes `batch` in one transaction and answers each caller.
+    fn commit_group(&self, conn: &mut Connection, batch: Vec<Pending>) {
+        let mut answers: Vec<(Pending, Result<Vec<(u32, u64)>, LogError>)> = Vec::with_capacity(batch.len());
+        let mut next: HashMap<(String, u32), i64> = HashMap::new();
+        let committed = (|| -> Result<(), LogError> {
+            // IMMEDIATE takes the write lock up front, so the heads read below cannot go stale.
+            let mut tx =
+                conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| storage("begin", e))?;
+            for pending in batch {
+                let before = next.clone();
+                let result = (|| {
+                    let sp = tx.savepoint().map_err(|e| storage("savepoint", e))?;
+                    let out = self.insert(&sp, &pending.topic, &pending.items, &mut next)?;
+                    sp.commit().map_err(|e| storage("release savepoint", e))?;
+                    Ok(out)
+                })();
+                if result.is_err() {
+                    // Rolled back (the savepoint dropped): its offsets are free again.
+                    next = before;
+                }
+                answers.push((pending, result));
             }
-            let mut head = tx
-                .prepare_cached(
-                    "INSERT INTO partition_heads (topic, partition_no, next_offset) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (topic, partition_no) DO UPDATE SET next_offset = excluded.next_offset",
-                )
-                .map_err(|e| storage("prepare head", e))?;
-            for (partition, after) in &next {
-                head.execute(params![topic, partition, after]).map_err(|e| storage("advance head", e))?;
+            {
+                let mut head = tx
+                    .prepare_cached(
+                        "INSERT INTO partition_heads (topic, partition_no, next_offset) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (topic, partition_no) DO UPDATE SET next_offset = excluded.next_offset",
+                    )
+                    .map_err(|e| storage("prepare head", e))?;
+                for ((topic, partition), after) in &next {
+                    head.execute(params![topic, partition, after]).map_err(|e| storage("advance head", e))?;
+                }
+            }
+            tx.commit().map_err(|e| storage("commit", e))
+        })();
+        match committed {
+            Ok(()) => {
+                self.append_commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                // Only now, after the commit and still under the connection lock, wake waiters.
+                for ((topic, partition), after) in next {
+                    self.advance(&topic, partition, after as u64);
+                }
+                for (pending, result) in answers {
+                    let _ = pending.reply.send(result);
+                }
+            }
+            Err(e) => {
+                // Nothing of the group is durable: every caller hears so.
+                for (pending, result) in answers {
+                    let _ = pending.reply.send(result.and(Err(e.clone())));
+                }
             }
         }
-        tx.commit().map_err(|e| storage("commit", e))?;
-        // Only now, after the commit and still under the connection lock, wake the waiters.
-        for (partition, after) in next {
-            self.advance(topic, partition, after as u64);
+    }
+
+    /// Inserts one append's records; `next` holds the next offset of each partition touched
+    /// in this transaction so far.
+    fn insert(
+        &self,
+        tx: &Connection,
+        topic: &str,
+        items: &[(String, Vec<u8>)],
+        next: &mut HashMap<(String, u32), i64>,
+    ) -> Result<Vec<(u32, u64)>, LogError> {
+        let mut out = Vec::with_capacity(items.len());
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO records (topic, partition_no, record_offset, record_key, payload)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(|e| storage("prepare append", e))?;
+        // A compacted topic keeps only the latest record of a key (like Kafka's
+        // `cleanup.policy=compact`, but at once); offsets stay as they were handed out.
+        let mut superseded = tx
+            .prepare_cached("DELETE FROM records WHERE topic = ?1 AND partition_no = ?2 AND record_key = ?3")
+            .map_err(|e| storage("prepare compaction", e))?;
+        for (key, payload) in items {
+            let partition = partition_for(key, self.partitions);
+            if is_compacted(topic) {
+                superseded.execute(params![topic, partition, key]).map_err(|e| storage("compact", e))?;
+            }
+            let slot = (topic.to_owned(), partition);
+            let offset = match next.get(&slot) {
+                Some(offset) => *offset,
+                None => to_i64("offset", read_head(tx, topic, partition)?)?,
+            };
+            insert.execute(params![topic, partition, offset, key, payload]).map_err(|e| storage("append", e))?;
+            let after = offset.checked_add(1).ok_or_else(|| LogError::Invalid("partition is full".into()))?;
+            next.insert(slot, after);
+            out.push((partition, offset as u64));
         }
         Ok(out)
     }
@@ -374,6 +470,49 @@ mod tests {
         assert_eq!(store.read(NOTIFICATIONS, pb, 0, 10).await.unwrap().len(), 1);
         let next = store.append_many(NOTIFICATIONS, vec![(a, b"a2".to_vec()), (b, b"b1".to_vec())]).await.unwrap();
         assert_eq!(next, vec![(pa, 2), (pb, 1)]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_appends_share_commits_and_each_keeps_its_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir);
+        inject_failure(&store, "records", "payload");
+        let before = store.append_commits();
+        let calls = (0..200u32).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let key = format!("tenant/user-{}", i % 7);
+                // Every tenth append carries a poisoned record and must fail alone.
+                let poisoned = if i % 10 == 0 { vec![0xde, 0xad] } else { b"ok".to_vec() };
+                let out = store
+                    .append_many(NOTIFICATIONS, vec![(key.clone(), format!("{i}").into_bytes()), (key, poisoned)])
+                    .await;
+                (i, out)
+            })
+        });
+        let results = futures::future::join_all(calls).await;
+        let commits = store.append_commits() - before;
+        let mut stored: HashMap<u32, Vec<u64>> = HashMap::new();
+        for result in results {
+            let (i, out) = result.unwrap();
+            if i % 10 == 0 {
+                assert!(out.is_err(), "append {i} should have failed");
+            } else {
+                let out = out.unwrap();
+                assert_eq!(out.len(), 2);
+                assert_eq!(out[0].1 + 1, out[1].1, "an append's records are consecutive in its partition");
+                stored.entry(out[0].0).or_default().extend(out.iter().map(|(_, o)| *o));
+            }
+        }
+        // Offsets are gapless per partition: failed appends used none.
+        for (partition, mut offsets) in stored {
+            offsets.sort_unstable();
+            assert_eq!(offsets, (0..offsets.len() as u64).collect::<Vec<_>>(), "partition {partition}");
+            let records = store.read(NOTIFICATIONS, partition, 0, 1000).await.unwrap();
+            assert_eq!(records.len(), offsets.len());
+        }
+        assert!(commits < 200, "200 concurrent appends took {commits} transactions");
+        println!("200 concurrent appends in {commits} transactions");
     }
 
     #[tokio::test]

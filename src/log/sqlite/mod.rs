@@ -98,6 +98,10 @@ struct Inner {
     heads: Mutex<Heads>,
     /// Path of the database file, for diagnostics.
     path: PathBuf,
+    /// Appends waiting for the next group commit, and whether a committer is at work.
+    group: Mutex<event_log::Group>,
+    /// Transactions that committed appends (one per group), for tests and benchmarks.
+    append_commits: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -148,7 +152,16 @@ impl SqliteStore {
                 sync_dir(parent)?;
             }
         }
-        Ok(Self { inner: Arc::new(Inner { conn: Mutex::new(conn), partitions, heads: Mutex::default(), path }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                conn: Mutex::new(conn),
+                partitions,
+                heads: Mutex::default(),
+                path,
+                group: Mutex::default(),
+                append_commits: std::sync::atomic::AtomicU64::new(0),
+            }),
+        })
     }
 
     /// Path of the database file.
