@@ -16,9 +16,22 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "hcal", version, about, long_about = None)]
 pub struct Cli {
+    /// Log format on standard error: `text` (colours only on a terminal) or `json` (one object
+    /// per line). The level is `RUST_LOG`'s (default `info`; `warn` for `hcal demo`).
+    #[arg(long, global = true, value_enum, env = "HCAL_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 /// Subcommands.
