@@ -17,7 +17,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -31,7 +30,7 @@ use tokio::sync::Notify;
 
 mod support;
 
-use support::{Hcal, admin, clock_ticks_per_second, cpu_ticks, memory, mib, percentile, setting, until};
+use support::{Running, admin, clock_ticks_per_second, cpu_ticks, memory, mib, percentile, setting, start_hcal, until};
 
 /// What every created meeting's subject starts with; the change's number follows.
 const MARK: &str = "bench-change-";
@@ -174,79 +173,19 @@ async fn run() {
         .collect();
 
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).unwrap().port();
-    let url = format!("http://127.0.0.1:{port}");
-    let api_token = format!("api-{}", uuid::Uuid::new_v4().simple());
-    // max_connections: the streams plus room for the admin calls and Graph's notifications.
-    let config = format!(
-        r#"[service]
-listen = "127.0.0.1:{port}"
-data_dir = "{data}"
-max_connections = {connections}
-
-[tenant]
-id = "{tenant}"
-
-[graph]
-client_id = "{client}"
-login_base = "{login}"
-graph_base = "{graph_base}"
-
-[webex]
-base_url = "{webex}"
-"#,
-        data = dir.path().join("data").display(),
-        connections = streams + 1024,
-        tenant = demo.tenant_id,
-        client = demo.client_id,
-        login = graph.url(),
-        graph_base = graph.graph_url(),
-        webex = webex.url(),
-    );
-    let config_path = dir.path().join("hcal.toml");
-    std::fs::write(&config_path, config).unwrap();
-    let log = std::fs::File::create(dir.path().join("hcal.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_hcal"))
-        .args(["serve", "--config"])
-        .arg(&config_path)
-        .env("HCAL_GRAPH_CLIENT_SECRET", &demo.client_secret)
-        .env("HCAL_WEBEX_TOKEN", &webex_token)
-        .env("HCAL_API_TOKEN", &api_token)
-        // Warnings only: an info line per stream and per change would be work of its own.
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let hcal = Hcal(child);
-    let pid = hcal.0.id().to_string();
-    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
-    until("hcal to start", Duration::from_secs(30), || async {
-        http.get(format!("{url}/healthz")).send().await.ok().filter(|r| r.status().is_success())
-    })
+    let running = start_hcal(
+        dir.path(),
+        &graph,
+        &webex,
+        &webex_token,
+        &demo,
+        &format!("max_connections = {}", streams + 1024),
+        "",
+        &[],
+    )
     .await;
-
-    // Enable every user and wait until each is active with its webhook ready.
-    let started = Instant::now();
-    for chunk in users.chunks(50) {
-        let enables =
-            chunk.iter().map(|u| admin(&http, &url, &api_token, "/admin/v1/mailboxes", Some(json!({"userId": u}))));
-        for answer in futures::future::join_all(enables).await {
-            assert!(answer.is_some(), "enabling a mailbox");
-        }
-    }
-    for chunk in users.chunks(50) {
-        let ready = chunk.iter().map(|u| {
-            let (http, url, token) = (&http, &url, &api_token);
-            until("a mailbox to become active", Duration::from_secs(300), move || async move {
-                let s = admin(http, url, token, &format!("/admin/v1/mailboxes/{u}"), None).await?;
-                (s["status"] == "active" && s["subscription"]["webhookReady"] == true).then_some(())
-            })
-        });
-        futures::future::join_all(ready).await;
-    }
-    let enabled_in = started.elapsed();
+    let enabled_in = running.enable_all(&users).await;
+    let Running { hcal, pid, url, api_token, http } = running;
     let mut tokens = Vec::with_capacity(users.len());
     for u in &users {
         let token = until("a user token", Duration::from_secs(60), || async {

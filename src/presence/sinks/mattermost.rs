@@ -11,14 +11,11 @@
 //! permission to edit other users. Errors are read from Mattermost's `{"id", "message", …}`:
 //! `app.user.missing_account.const` (an unknown user) skips the change.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use parking_lot::Mutex;
 use serde_json::{Value, json};
 
-use super::{Answer, base, exchange, judge, segment};
+use super::{Answer, KnownUsers, base, exchange, judge, segment};
 use crate::presence::sink::{PresenceSink, PresenceStatus, PresenceUpdate, SinkFailure};
 
 /// A Mattermost server.
@@ -28,8 +25,8 @@ pub struct MattermostSink {
     token: String,
     text: String,
     emoji: String,
-    /// Mattermost user ids by e-mail address (lower case). Sensitive: memory only.
-    ids: Mutex<HashMap<String, String>>,
+    /// Mattermost user ids by e-mail address.
+    ids: KnownUsers,
 }
 
 impl MattermostSink {
@@ -39,34 +36,27 @@ impl MattermostSink {
         if token.is_empty() {
             return Err("the Mattermost token is empty".to_owned());
         }
-        Ok(Self { http, url: base(url)?, token: token.to_owned(), text, emoji, ids: Mutex::default() })
+        Ok(Self { http, url: base(url)?, token: token.to_owned(), text, emoji, ids: KnownUsers::default() })
     }
 
     async fn user_id(&self, update: &PresenceUpdate) -> Result<String, SinkFailure> {
-        if let Some(id) = &update.sink_user {
-            return Ok(id.clone());
-        }
-        let Some(address) = update.address.as_deref().map(str::to_lowercase) else {
-            return Err(SinkFailure::Skip { reason: "the user has no e-mail address and no mapped user".to_owned() });
-        };
-        if let Some(id) = self.ids.lock().get(&address) {
-            return Ok(id.clone());
-        }
-        let url = format!("{}/api/v4/users/email/{}", self.url, segment(&address));
-        let answer = exchange(self.http.get(url).bearer_auth(&self.token)).await?;
-        if answer.status != 200 {
-            return Err(failure(&answer));
-        }
-        let user: Value = serde_json::from_str(&answer.body).map_err(|_| SinkFailure::Retry {
-            reason: "the user lookup's answer is not JSON".to_owned(),
-            after: None,
-        })?;
-        let id = user["id"].as_str().filter(|id| !id.is_empty()).ok_or_else(|| SinkFailure::Retry {
-            reason: "the user lookup's answer has no id".to_owned(),
-            after: None,
-        })?;
-        self.ids.lock().insert(address, id.to_owned());
-        Ok(id.to_owned())
+        self.ids
+            .id(update, |address| async move {
+                let url = format!("{}/api/v4/users/email/{}", self.url, segment(&address));
+                let answer = exchange(self.http.get(url).bearer_auth(&self.token)).await?;
+                if answer.status != 200 {
+                    return Err(failure(&answer));
+                }
+                let user: Value = serde_json::from_str(&answer.body).map_err(|_| SinkFailure::Retry {
+                    reason: "the user lookup's answer is not JSON".to_owned(),
+                    after: None,
+                })?;
+                user["id"].as_str().filter(|id| !id.is_empty()).map(str::to_owned).ok_or_else(|| SinkFailure::Retry {
+                    reason: "the user lookup's answer has no id".to_owned(),
+                    after: None,
+                })
+            })
+            .await
     }
 }
 

@@ -47,6 +47,34 @@ pub fn build(config: &SinkConfig, secret: String) -> Result<Arc<dyn PresenceSink
     })
 }
 
+/// Who users are in a tool that finds them by e-mail address: the map entry of the update when
+/// it has one, else the tool's answer for the address, remembered (in memory only: addresses
+/// are sensitive).
+#[derive(Default)]
+pub(crate) struct KnownUsers(parking_lot::Mutex<std::collections::HashMap<String, String>>);
+
+impl KnownUsers {
+    /// The tool's id of `update`'s user; `look_up` asks the tool for an address (lower case).
+    pub async fn id<F, Fut>(&self, update: &super::sink::PresenceUpdate, look_up: F) -> Result<String, SinkFailure>
+    where
+        F: FnOnce(String) -> Fut,
+        Fut: std::future::Future<Output = Result<String, SinkFailure>>,
+    {
+        if let Some(id) = &update.sink_user {
+            return Ok(id.clone());
+        }
+        let Some(address) = update.address.as_deref().map(str::to_lowercase) else {
+            return Err(SinkFailure::Skip { reason: "the user has no e-mail address and no mapped user".to_owned() });
+        };
+        if let Some(id) = self.0.lock().get(&address) {
+            return Ok(id.clone());
+        }
+        let id = look_up(address.clone()).await?;
+        self.0.lock().insert(address, id.clone());
+        Ok(id)
+    }
+}
+
 /// How long a sink's tool may take to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one request to a sink's tool may take.

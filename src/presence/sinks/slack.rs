@@ -14,14 +14,11 @@
 //! `missing_scope`, …) are retried, as an operator can fix them; `ratelimited` (HTTP 429)
 //! waits `Retry-After`.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use parking_lot::Mutex;
 use serde_json::{Value, json};
 
-use super::{Answer, base, exchange, judge};
+use super::{Answer, KnownUsers, base, exchange, judge};
 use crate::presence::sink::{PresenceSink, PresenceStatus, PresenceUpdate, SinkFailure};
 
 /// Slack's Web API.
@@ -47,8 +44,8 @@ pub struct SlackSink {
     token: String,
     text: String,
     emoji: String,
-    /// Slack user ids by e-mail address (lower case). Sensitive: memory only.
-    ids: Mutex<HashMap<String, String>>,
+    /// Slack user ids by e-mail address.
+    ids: KnownUsers,
 }
 
 impl SlackSink {
@@ -58,28 +55,22 @@ impl SlackSink {
         if token.is_empty() {
             return Err("the Slack token is empty".to_owned());
         }
-        Ok(Self { http, url: base(url)?, token: token.to_owned(), text, emoji, ids: Mutex::default() })
+        Ok(Self { http, url: base(url)?, token: token.to_owned(), text, emoji, ids: KnownUsers::default() })
     }
 
     async fn user_id(&self, update: &PresenceUpdate) -> Result<String, SinkFailure> {
-        if let Some(id) = &update.sink_user {
-            return Ok(id.clone());
-        }
-        let Some(address) = update.address.as_deref().map(str::to_lowercase) else {
-            return Err(SinkFailure::Skip { reason: "the user has no e-mail address and no mapped user".to_owned() });
-        };
-        if let Some(id) = self.ids.lock().get(&address) {
-            return Ok(id.clone());
-        }
-        let request = self.http.get(format!("{}/users.lookupByEmail", self.url)).query(&[("email", &address)]);
-        let answer = exchange(request.bearer_auth(&self.token)).await?;
-        let value = judged(&answer)?;
-        let id = value["user"]["id"].as_str().filter(|id| !id.is_empty()).ok_or_else(|| SinkFailure::Retry {
-            reason: "users.lookupByEmail answered without a user id".to_owned(),
-            after: None,
-        })?;
-        self.ids.lock().insert(address, id.to_owned());
-        Ok(id.to_owned())
+        self.ids
+            .id(update, |address| async move {
+                let request = self.http.get(format!("{}/users.lookupByEmail", self.url)).query(&[("email", &address)]);
+                let value = judged(&exchange(request.bearer_auth(&self.token)).await?)?;
+                value["user"]["id"].as_str().filter(|id| !id.is_empty()).map(str::to_owned).ok_or_else(|| {
+                    SinkFailure::Retry {
+                        reason: "users.lookupByEmail answered without a user id".to_owned(),
+                        after: None,
+                    }
+                })
+            })
+            .await
     }
 }
 
