@@ -212,3 +212,18 @@ async fn a_meeting_over_for_a_month_is_forgotten_by_its_mailbox_but_stays_listed
     // Written once; after the edit only recorded from the marker.
     assert_eq!(patches, vec![Some(false), Some(true)]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_names_its_checks_and_liveness_is_separate() {
+    let env = Env::new().await;
+    let _hcal = env.start("").await;
+    let resp = env.http.get(format!("{}/readyz", env.url())).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], "ready", "{body}");
+    let checks = body["checks"].as_object().unwrap();
+    assert_eq!(checks["log"], "ok");
+    assert_eq!(checks["store"], "ok");
+    let token = format!("graphToken/{}", env.demo.tenant_id);
+    assert_eq!(checks[&token], "ok", "{body}");
+}

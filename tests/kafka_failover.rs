@@ -181,7 +181,21 @@ async fn a_broker_restart_mid_run_loses_nothing_and_decorates_nothing_twice() {
     let first = first["id"].as_str().unwrap().to_owned();
     eventually("first decoration", WAIT, || async { (decorated(&env, &alex, &first).await == 1).then_some(()) }).await;
 
+    let (http, readyz) = (env.http.clone(), format!("{}/readyz", env.url()));
+    let readiness = || async {
+        let resp = http.get(&readyz).send().await.unwrap();
+        (resp.status().as_u16(), resp.json::<serde_json::Value>().await.unwrap())
+    };
+    assert_eq!(readiness().await.0, 200, "ready before the outage: {:?}", readiness().await.1);
     env.broker().unwrap().kill();
+    // Unready while the log is unreachable (the process itself stays alive).
+    let unready = eventually("readiness to say the log is unreachable", WAIT, || async {
+        let (status, body) = readiness().await;
+        (status == 503 && body["checks"]["log"] != "ok").then_some(body)
+    })
+    .await;
+    assert_eq!(unready["checks"]["store"], "ok", "{unready}");
+    assert_eq!(env.http.get(format!("{}/healthz", env.url())).send().await.unwrap().status(), 200);
     // Graph keeps delivering while the broker is down: hcal answers 503 and Graph retries.
     let mut during = Vec::new();
     for n in 0..3 {
@@ -194,6 +208,8 @@ async fn a_broker_restart_mid_run_loses_nothing_and_decorates_nothing_twice() {
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     env.broker().unwrap().restart().unwrap();
+    eventually("readiness once the broker is back", WAIT, || async { (readiness().await.0 == 200).then_some(()) })
+        .await;
 
     for id in &during {
         eventually("decoration after the restart", WAIT, || async {

@@ -292,6 +292,15 @@ impl GraphClient {
         Err(GraphFailure::Transient("the subscription list did not end".into()))
     }
 
+    /// Whether hcal holds (or can get now) an access token for `tenant`: what readiness asks.
+    pub async fn token_ready(&self, tenant: TenantId) -> Result<(), GraphFailure> {
+        match self.inner.tokens.get(tenant).await {
+            Ok(_) => Ok(()),
+            Err(AttemptError::Final(failure)) => Err(failure),
+            Err(AttemptError::Retry(retryable)) => Err(GraphFailure::Transient(retryable.reason)),
+        }
+    }
+
     /// Reads the mailbox's language, time zone and automatic replies.
     pub async fn mailbox_settings(&self, mailbox: &MailboxId) -> Result<MailboxSettings, GraphFailure> {
         let url = format!("{}/users/{}/mailboxSettings", self.inner.graph_base, mailbox.user);

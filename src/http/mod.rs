@@ -6,7 +6,7 @@
 //! - [`devices`]: room devices, their registry (admin API) and their bookings (device API).
 //! - [`mailboxes`], [`tokens`], [`logs`], [`testing`], [`tenant`]: the admin API and tenant
 //!   onboarding.
-//! - [`ops`]: `/metrics` and `/healthz`.
+//! - [`ops`]: `/metrics`, `/healthz` and `/readyz`.
 //!
 //! Every failing answer, including the extractors' (body, query, path), an unknown path and a
 //! wrong method, is an [`ApiError`] with the one JSON shape of [`error`]. Authorization is an
@@ -103,6 +103,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_body: usize) {
         .service(resource("/admin/v1/tenant/test", [(Method::POST, web::to(tenant::mailbox_check))]))
         .service(resource("/metrics", [(Method::GET, web::to(ops::metrics))]))
         .service(resource("/healthz", [(Method::GET, web::to(ops::health))]))
+        .service(resource("/readyz", [(Method::GET, web::to(ops::ready))]))
         .default_service(web::to(not_found));
 }
 
