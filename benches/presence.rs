@@ -28,7 +28,7 @@ use hcal_sim::graph::{GraphSim, GraphSimConfig, UserSpec};
 use hcal_sim::webex::{WebexSim, WebexSimConfig};
 use rand::Rng as _;
 use serde_json::json;
-use support::{clock_ticks_per_second, cpu_ticks, memory, mib, percentile, setting, start_hcal};
+use support::{Sims, clock_ticks_per_second, cpu_ticks, memory, mib, percentile, setting, start_hcal};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// hcal's defaults, which this bench measures.
@@ -67,10 +67,7 @@ async fn run() {
     );
     let hcal = start_hcal(
         dir.path(),
-        &graph,
-        &webex,
-        &webex_token,
-        &demo,
+        Sims { graph: &graph, webex: &webex, webex_token: &webex_token, demo: &demo },
         "",
         &sink,
         &[("HCAL_PRESENCE_WEBHOOK_SECRET", SECRET)],

@@ -30,7 +30,9 @@ use tokio::sync::Notify;
 
 mod support;
 
-use support::{Running, admin, clock_ticks_per_second, cpu_ticks, memory, mib, percentile, setting, start_hcal, until};
+use support::{
+    Running, Sims, admin, clock_ticks_per_second, cpu_ticks, memory, mib, percentile, setting, start_hcal, until,
+};
 
 /// What every created meeting's subject starts with; the change's number follows.
 const MARK: &str = "bench-change-";
@@ -175,10 +177,7 @@ async fn run() {
     let dir = tempfile::tempdir().unwrap();
     let running = start_hcal(
         dir.path(),
-        &graph,
-        &webex,
-        &webex_token,
-        &demo,
+        Sims { graph: &graph, webex: &webex, webex_token: &webex_token, demo: &demo },
         &format!("max_connections = {}", streams + 1024),
         "",
         &[],

@@ -112,19 +112,19 @@ pub struct Running {
     pub http: reqwest::Client,
 }
 
+/// The simulators a bench runs hcal against.
+pub struct Sims<'a> {
+    pub graph: &'a GraphSim,
+    pub webex: &'a WebexSim,
+    pub webex_token: &'a str,
+    pub demo: &'a DemoTenant,
+}
+
 /// Starts `hcal serve` (embedded mode, data in `dir`) against the simulators, with `service`
 /// lines in `[service]`, `sections` after `[webex]` and `vars` in its environment; waits until
 /// it answers.
-pub async fn start_hcal(
-    dir: &Path,
-    graph: &GraphSim,
-    webex: &WebexSim,
-    webex_token: &str,
-    demo: &DemoTenant,
-    service: &str,
-    sections: &str,
-    vars: &[(&str, &str)],
-) -> Running {
+pub async fn start_hcal(dir: &Path, sims: Sims<'_>, service: &str, sections: &str, vars: &[(&str, &str)]) -> Running {
+    let Sims { graph, webex, webex_token, demo } = sims;
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).unwrap().port();
     let url = format!("http://127.0.0.1:{port}");
     let api_token = format!("api-{}", uuid::Uuid::new_v4().simple());

@@ -16,11 +16,14 @@ use super::{Inner, SqliteStore, check_name, check_topic, read_head, read_positio
 /// same file, which the in-process signal cannot see.
 const FALLBACK_POLL: Duration = Duration::from_millis(500);
 
+/// What an append is answered: each record's (partition, offset), or why it failed.
+type Appended = Result<Vec<(u32, u64)>, LogError>;
+
 /// One caller's append, waiting for a group commit.
 struct Pending {
     topic: String,
     items: Vec<(String, Vec<u8>)>,
-    reply: tokio::sync::oneshot::Sender<Result<Vec<(u32, u64)>, LogError>>,
+    reply: tokio::sync::oneshot::Sender<Appended>,
 }
 
 /// Appends waiting for the committer ([`Inner::commit_groups`]).
@@ -118,7 +121,7 @@ impl Inner {
 
     /// Writes `batch` in one transaction and answers each caller.
     fn commit_group(&self, conn: &mut Connection, batch: Vec<Pending>) {
-        let mut answers: Vec<(Pending, Result<Vec<(u32, u64)>, LogError>)> = Vec::with_capacity(batch.len());
+        let mut answers: Vec<(Pending, Appended)> = Vec::with_capacity(batch.len());
         let mut next: HashMap<(String, u32), i64> = HashMap::new();
         let committed = (|| -> Result<(), LogError> {
             // IMMEDIATE takes the write lock up front, so the heads read below cannot go stale.
