@@ -1,5 +1,6 @@
 //! Command-line interface: one module per subcommand.
 
+mod config;
 mod demo;
 mod detect;
 mod devices;
@@ -39,6 +40,9 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the service with a configuration file.
     Serve(serve::ServeArgs),
+    /// Check a configuration file and the secrets it names before running the service.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Show what the detection engine finds in an invite (keyword, join address) and why.
     Detect(detect::DetectArgs),
     /// Run the service and the bundled simulators in one process and play a scripted scenario.
@@ -69,6 +73,7 @@ pub enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
+        Command::Config(cmd) => config::run(cmd).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Detect(args) => detect::run(args),
         Command::Replay(args) => replay::run(args).await,

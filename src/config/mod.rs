@@ -377,6 +377,10 @@ impl Config {
         }
         if let Err(e) = self.graph.validate() {
             problems.push(format!("invalid [graph] section: {e}"));
+        } else if uuid::Uuid::parse_str(self.graph.client_id.trim()).is_err() {
+            problems.push(
+                "graph.client_id must be the application (client) id of hcal's app registration, a GUID".into(),
+            );
         }
         if let Err(e) = crate::tenant::cloud::reconcile(&self.tenant.cloud, &self.graph) {
             problems.push(format!("invalid [tenant.cloud] section: {e}"));
@@ -473,7 +477,7 @@ mod tests {
     fn file(rest: &str) -> String {
         format!(
             "[service]\ndata_dir = \"data\"\n\n[tenant]\nid = \"72f988bf-86f1-41af-91ab-2d7cd011db47\"\n\n\
-             [graph]\nclient_id = \"c\"\n\n[webex]\n\n{rest}"
+             [graph]\nclient_id = \"0b1e9c1c-3a5d-4f7e-8c2a-6d9f0e1b2c3d\"\n\n[webex]\n\n{rest}"
         )
     }
 
