@@ -112,3 +112,40 @@ fn admin_rules_from_a_file_and_refused_rules() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("detection rule \"broken\": invalid pattern"));
 }
+
+#[test]
+fn the_services_configuration_gives_its_keywords_and_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hcal.toml");
+    std::fs::write(
+        &config,
+        r#"[service]
+data_dir = "data"
+
+[tenant]
+id = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+[graph]
+client_id = "0b1e9c1c-3a5d-4f7e-8c2a-6d9f0e1b2c3d"
+
+[domain]
+keywords = [{ keyword = "video", platform = "webex", default_mode = "myroom" }]
+
+[[domain.rules]]
+name = "vmr"
+priority = 1
+pattern = 'VMR (\d{6})'
+replacement = "$1@vc.contoso.example"
+"#,
+    )
+    .unwrap();
+    let path = config.to_str().unwrap();
+    let v = json(&hcal(&["--location", "@video", "--config", path], ""));
+    assert_eq!(v["keyword"]["name"], "video", "{v}");
+    let v = json(&hcal(&["--location", "@webex", "--config", path], ""));
+    assert!(v["keyword"].is_null(), "webex is not a keyword of this configuration: {v}");
+    let v = json(&hcal(&["--location", "VMR 123456", "--config", path], ""));
+    assert_eq!(v["join"]["address"], "sip:123456@vc.contoso.example", "{v}");
+    let out = hcal(&["--location", "x", "--config", dir.path().join("missing.toml").to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -28,11 +28,15 @@ pub struct DetectArgs {
     #[arg(long)]
     pub online_meeting_url: Option<String>,
     /// Keyword names recognised in Location (repeatable). Default: webex, meet.
-    #[arg(long = "keyword", value_name = "NAME")]
+    #[arg(long = "keyword", value_name = "NAME", conflicts_with = "config")]
     pub keywords: Vec<String>,
     /// Admin rules: a JSON array, or TOML with `[[rule]]` tables (see docs/detection.md).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "config")]
     pub rules: Option<PathBuf>,
+    /// The service's configuration file: its `[domain]` keywords and rules, exactly as
+    /// `hcal serve` uses them.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Pretty-print the JSON.
     #[arg(long)]
     pub pretty: bool,
@@ -114,12 +118,22 @@ pub fn run(args: DetectArgs) -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    let keywords = if args.keywords.is_empty() { vec!["webex".to_owned(), "meet".to_owned()] } else { args.keywords };
     let body = if event.html { Body::Html(&event.body) } else { Body::Text(&event.body) };
-    let detection = Detector::new(rules.unwrap_or_default()).detect(
-        &Invite { location: &event.location, body, online_meeting_url: event.online_meeting_url.as_deref() },
-        &keywords,
-    );
+    let invite = Invite { location: &event.location, body, online_meeting_url: event.online_meeting_url.as_deref() };
+    let detection = match &args.config {
+        Some(path) => match hcal::config::load(path) {
+            Ok(config) => config.domain.rules.detector().detect(&invite, &config.domain.keyword_names()),
+            Err(e) => {
+                eprintln!("hcal detect: {e}");
+                std::process::exit(2);
+            }
+        },
+        None => {
+            let keywords =
+                if args.keywords.is_empty() { vec!["webex".to_owned(), "meet".to_owned()] } else { args.keywords };
+            Detector::new(rules.unwrap_or_default()).detect(&invite, &keywords)
+        }
+    };
     let out = if args.pretty { serde_json::to_string_pretty(&detection)? } else { serde_json::to_string(&detection)? };
     println!("{out}");
     Ok(())

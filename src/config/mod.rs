@@ -378,9 +378,8 @@ impl Config {
         if let Err(e) = self.graph.validate() {
             problems.push(format!("invalid [graph] section: {e}"));
         } else if uuid::Uuid::parse_str(self.graph.client_id.trim()).is_err() {
-            problems.push(
-                "graph.client_id must be the application (client) id of hcal's app registration, a GUID".into(),
-            );
+            problems
+                .push("graph.client_id must be the application (client) id of hcal's app registration, a GUID".into());
         }
         if let Err(e) = crate::tenant::cloud::reconcile(&self.tenant.cloud, &self.graph) {
             problems.push(format!("invalid [tenant.cloud] section: {e}"));
