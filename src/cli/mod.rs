@@ -4,6 +4,7 @@ mod config;
 mod demo;
 mod detect;
 mod devices;
+mod explain;
 mod replay;
 mod serve;
 mod sim;
@@ -45,6 +46,9 @@ pub enum Command {
     Config(config::ConfigCommand),
     /// Show what the detection engine finds in an invite (keyword, join address) and why.
     Detect(detect::DetectArgs),
+    /// Tell the story of one invite from its mailbox's events (a running service's admin API):
+    /// what was detected, written, booked, skipped and why.
+    Explain(explain::ExplainArgs),
     /// Run the service and the bundled simulators in one process and play a scripted scenario.
     Demo(demo::DemoArgs),
     /// Rebuild projections from the domain-event log: without options the meeting lists and the
@@ -76,6 +80,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config(cmd) => config::run(cmd).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Detect(args) => detect::run(args),
+        Command::Explain(args) => explain::run(args).await,
         Command::Replay(args) => replay::run(args).await,
         Command::Sim(cmd) => sim::run(cmd).await,
         Command::Tenant(cmd) => tenant::run(cmd).await,

@@ -117,7 +117,7 @@ pub async fn run(cmd: UsersCommand) -> anyhow::Result<()> {
     }
 }
 
-fn token(target: &Target) -> anyhow::Result<String> {
+pub(crate) fn token(target: &Target) -> anyhow::Result<String> {
     std::env::var(&target.token_env).with_context(|| format!("environment variable {} is not set", target.token_env))
 }
 

@@ -203,3 +203,69 @@ pub async fn status(
         seq: s.seq,
     }))
 }
+
+/// Query of `GET /admin/v1/mailboxes/{user}/story`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StoryQuery {
+    /// The Graph event id of the invite.
+    pub event_id: String,
+}
+
+/// One step of an invite's story.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoryStep {
+    /// The mailbox's sequence number of the event.
+    pub seq: u64,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// The event's type (`MeetingScheduled`, `JoinInfoPatched`, `MeetingSkipped`, …).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The event, its sealed parts opened (subject, addresses): for the operator only.
+    pub data: serde_json::Value,
+}
+
+/// `GET /admin/v1/mailboxes/{user}/story?eventId=…`: every domain event of the mailbox about
+/// one invite, in order, opened (what was detected, written, booked, skipped and why). Reads
+/// the mailbox's partition of `mailbox-events` from its start: an operator's tool, not a hot
+/// path. 404 `unknown_user` when the mailbox has no events at all.
+pub async fn story(
+    _caller: AdminCaller,
+    state: web::Data<AppState>,
+    user: web::Path<UserObjectId>,
+    query: web::Query<StoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    use hcal_actors::log::{MAILBOX_EVENTS, partition_for};
+    use hcal_actors::mailbox::envelope;
+    let mailbox = mailbox(&state, user.into_inner());
+    let wanted = serde_json::Value::String(query.into_inner().event_id);
+    let partition = partition_for(&mailbox.to_string(), state.log.partitions(MAILBOX_EVENTS));
+    let (mut offset, mut seen, mut steps) = (0, false, Vec::new());
+    loop {
+        let records = state.log.read(MAILBOX_EVENTS, partition, offset, 1000).await.map_err(ApiError::unavailable)?;
+        let Some(last) = records.last().map(|r| r.offset) else { break };
+        offset = last + 1;
+        for record in records {
+            let Ok(env) = envelope::decode(&record.payload, &state.ring) else { continue };
+            if env.mailbox != mailbox {
+                continue;
+            }
+            seen = true;
+            let Ok(value) = serde_json::to_value(&env.event) else { continue };
+            if value["data"]["eventId"] == wanted {
+                steps.push(StoryStep {
+                    seq: env.seq,
+                    at: env.occurred_at,
+                    kind: env.event.type_name().to_owned(),
+                    data: value["data"].clone(),
+                });
+            }
+        }
+    }
+    if !seen {
+        return Err(ApiError::new(super::error::ErrorKind::UnknownUser, "hcal holds no events of this mailbox"));
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "userId": mailbox.user, "eventId": wanted, "story": steps })))
+}

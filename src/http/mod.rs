@@ -59,6 +59,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_body: usize) {
             .app_data(user_path_config()),
         )
         .service(
+            resource("/admin/v1/mailboxes/{user}/story", [(Method::GET, web::to(mailboxes::story))])
+                .app_data(user_path_config()),
+        )
+        .service(
             resource("/v1/users/{user}/presence", [(Method::GET, web::to(presence::get))]).app_data(user_path_config()),
         )
         .service(
