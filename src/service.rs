@@ -179,6 +179,8 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     let ring = keys::load_or_create_at(&config.service.key_file())?;
     crate::tenant::cloud::reconcile(&config.tenant.cloud, &config.graph)?.apply(&mut config.graph);
     let graph = Arc::new(GraphClient::new(config.graph.clone(), secrets.graph_client_secret.clone())?);
+    let metrics = Arc::new(Metrics::default());
+    graph.report_to(metrics.clone());
     let mut webex: Arc<dyn hcal_actors::ports::MeetingPlatform> =
         Arc::new(WebexClient::new(config.webex.clone(), secrets.webex_token.clone()));
     // Build the detection tables now rather than on the first invite.
@@ -244,7 +246,6 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     let indexes: [&dyn Projection; 4] = [subscriptions.as_ref(), access.as_ref(), devices.as_ref(), presence.as_ref()];
     projections::catch_up(log.as_ref(), &store, &ring, &indexes).await?;
     subscriptions.caught_up(began);
-    let metrics = Arc::new(Metrics::default());
     let live = Arc::new(crate::projections::live::LiveLists::default());
     // Downstream topics exist in kafka mode only: embedded mode has no consumers but hcal.
     let downstream = matches!(config.log, crate::log::LogConfig::Kafka(_))

@@ -226,4 +226,17 @@ async fn readiness_names_its_checks_and_liveness_is_separate() {
     assert_eq!(checks["store"], "ok");
     let token = format!("graphToken/{}", env.demo.tenant_id);
     assert_eq!(checks[&token], "ok", "{body}");
+
+    // Graph's requests are counted by operation and by status.
+    let alex = env.user("alex");
+    env.enable(&alex).await;
+    env.wait_active(&alex).await;
+    let metrics = env.metrics().await;
+    for line in [
+        "hcal_graph_requests_total{operation=\"create_subscription\"}",
+        "hcal_graph_requests_total{operation=\"mailbox_settings\"}",
+        "hcal_graph_responses_total{status=\"2xx\"}",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
 }

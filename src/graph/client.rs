@@ -43,6 +43,27 @@ struct Inner {
     limiter: MailboxLimiter,
     backoff: Backoff,
     marker_expand: String,
+    /// Where requests, answers and retries are counted, once the service hands its metrics over.
+    metrics: std::sync::OnceLock<Arc<crate::metrics::Metrics>>,
+}
+
+/// The label of an HTTP status in `hcal_graph_responses_total` (a fixed vocabulary).
+fn status_label(status: u16) -> &'static str {
+    match status {
+        200..=299 => "2xx",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        409 => "409",
+        410 => "410",
+        412 => "412",
+        429 => "429",
+        503 => "503",
+        504 => "504",
+        500..=599 => "5xx",
+        _ => "other",
+    }
 }
 
 impl fmt::Debug for GraphClient {
@@ -160,10 +181,24 @@ impl GraphClient {
             limiter: MailboxLimiter::new(config.max_concurrent_per_mailbox.min(MAX_CONCURRENT_HARD_CAP)),
             backoff: Backoff { base: config.retry_base, cap: config.retry_cap },
             marker_expand: wire::marker_expand(&config.marker_property_id),
+            metrics: std::sync::OnceLock::new(),
             http,
             config,
         };
         Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// Counts every request to Graph in `metrics` from now on: `hcal_graph_requests_total` by
+    /// operation, `hcal_graph_responses_total` by status (`transport` when no answer came),
+    /// `hcal_graph_retries_total` by kind (`throttled`, `transient`). The first call wins.
+    pub fn report_to(&self, metrics: Arc<crate::metrics::Metrics>) {
+        let _ = self.inner.metrics.set(metrics);
+    }
+
+    fn count(&self, name: &'static str, label: &'static str, value: &'static str) {
+        if let Some(metrics) = self.inner.metrics.get() {
+            metrics.inc(name, label, value);
+        }
     }
 
     /// A client whose secret is read from the environment variable `config.client_secret_env`.
@@ -456,6 +491,8 @@ impl GraphClient {
                     return Err(failed.into_failure(attempts, &inner.backoff));
                 }
                 Next::Wait(wait) => {
+                    let kind = if failed.kind == RetryKind::Throttled { "throttled" } else { "transient" };
+                    self.count("hcal_graph_retries_total", "kind", kind);
                     if failed.kind == RetryKind::Throttled
                         && let Some(gate) = &gate
                     {
@@ -496,8 +533,13 @@ impl GraphClient {
         if let Some(body) = &call.body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|e| send_failure(&e))?;
+        self.count("hcal_graph_requests_total", "operation", call.op);
+        let response = request.send().await.map_err(|e| {
+            self.count("hcal_graph_responses_total", "status", "transport");
+            send_failure(&e)
+        })?;
         let status = response.status().as_u16();
+        self.count("hcal_graph_responses_total", "status", status_label(status));
         let retry_after = retry::retry_after_header(response.headers());
         let request_id =
             response.headers().get("request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
