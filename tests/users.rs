@@ -158,4 +158,9 @@ async fn bulk_enable_from_csv_and_status_with_the_cli() {
         listed(&String::from_utf8_lossy(&out.stdout)).then_some(())
     })
     .await;
+    // A refused request says what the service said, not only its status.
+    let out = hcal(&["users", "enable", "not-a-user-id"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("failed: not-a-user-id: 400 Bad Request: "), "{stderr}");
 }

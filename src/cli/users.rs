@@ -139,7 +139,15 @@ async fn for_each(
         let outcome = request(&http, &target.url, &token, user).send().await;
         match outcome {
             Ok(r) if r.status().is_success() => {}
-            Ok(r) => failed.push(format!("{user}: {}", r.status())),
+            Ok(r) => {
+                // The service's own explanation, when it gave one.
+                let status = r.status();
+                let body: serde_json::Value = r.json().await.unwrap_or_default();
+                match body["error"]["message"].as_str() {
+                    Some(message) => failed.push(format!("{user}: {status}: {message}")),
+                    None => failed.push(format!("{user}: {status}")),
+                }
+            }
             Err(e) => failed.push(format!("{user}: {e}")),
         }
         bar.inc(1);
