@@ -386,6 +386,14 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     // about how long the log takes to reach the index, which moving the clock does not change.
     tasks.push(tokio::spawn(orphans.run(config.service.orphan_sweep_every)));
     tracing::info!(%url, "hcal is listening");
+    let public_url = config.service.public_url();
+    if !public_url.starts_with("https://") {
+        tracing::warn!(
+            %public_url,
+            "service.public_url is not https: Microsoft Graph delivers notifications only to https URLs, and meeting \
+             lists carry subjects; put hcal behind a TLS proxy and set public_url to its https address"
+        );
+    }
     Ok(Running { url, state, server: handle, tasks, storage, lock })
 }
 
