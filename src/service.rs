@@ -387,11 +387,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     tasks.push(tokio::spawn(orphans.run(config.service.orphan_sweep_every)));
     tracing::info!(%url, "hcal is listening");
     let public_url = config.service.public_url();
-    let loopback = url::Url::parse(&public_url).ok().and_then(|u| u.host_str().map(str::to_owned)).is_some_and(|h| {
-        h == "localhost" || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) || h == "[::1]"
-    });
-    // Loopback is a local trial (the demo, tests): nothing from outside reaches it anyway.
-    if !public_url.starts_with("https://") && !loopback {
+    if config.service.public_url_is_insecure() {
         tracing::warn!(
             %public_url,
             "service.public_url is not https: Microsoft Graph delivers notifications only to https URLs, and meeting \

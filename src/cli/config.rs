@@ -60,7 +60,7 @@ fn check(args: &CheckArgs) -> anyhow::Result<()> {
     }
     let mut warnings = Vec::new();
     let public_url = config.service.public_url();
-    if !public_url.starts_with("https://") {
+    if config.service.public_url_is_insecure() {
         warnings.push(format!(
             "service.public_url is {public_url}: Microsoft Graph delivers notifications only to https URLs \
              (put hcal behind a TLS proxy and set public_url to its https address)"

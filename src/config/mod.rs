@@ -234,6 +234,18 @@ impl ServiceConfig {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_owned()
     }
 
+    /// Whether `public_url` is plain http to a host other than loopback: Graph will not deliver
+    /// there and meeting lists would travel unencrypted (loopback is a local trial).
+    pub fn public_url_is_insecure(&self) -> bool {
+        let url = self.public_url();
+        if url.starts_with("https://") {
+            return false;
+        }
+        let host = url::Url::parse(&url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        !(host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()))
+    }
+
     /// The problems of the section, each naming its field.
     fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
