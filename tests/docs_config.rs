@@ -42,7 +42,7 @@ fn toml_blocks(text: &str) -> Vec<(usize, String, String)> {
         match &mut open {
             None => {
                 if let Some(info) = trimmed.strip_prefix("```") {
-                    if info.trim().split_whitespace().next() == Some("toml") {
+                    if info.split_whitespace().next() == Some("toml") {
                         open = Some((n + 1, info.trim().to_owned(), String::new()));
                     } else if !info.trim().is_empty() {
                         // Another language's block: skip to its end.
