@@ -108,6 +108,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// `[service.tls]` names files that do not hold a usable certificate and key.
+    #[error("[service.tls]: {0}")]
+    Tls(String),
     /// The event log or the local store could not be opened.
     #[error("opening the event log: {0}")]
     Log(#[from] hcal_actors::log::LogError),
@@ -168,7 +171,12 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     let listener = TcpListener::bind(config.service.listen).map_err(listen)?;
     let addr = listener.local_addr().map_err(listen)?;
     config.service.listen = addr;
-    let url = format!("http://{addr}");
+    // TLS first: a certificate that cannot be used stops the start before anything is opened.
+    let tls = match &config.service.tls {
+        Some(tls) => Some(crate::http::tls::Certificates::open(tls).map_err(StartError::Tls)?),
+        None => None,
+    };
+    let url = format!("{}://{addr}", if tls.is_some() { "https" } else { "http" });
     if config.service.public_url.is_none() {
         config.service.public_url = Some(url.clone());
     }
@@ -307,8 +315,14 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     .workers(HTTP_WORKERS)
     .client_request_timeout(config.service.request_head_timeout)
     .max_connections(connections_per_worker)
-    .disable_signals()
-    .listen(listener)
+    .disable_signals();
+    let server = match &tls {
+        Some(certificates) => {
+            let config = certificates.server_config().map_err(StartError::Tls)?;
+            server.listen_rustls_0_23(listener, config)
+        }
+        None => server.listen(listener),
+    }
     .map_err(|source| StartError::Listen { addr, source })?
     .run();
     let handle = server.handle();
@@ -317,6 +331,9 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
             tracing::error!(error = %e, "HTTP server stopped");
         }
     })];
+    if let Some(certificates) = tls {
+        tasks.push(tokio::spawn(certificates.watch()));
+    }
     if !config.testing.hold_processing {
         match &storage.kafka {
             Some(k) => {

@@ -1,7 +1,7 @@
 //! The configuration the docs show is configuration that loads. Every ` ```toml ` block of
-//! `README.md` and `docs/*.md` is read: one with a `[service]` table is a whole `hcal.toml` and
-//! must load as written; any other is a section and must load when added to a minimal complete
-//! file. A block that is not `hcal.toml` text says so in its info string (` ```toml fragment `,
+//! `README.md` and `docs/*.md` is read: one with `[service]`, `[tenant]` and `[graph]` is a whole
+//! `hcal.toml` and must load as written; any other is a section and must load when added to a
+//! minimal complete file. A block that is not `hcal.toml` text says so in its info string (` ```toml fragment `,
 //! for a part of a section or a file of another kind): it must still be valid TOML.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -104,7 +104,8 @@ fn every_configuration_block_of_the_docs_loads() {
             if info.split_whitespace().any(|w| w == "fragment") {
                 continue;
             }
-            let whole = if table.contains_key("service") { body.clone() } else { merged(BASE, &table) };
+            let complete = ["service", "tenant", "graph"].iter().all(|k| table.contains_key(*k));
+            let whole = if complete { body.clone() } else { merged(BASE, &table) };
             if let Err(e) = hcal::config::parse(&whole) {
                 problems.push(format!("{name}:{line}: does not load: {e}"));
             }

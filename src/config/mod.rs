@@ -53,6 +53,16 @@ pub struct Config {
     pub testing: TestingConfig,
 }
 
+/// `[service.tls]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, PEM, leaf first.
+    pub cert_file: PathBuf,
+    /// The private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+}
+
 /// `[service]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -101,6 +111,11 @@ pub struct ServiceConfig {
     /// limit (`ulimit -n`) minus what the store and the Kafka client use.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// `[service.tls]`: terminate TLS here (PEM certificate chain and private key files,
+    /// reloaded when they change and on SIGHUP). Default none: plain HTTP, for a TLS proxy in
+    /// front or a local trial.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
     /// Environment variable holding the bearer token of the public and admin APIs.
     /// Default `HCAL_API_TOKEN`.
     #[serde(default = "default_api_token_env")]
@@ -237,6 +252,9 @@ impl ServiceConfig {
     /// Whether `public_url` is plain http to a host other than loopback: Graph will not deliver
     /// there and meeting lists would travel unencrypted (loopback is a local trial).
     pub fn public_url_is_insecure(&self) -> bool {
+        if self.tls.is_some() && self.public_url.is_none() {
+            return false;
+        }
         let url = self.public_url();
         if url.starts_with("https://") {
             return false;

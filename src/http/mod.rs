@@ -23,6 +23,7 @@ pub mod presence;
 pub mod stream;
 pub mod tenant;
 pub mod testing;
+pub mod tls;
 pub mod tokens;
 pub mod webhook;
 
