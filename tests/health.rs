@@ -236,6 +236,8 @@ async fn readiness_names_its_checks_and_liveness_is_separate() {
         "hcal_graph_requests_total{operation=\"create_subscription\"}",
         "hcal_graph_requests_total{operation=\"mailbox_settings\"}",
         "hcal_graph_responses_total{status=\"2xx\"}",
+        "# TYPE hcal_graph_request_seconds histogram",
+        "hcal_graph_request_seconds_bucket{le=\"+Inf\"}",
     ] {
         assert!(metrics.contains(line), "{line} in {metrics}");
     }

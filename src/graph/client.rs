@@ -534,12 +534,16 @@ impl GraphClient {
             request = request.json(body);
         }
         self.count("hcal_graph_requests_total", "operation", call.op);
+        let sent = std::time::Instant::now();
         let response = request.send().await.map_err(|e| {
             self.count("hcal_graph_responses_total", "status", "transport");
             send_failure(&e)
         })?;
         let status = response.status().as_u16();
         self.count("hcal_graph_responses_total", "status", status_label(status));
+        if let Some(metrics) = self.inner.metrics.get() {
+            metrics.observe("hcal_graph_request_seconds", sent.elapsed());
+        }
         let retry_after = retry::retry_after_header(response.headers());
         let request_id =
             response.headers().get("request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();

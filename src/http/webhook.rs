@@ -253,6 +253,7 @@ pub async fn receive(
             .with_source(e));
     }
     batches("accepted");
+    state.metrics.observe("hcal_webhook_ack_seconds", arrived.elapsed());
     Ok(HttpResponse::Accepted().finish())
 }
 
