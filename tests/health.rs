@@ -242,3 +242,20 @@ async fn readiness_names_its_checks_and_liveness_is_separate() {
         assert!(metrics.contains(line), "{line} in {metrics}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_the_span_of_each_mailbox_input() {
+    let env = Env::new().await;
+    env.set_var("HCAL_LOG_FORMAT", "json");
+    let _hcal = env.start("").await;
+    let alex = env.user("alex");
+    env.enable(&alex).await;
+    env.wait_active(&alex).await;
+    let logs = env.logs();
+    let lines: Vec<Value> = logs.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(!lines.is_empty(), "no JSON log lines: {logs}");
+    let in_input = lines.iter().find(|l| l["span"]["name"] == "mailbox_input");
+    let line = in_input.unwrap_or_else(|| panic!("no line inside a mailbox input: {logs}"));
+    assert!(line["span"]["mailbox"].as_str().is_some_and(|m| m.ends_with(&alex)), "{line}");
+    assert!(line["span"]["record"].is_string(), "{line}");
+}

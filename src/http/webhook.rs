@@ -195,6 +195,17 @@ pub async fn receive(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    use tracing::Instrument as _;
+    // Every line logged while a request is handled carries an id of the request.
+    let span = tracing::info_span!("webhook", request = %uuid::Uuid::new_v4());
+    receive_in_span(state, req, payload).instrument(span).await
+}
+
+async fn receive_in_span(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     if let Some(token) = validation_token(&req) {
         return validation(&state, token);
     }

@@ -148,11 +148,19 @@ impl Mailbox {
     /// Handles one record of the input log: first finishes what the state says is unfinished
     /// ([`MailboxInput::Resume`]), then the record's own input.
     pub async fn handle(&mut self, deps: &Deps, record: &NotificationRecord) -> Result<(), ProcessError> {
-        self.check_lease()?;
-        let causation = record.id.to_string();
-        self.run(deps, MailboxInput::Resume, &causation).await?;
-        let input = input_of(record, &deps.ring)?;
-        self.run(deps, input, &causation).await
+        use tracing::Instrument as _;
+        // Everything logged while this record is handled names the mailbox and the record (opaque
+        // ids only).
+        let span = tracing::info_span!("mailbox_input", mailbox = %self.id, record = %record.id);
+        async {
+            self.check_lease()?;
+            let causation = record.id.to_string();
+            self.run(deps, MailboxInput::Resume, &causation).await?;
+            let input = input_of(record, &deps.ring)?;
+            self.run(deps, input, &causation).await
+        }
+        .instrument(span)
+        .await
     }
 
     /// Decides `first`, then every outcome it leads to, until nothing is left to do.
