@@ -241,17 +241,16 @@ pub async fn story(
     use hcal_actors::mailbox::envelope;
     let mailbox = mailbox(&state, user.into_inner());
     let wanted = serde_json::Value::String(query.into_inner().event_id);
-    let partition = partition_for(&mailbox.to_string(), state.log.partitions(MAILBOX_EVENTS));
+    let key = mailbox.to_string();
+    let partition = partition_for(&key, state.log.partitions(MAILBOX_EVENTS));
     let (mut offset, mut seen, mut steps) = (0, false, Vec::new());
     loop {
         let records = state.log.read(MAILBOX_EVENTS, partition, offset, 1000).await.map_err(ApiError::unavailable)?;
         let Some(last) = records.last().map(|r| r.offset) else { break };
         offset = last + 1;
-        for record in records {
+        // Other mailboxes' records are passed over by their key, without opening them.
+        for record in records.into_iter().filter(|r| r.key == key) {
             let Ok(env) = envelope::decode(&record.payload, &state.ring) else { continue };
-            if env.mailbox != mailbox {
-                continue;
-            }
             seen = true;
             let Ok(value) = serde_json::to_value(&env.event) else { continue };
             if value["data"]["eventId"] == wanted {

@@ -51,7 +51,6 @@ impl Directory for NoDirectory {
 pub struct SinkDelivery {
     name: &'static str,
     sink_name: String,
-    kind: &'static str,
     sink: Arc<dyn PresenceSink>,
     users: std::collections::BTreeMap<String, String>,
     directory: Arc<dyn Directory>,
@@ -68,7 +67,6 @@ impl SinkDelivery {
     /// the sink's user ids (this sink kind's column of `[presence.users]`).
     pub fn new(
         name: &str,
-        kind: &'static str,
         sink: Arc<dyn PresenceSink>,
         users: std::collections::BTreeMap<String, String>,
         directory: Arc<dyn Directory>,
@@ -79,7 +77,6 @@ impl SinkDelivery {
         Self {
             name: projection,
             sink_name: name.to_owned(),
-            kind,
             sink,
             users,
             directory,
@@ -91,7 +88,7 @@ impl SinkDelivery {
 
     async fn offer(&self, env: &Envelope, update: PresenceUpdate) -> Result<(), LogError> {
         let mut update = update;
-        if update.sink_user.is_none() && !matches!(self.kind, "webhook" | "topic") {
+        if update.sink_user.is_none() && self.sink.needs_address() {
             update.address = self
                 .directory
                 .address(&env.mailbox)

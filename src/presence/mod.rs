@@ -14,7 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use hcal_actors::ids::MailboxId;
 
-use self::config::{PresenceConfig, SinkKind};
+use self::config::PresenceConfig;
 use self::deliver::{Directory, SinkDelivery};
 use self::sink::PresenceSink;
 use crate::graph::GraphClient;
@@ -44,7 +44,6 @@ impl Directory for GraphDirectory {
 pub fn topic_delivery(log: Arc<dyn hcal_actors::log::EventLog>, metrics: &Arc<Metrics>) -> Arc<SinkDelivery> {
     Arc::new(SinkDelivery::new(
         topic::NAME,
-        "topic",
         Arc::new(topic::TopicSink::new(log)),
         BTreeMap::new(),
         Arc::new(deliver::NoDirectory),
@@ -71,13 +70,7 @@ pub fn deliveries(
             .iter()
             .filter_map(|(user, map)| map.get(sink.kind.as_str()).map(|id| (user.clone(), id.clone())))
             .collect();
-        let kind: &'static str = match sink.kind {
-            SinkKind::Webhook => "webhook",
-            SinkKind::Matrix => "matrix",
-            SinkKind::Mattermost => "mattermost",
-            SinkKind::Slack => "slack",
-        };
-        out.push(Arc::new(SinkDelivery::new(&name, kind, built, users, directory.clone(), metrics.clone())));
+        out.push(Arc::new(SinkDelivery::new(&name, built, users, directory.clone(), metrics.clone())));
     }
     Ok(out)
 }

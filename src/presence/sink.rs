@@ -67,4 +67,10 @@ pub enum SinkFailure {
 pub trait PresenceSink: Send + Sync {
     /// Tells the tool about `update`.
     async fn deliver(&self, update: &PresenceUpdate) -> Result<(), SinkFailure>;
+
+    /// Whether the sink finds unmapped users by e-mail address (then the delivery looks the
+    /// address up before offering the update). Default true.
+    fn needs_address(&self) -> bool {
+        true
+    }
 }

@@ -58,4 +58,9 @@ impl PresenceSink for TopicSink {
             .map(|_| ())
             .map_err(|e| SinkFailure::Retry { reason: format!("the presence topic: {e}"), after: None })
     }
+
+    /// Records name users by Graph object id only.
+    fn needs_address(&self) -> bool {
+        false
+    }
 }

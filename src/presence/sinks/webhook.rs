@@ -103,4 +103,9 @@ impl PresenceSink for WebhookSink {
         let answer = exchange(request).await?;
         if (200..300).contains(&answer.status) { Ok(()) } else { Err(judge(&answer, None)) }
     }
+
+    /// Webhooks name users by Graph object id only.
+    fn needs_address(&self) -> bool {
+        false
+    }
 }
