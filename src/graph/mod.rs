@@ -31,6 +31,7 @@ mod config;
 mod error;
 mod limiter;
 mod retry;
+pub mod rich;
 pub mod subscriptions;
 mod token;
 mod wire;

@@ -30,6 +30,7 @@ pub mod notify;
 pub mod odata;
 pub mod recurrence;
 pub mod render;
+pub mod rich;
 pub mod router;
 pub mod script;
 pub mod store;
