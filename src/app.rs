@@ -32,6 +32,8 @@ pub struct AppState {
     pub inbox: Inbox,
     /// Sealing keys.
     pub ring: KeyRing,
+    /// The data keys behind the ring (rotation, erasure).
+    pub keys: crate::keys::Keys,
     /// Known subscriptions.
     pub subscriptions: Arc<SubscriptionIndex>,
     /// Granted access tokens.

@@ -69,7 +69,7 @@ pub enum ReplayError {
 /// Replays as `options` say, holding the data directory's lock throughout.
 pub async fn run(config: &Config, options: &ReplayOptions) -> Result<Replayed, ReplayError> {
     let lock = DataDirLock::acquire(&config.service.data_dir)?;
-    let ring = crate::keys::load_or_create_at(&config.service.key_file())?;
+    let ring = crate::keys::open(config, crate::keys::token_from_env(config)?)?.ring;
     let storage = crate::log::open(&config.log, &config.service.data_dir).await?;
     let (log, store) = (storage.log.as_ref(), storage.store.as_ref());
     let result = match (options.mailbox, options.from) {

@@ -49,6 +49,8 @@ pub struct Secrets {
     pub platforms: std::collections::BTreeMap<String, String>,
     /// Secrets of `[[presence.sinks]]`, by sink name.
     pub presence: std::collections::BTreeMap<String, String>,
+    /// The key service's token, when `[keys]` names one.
+    pub kms_token: Option<String>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -83,8 +85,9 @@ impl Secrets {
         for (sink, name) in config.presence.sinks.iter().zip(config.presence.sink_names()) {
             presence.insert(name, required(&sink.secret_env));
         }
+        let kms_token = config.keys.token_env().map(|name| required(&name.to_owned()));
         if missing.is_empty() {
-            Ok(Self { graph_client_secret, webex_token, api_token, platforms, presence })
+            Ok(Self { graph_client_secret, webex_token, api_token, platforms, presence, kms_token })
         } else {
             Err(StartError::MissingSecrets(missing))
         }
@@ -184,7 +187,8 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     let storage = crate::log::open(&config.log, &data_dir).await?;
     let (log, store): (Arc<dyn EventLog>, _) = (storage.log.clone(), storage.store.clone());
     let inbox = crate::inbox::Inbox::new(log.clone());
-    let ring = keys::load_or_create_at(&config.service.key_file())?;
+    let keys = keys::open(&config, secrets.kms_token.clone())?;
+    let ring = keys.ring.clone();
     crate::tenant::cloud::reconcile(&config.tenant.cloud, &config.graph)?.apply(&mut config.graph);
     let graph = Arc::new(GraphClient::new(config.graph.clone(), secrets.graph_client_secret.clone())?);
     let metrics = Arc::new(Metrics::default());
@@ -289,6 +293,7 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
         log: log.clone(),
         inbox,
         ring: ring.clone(),
+        keys: keys.clone(),
         subscriptions: subscriptions.clone(),
         access: access.clone(),
         devices: devices.clone(),

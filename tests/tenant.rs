@@ -123,6 +123,7 @@ hold_processing = true
             api_token: API_TOKEN.into(),
             platforms: Default::default(),
             presence: Default::default(),
+            kms_token: None,
         };
         service::start(config, secrets).await.unwrap()
     }

@@ -3,6 +3,7 @@
 //! another record and still open.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -10,6 +11,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+
+use crate::ids::{MailboxId, TenantId};
 
 /// A data key: 32 bytes and the id under which ciphertexts name it.
 #[derive(Clone)]
@@ -48,35 +51,100 @@ impl DataKey {
     }
 }
 
-/// The keys a process can use: one current key to seal with, older ones to open with.
-#[derive(Debug, Clone)]
+/// Whose data a key seals. Each scope has data keys of its own, so that one organisation's or
+/// one mailbox's keys can be rotated or destroyed without touching anyone else's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyScope {
+    /// The installation itself: consent state, API tokens, device credentials.
+    Service,
+    /// One organisation (Microsoft 365 tenant).
+    Organisation(TenantId),
+    /// One mailbox: its events, snapshots and projection rows.
+    Mailbox(MailboxId),
+}
+
+impl std::fmt::Display for KeyScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Service => f.write_str("service"),
+            Self::Organisation(t) => write!(f, "org/{t}"),
+            Self::Mailbox(m) => write!(f, "mbx/{m}"),
+        }
+    }
+}
+
+/// Where a [`KeyRing`] finds its keys: the local key file, or a key store whose data keys a
+/// KMS wraps. Both calls answer from memory when they can; a source that has to ask its KMS
+/// blocks the calling thread for at most its timeout and answers [`SealError::Unavailable`]
+/// when the KMS does not answer (the caller tries again later; nothing is sealed meanwhile).
+pub trait KeySource: Send + Sync + 'static {
+    /// The key new ciphertexts of `scope` are sealed with.
+    fn current(&self, scope: &KeyScope) -> Result<Arc<DataKey>, SealError>;
+    /// The key with this id, to open a ciphertext with.
+    fn get(&self, kid: &str) -> Result<Arc<DataKey>, SealError>;
+}
+
+/// Fixed keys in memory: one current key for every scope, older ones to open with (tests and
+/// tools; the service uses the key store of `hcal::keys`).
+#[derive(Debug)]
+pub struct FixedKeys {
+    current: Arc<DataKey>,
+    keys: BTreeMap<String, Arc<DataKey>>,
+}
+
+impl KeySource for FixedKeys {
+    fn current(&self, _scope: &KeyScope) -> Result<Arc<DataKey>, SealError> {
+        Ok(self.current.clone())
+    }
+
+    fn get(&self, kid: &str) -> Result<Arc<DataKey>, SealError> {
+        self.keys.get(kid).cloned().ok_or_else(|| SealError::UnknownKey(kid.to_owned()))
+    }
+}
+
+/// The keys a process can use, behind one cheap-to-clone handle.
+#[derive(Clone)]
 pub struct KeyRing {
-    current: String,
-    keys: BTreeMap<String, DataKey>,
+    source: Arc<dyn KeySource>,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyRing(..)")
+    }
 }
 
 impl KeyRing {
-    /// A ring with one key.
+    /// A ring with one key for every scope.
     pub fn new(current: DataKey) -> Self {
-        let id = current.id.clone();
-        Self { current: id.clone(), keys: BTreeMap::from([(id, current)]) }
+        let current = Arc::new(current);
+        let keys = BTreeMap::from([(current.id.clone(), current.clone())]);
+        Self { source: Arc::new(FixedKeys { current, keys }) }
     }
 
-    /// Adds a key that can still open older ciphertexts.
-    pub fn with_old(mut self, key: DataKey) -> Self {
-        self.keys.entry(key.id.clone()).or_insert(key);
-        self
+    /// A ring over fixed keys: `current` seals, it and `old` open.
+    pub fn with_old(current: DataKey, old: impl IntoIterator<Item = DataKey>) -> Self {
+        let current = Arc::new(current);
+        let mut keys = BTreeMap::from([(current.id.clone(), current.clone())]);
+        for key in old {
+            keys.entry(key.id.clone()).or_insert_with(|| Arc::new(key));
+        }
+        Self { source: Arc::new(FixedKeys { current, keys }) }
     }
 
-    /// The key new ciphertexts use.
-    pub fn current(&self) -> &DataKey {
-        // The constructor always inserts the current key.
-        &self.keys[&self.current]
+    /// A ring over any key source.
+    pub fn from_source(source: Arc<dyn KeySource>) -> Self {
+        Self { source }
+    }
+
+    /// The key new ciphertexts of `scope` use.
+    pub fn current(&self, scope: &KeyScope) -> Result<Arc<DataKey>, SealError> {
+        self.source.current(scope)
     }
 
     /// A key by id.
-    pub fn get(&self, id: &str) -> Option<&DataKey> {
-        self.keys.get(id)
+    pub fn get(&self, id: &str) -> Result<Arc<DataKey>, SealError> {
+        self.source.get(id)
     }
 }
 
@@ -106,11 +174,36 @@ pub enum SealError {
     /// The operating system's random source failed (no key or nonce can be made without it).
     #[error("no random numbers available")]
     Random,
+    /// The key service did not answer or refused; nothing was sealed or opened. Passing: the
+    /// work is tried again when it is back.
+    #[error("key service unavailable: {0}")]
+    Unavailable(String),
+    /// The key was destroyed (its mailbox was erased): what it sealed can never be opened.
+    #[error("key {0} was destroyed")]
+    Erased(String),
 }
 
-/// Seals a value under the ring's current key, bound to `aad`.
+impl SealError {
+    /// Whether trying again later can succeed (the key service was away).
+    pub fn is_passing(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Random)
+    }
+}
+
+/// Seals a value of the installation (consent state, tokens, device credentials) under the
+/// service scope's current key, bound to `aad`.
 pub fn seal<T: Serialize + ?Sized>(ring: &KeyRing, aad: &[u8], value: &T) -> Result<Sealed, SealError> {
-    let key = ring.current();
+    seal_for(ring, &KeyScope::Service, aad, value)
+}
+
+/// Seals a value under the current key of `scope`, bound to `aad`.
+pub fn seal_for<T: Serialize + ?Sized>(
+    ring: &KeyRing,
+    scope: &KeyScope,
+    aad: &[u8],
+    value: &T,
+) -> Result<Sealed, SealError> {
+    let key = ring.current(scope)?;
     let plain = serde_json::to_vec(value).map_err(|_| SealError::Encoding)?;
     let cipher = Aes256Gcm::new_from_slice(&key.key).map_err(|_| SealError::Encoding)?;
     let mut nonce = [0u8; 12];
@@ -121,7 +214,7 @@ pub fn seal<T: Serialize + ?Sized>(ring: &KeyRing, aad: &[u8], value: &T) -> Res
 
 /// Opens a sealed value; fails if the key is unknown, the data was altered or `aad` differs.
 pub fn open<T: DeserializeOwned>(ring: &KeyRing, aad: &[u8], sealed: &Sealed) -> Result<T, SealError> {
-    let key = ring.get(&sealed.kid).ok_or_else(|| SealError::UnknownKey(sealed.kid.clone()))?;
+    let key = ring.get(&sealed.kid)?;
     let nonce: [u8; 12] =
         STANDARD_NO_PAD.decode(&sealed.n).ok().and_then(|n| n.try_into().ok()).ok_or(SealError::Corrupt)?;
     let ct = STANDARD_NO_PAD.decode(&sealed.c).map_err(|_| SealError::Corrupt)?;
@@ -151,9 +244,11 @@ mod tests {
     fn old_keys_still_open_after_rotation() {
         let old = DataKey::generate("k1").unwrap();
         let sealed = seal(&KeyRing::new(old.clone()), b"a", &42u32).unwrap();
-        let rotated = KeyRing::new(DataKey::generate("k2").unwrap()).with_old(old);
+        let rotated = KeyRing::with_old(DataKey::generate("k2").unwrap(), [old]);
         assert_eq!(open::<u32>(&rotated, b"a", &sealed), Ok(42));
         assert_eq!(seal(&rotated, b"a", &1u32).unwrap().kid, "k2");
+        assert!(!SealError::UnknownKey("k1".into()).is_passing());
+        assert!(SealError::Unavailable("down".into()).is_passing());
         let other = KeyRing::new(DataKey::generate("k3").unwrap());
         assert_eq!(open::<u32>(&other, b"a", &sealed), Err(SealError::UnknownKey("k1".into())));
     }

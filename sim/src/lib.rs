@@ -11,6 +11,7 @@
 pub mod chat;
 pub mod device;
 pub mod graph;
+pub mod openbao;
 pub mod synapse;
 pub mod tansu;
 pub mod webex;

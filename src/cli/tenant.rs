@@ -75,7 +75,7 @@ pub async fn run(cmd: TenantCommand) -> anyhow::Result<()> {
 fn consent_url(args: ConsentUrlArgs) -> anyhow::Result<()> {
     let config = config::load(&args.config)?;
     let onboarding = Onboarding::from_config(&config)?;
-    let ring = keys::load_or_create(&config.service.data_dir)?;
+    let ring = keys::open(&config, keys::token_from_env(&config)?)?.ring;
     let tenant = match args.tenant.as_deref() {
         Some(t) => LinkTenant::parse(t).map_err(anyhow::Error::msg)?,
         None => LinkTenant::Configured,

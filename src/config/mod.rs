@@ -48,6 +48,9 @@ pub struct Config {
     /// Out of office as presence: polling automatic replies and the sinks that hear of them.
     #[serde(default)]
     pub presence: crate::presence::config::PresenceConfig,
+    /// Where data keys come from (`[keys]`): the local key file by default, or a KMS.
+    #[serde(default)]
+    pub keys: crate::keys::config::KeysConfig,
     /// Test-only switches.
     #[serde(default)]
     pub testing: TestingConfig,

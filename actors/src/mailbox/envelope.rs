@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::events::MailboxEvent;
 use crate::ids::{MailboxId, TenantId, UserObjectId};
-use crate::seal::{self, KeyRing, SealError, Sealed};
+use crate::seal::{self, KeyRing, KeyScope, SealError, Sealed};
 
 /// A domain event with its envelope.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,7 +69,8 @@ pub fn encode(env: &Envelope, ring: &KeyRing) -> Result<Vec<u8>, CodecError> {
     if let Some(obj) = data.as_object_mut()
         && let Some(private) = obj.remove("private")
     {
-        let sealed = seal::seal(ring, &aad(&env.event_id, &env.mailbox, event_type), &private)?;
+        let scope = KeyScope::Mailbox(env.mailbox);
+        let sealed = seal::seal_for(ring, &scope, &aad(&env.event_id, &env.mailbox, event_type), &private)?;
         key_id = Some(sealed.kid.clone());
         obj.insert("sealed".into(), serde_json::to_value(sealed).map_err(|e| CodecError::Malformed(e.to_string()))?);
     }

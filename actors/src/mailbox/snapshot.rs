@@ -37,7 +37,7 @@ use uuid::Uuid;
 use super::envelope::{CodecError, Envelope};
 use super::state::MailboxState;
 use crate::ids::{MailboxId, TenantId, UserObjectId};
-use crate::seal::{self, KeyRing, Sealed};
+use crate::seal::{self, KeyRing, KeyScope, Sealed};
 
 /// Version of the stored form.
 const VERSION: u32 = 1;
@@ -120,14 +120,15 @@ fn aad(mailbox: &MailboxId, seq: u64, events_next: u64, complete_before: u64, le
 pub fn encode(snapshot: &Snapshot, ring: &KeyRing) -> Result<Vec<u8>, CodecError> {
     let seq = snapshot.seq;
     let aad = aad(&snapshot.mailbox, seq, snapshot.events_next, snapshot.complete_before, snapshot.state.is_none());
+    let scope = KeyScope::Mailbox(snapshot.mailbox);
     let sealed = match &snapshot.state {
         Some(state) => {
             if state.seq != seq {
                 return Err(CodecError::Malformed("snapshot sequence number does not match its state".into()));
             }
-            seal::seal(ring, &aad, state)?
+            seal::seal_for(ring, &scope, &aad, state)?
         }
-        None => seal::seal(ring, &aad, &())?,
+        None => seal::seal_for(ring, &scope, &aad, &())?,
     };
     let stored = Stored {
         tenant_id: snapshot.mailbox.tenant,

@@ -192,6 +192,7 @@ secret_env = "HCAL_PRESENCE_WEBHOOK_SECRET"
         api_token: api_token.clone(),
         platforms: Default::default(),
         presence: [("webhook".to_owned(), hook_secret)].into_iter().collect(),
+        kms_token: None,
     };
     let running = service::start(config, secrets).await?;
     let hcal = running.url.clone();
