@@ -27,6 +27,7 @@ fn check(text: &str, vars: &[(&str, &str)]) -> Output {
         .env_remove("HCAL_GRAPH_CLIENT_SECRET")
         .env_remove("HCAL_WEBEX_TOKEN")
         .env_remove("HCAL_API_TOKEN")
+        .env_remove("HCAL_KMS_TOKEN")
         .envs(vars.iter().copied())
         .output()
         .unwrap()
@@ -83,4 +84,24 @@ fn every_bad_value_is_named_on_its_own_line() {
     // Not TOML for hcal: the line and the field are named.
     let out = check(&format!("{GOOD}\n[servce]\nx = 1\n"), &SECRETS);
     assert!(String::from_utf8_lossy(&out.stderr).contains("servce"));
+}
+
+#[test]
+fn a_transit_key_service_is_checked_and_its_token_is_a_secret_like_the_others() {
+    let text = format!("{GOOD}\n[keys]\nkms = \"transit\"\nrotate_every = \"1m\"\n");
+    let out = check(&text, &SECRETS);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("keys.transit: kms = \"transit\" needs a [keys.transit] section"), "{stderr}");
+    assert!(stderr.contains("keys.rotate_every: must be at least an hour"), "{stderr}");
+
+    let text =
+        format!("{GOOD}\n[keys]\nkms = \"transit\"\n\n[keys.transit]\nurl = \"https://bao.contoso.example:8200\"\n");
+    let out = check(&text, &SECRETS);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("environment variable HCAL_KMS_TOKEN is not set"), "{stderr}");
+    let mut vars = SECRETS.to_vec();
+    vars.push(("HCAL_KMS_TOKEN", "t"));
+    let out = check(&text, &vars);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -36,7 +36,7 @@ fn meeting(n: u32, start: DateTime<Utc>) -> MeetingDetails {
         end: start + Duration::hours(1),
         is_all_day: false,
         event_type: EventType::SingleInstance,
-        is_organizer: n % 3 == 0,
+        is_organizer: n.is_multiple_of(3),
         is_private: false,
         response: None,
         time_zone: None,

@@ -47,6 +47,9 @@ pub enum AdminCommand {
     },
     /// Disable the mailbox: delete its subscription and stop handling its changes.
     DisableMailbox,
+    /// Erase the mailbox (crypto-shredding): disable it and destroy its data keys, so that
+    /// nothing recorded of it can be opened again.
+    EraseMailbox,
     /// Renew the mailbox's subscription, or recreate it (and resync) when it is gone. Sent by
     /// the scheduler at about half the subscription's lifetime and by the daily sweep.
     RenewSubscription,
@@ -253,6 +256,7 @@ mod commands {
         for command in [
             AdminCommand::EnableMailbox { locale: Some("tr-TR".into()) },
             AdminCommand::DisableMailbox,
+            AdminCommand::EraseMailbox,
             AdminCommand::RenewSubscription,
             AdminCommand::IssueToken { token_id, holder: TokenHolder::Device { device_id }, sealed: sealed.clone() },
             AdminCommand::RevokeToken { token_id },

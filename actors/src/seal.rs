@@ -82,6 +82,8 @@ pub trait KeySource: Send + Sync + 'static {
     fn current(&self, scope: &KeyScope) -> Result<Arc<DataKey>, SealError>;
     /// The key with this id, to open a ciphertext with.
     fn get(&self, kid: &str) -> Result<Arc<DataKey>, SealError>;
+    /// Destroys every key of `scope`: what they sealed opens nowhere again. Safe to repeat.
+    fn erase(&self, scope: &KeyScope) -> Result<(), SealError>;
 }
 
 /// Fixed keys in memory: one current key for every scope, older ones to open with (tests and
@@ -99,6 +101,11 @@ impl KeySource for FixedKeys {
 
     fn get(&self, kid: &str) -> Result<Arc<DataKey>, SealError> {
         self.keys.get(kid).cloned().ok_or_else(|| SealError::UnknownKey(kid.to_owned()))
+    }
+
+    /// One key serves every scope here, so no scope can lose its own: fixed keys refuse.
+    fn erase(&self, _scope: &KeyScope) -> Result<(), SealError> {
+        Err(SealError::Unavailable("fixed keys cannot erase one scope".into()))
     }
 }
 
@@ -145,6 +152,11 @@ impl KeyRing {
     /// A key by id.
     pub fn get(&self, id: &str) -> Result<Arc<DataKey>, SealError> {
         self.source.get(id)
+    }
+
+    /// Destroys every key of `scope`.
+    pub fn erase(&self, scope: &KeyScope) -> Result<(), SealError> {
+        self.source.erase(scope)
     }
 }
 

@@ -58,10 +58,10 @@ fn check(args: &CheckArgs) -> anyhow::Result<()> {
         }
         Err(e) => problems.push(e.to_string()),
     }
-    if let Some(tls) = &config.service.tls {
-        if let Err(why) = hcal::http::tls::Certificates::open(tls) {
-            problems.push(format!("[service.tls]: {why}"));
-        }
+    if let Some(tls) = &config.service.tls
+        && let Err(why) = hcal::http::tls::Certificates::open(tls)
+    {
+        problems.push(format!("[service.tls]: {why}"));
     }
     let mut warnings = Vec::new();
     let public_url = config.service.public_url();

@@ -5,6 +5,7 @@ mod demo;
 mod detect;
 mod devices;
 mod explain;
+mod keys;
 mod replay;
 mod serve;
 mod sim;
@@ -68,6 +69,9 @@ pub enum Command {
     /// Issue, list and revoke the tokens with which users' apps read their meeting lists.
     #[command(subcommand)]
     Tokens(tokens::TokensCommand),
+    /// Rotate the data keys, or see how many there are and which key service wraps them.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Connect a Microsoft 365 tenant: the admin-consent link and the admin test of a mailbox.
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
@@ -84,6 +88,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(args) => replay::run(args).await,
         Command::Sim(cmd) => sim::run(cmd).await,
         Command::Tenant(cmd) => tenant::run(cmd).await,
+        Command::Keys(cmd) => keys::run(cmd).await,
         Command::Devices(cmd) => devices::run(cmd).await,
         Command::Tokens(cmd) => tokens::run(cmd).await,
         Command::Users(cmd) => users::run(cmd).await,

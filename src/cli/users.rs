@@ -37,6 +37,11 @@ pub enum UsersCommand {
         /// Where the service is.
         #[command(flatten)]
         target: Target,
+        /// Also erase them (crypto-shredding): their data keys are destroyed, at the KMS too,
+        /// so nothing recorded of them opens again; their meeting lists, devices, tokens and
+        /// presence are forgotten. Cannot be undone.
+        #[arg(long)]
+        erase: bool,
         /// User object ids.
         users: Vec<String>,
     },
@@ -81,10 +86,12 @@ pub async fn run(cmd: UsersCommand) -> anyhow::Result<()> {
             })
             .await
         }
-        UsersCommand::Disable { target, users } => {
+        UsersCommand::Disable { target, users, erase } => {
             anyhow::ensure!(!users.is_empty(), "no users given");
-            for_each(&target, &users, "disabling", |http, url, token, user| {
-                http.delete(format!("{url}/admin/v1/mailboxes/{user}")).bearer_auth(token)
+            let what = if erase { "erasing" } else { "disabling" };
+            for_each(&target, &users, what, |http, url, token, user| {
+                let request = http.delete(format!("{url}/admin/v1/mailboxes/{user}")).bearer_auth(token);
+                if erase { request.query(&[("erase", "true")]) } else { request }
             })
             .await
         }

@@ -420,6 +420,7 @@ impl Config {
         problems.extend(self.domain.problems());
         problems.extend(self.devices.problems());
         problems.extend(self.presence.problems());
+        problems.extend(self.keys.problems().into_iter().map(|(path, why)| format!("{path}: {why}")));
         problems.extend(crate::platform::problems(&self.platforms));
         let catalogue = crate::platform::catalogue(&self.platforms);
         for (i, rule) in self.domain.keywords.iter().enumerate() {

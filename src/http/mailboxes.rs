@@ -145,16 +145,34 @@ pub async fn enable(
     Ok(HttpResponse::Accepted().json(CommandAccepted { user_id: user, status: "pending".into() }))
 }
 
-/// `DELETE /admin/v1/mailboxes/{user}`: disables a mailbox (its subscription is deleted).
+/// `?erase=true` of a disable.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisableQuery {
+    /// Erase too: destroy the mailbox's data keys.
+    #[serde(default)]
+    erase: bool,
+}
+
+/// `DELETE /admin/v1/mailboxes/{user}`: disables a mailbox (its subscription is deleted);
+/// `?erase=true` erases it too (its data keys destroyed, at the KMS as well, and every
+/// projection forgets it). Answers 202 `disabling` or `erasing`; the status turns `disabled`
+/// or `erased`.
 pub async fn disable(
     _caller: AdminCaller,
     state: web::Data<AppState>,
     user: web::Path<UserObjectId>,
+    query: web::Query<DisableQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let user = user.into_inner();
-    command(&state, mailbox(&state, user), AdminCommand::DisableMailbox).await?;
-    state.metrics.inc("hcal_mailbox_commands_total", "command", "disable");
-    Ok(HttpResponse::Accepted().json(CommandAccepted { user_id: user, status: "disabling".into() }))
+    let (command_of, name, status) = if query.erase {
+        (AdminCommand::EraseMailbox, "erase", "erasing")
+    } else {
+        (AdminCommand::DisableMailbox, "disable", "disabling")
+    };
+    command(&state, mailbox(&state, user), command_of).await?;
+    state.metrics.inc("hcal_mailbox_commands_total", "command", name);
+    Ok(HttpResponse::Accepted().json(CommandAccepted { user_id: user, status: status.into() }))
 }
 
 /// `GET /admin/v1/mailboxes`: every known mailbox with its status.

@@ -175,7 +175,7 @@ impl StoredKeys {
     /// Destroys every data key of `scope` and its key-encryption key at the key service:
     /// nothing they sealed opens again, here or from any copy of the store. Safe to repeat
     /// (a key service that was down is asked again).
-    pub fn erase(&self, scope: &KeyScope) -> Result<Erased, SealError> {
+    pub fn erase_scope(&self, scope: &KeyScope) -> Result<Erased, SealError> {
         let name = scope.to_string();
         let (kids, mut keks) = self.store.erase(&name, (self.now)()).map_err(Self::unavailable)?;
         self.current.lock().remove(scope);
@@ -224,6 +224,10 @@ impl KeySource for StoredKeys {
         };
         self.current.lock().insert(scope.clone(), Current::of(&stored));
         Ok(key)
+    }
+
+    fn erase(&self, scope: &KeyScope) -> Result<(), SealError> {
+        self.erase_scope(scope).map(|_| ())
     }
 
     fn get(&self, kid: &str) -> Result<Arc<DataKey>, SealError> {

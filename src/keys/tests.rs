@@ -59,13 +59,13 @@ fn behaves(keys: &StoredKeys, ring: &KeyRing, again: &KeyRing) {
     std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(seal::seal_for(again, &a, b"a", "x").unwrap().kid, rotated.kid);
 
-    let erased = keys.erase(&a).unwrap();
+    let erased = keys.erase_scope(&a).unwrap();
     assert_eq!(erased.keys, 2, "both of the mailbox's keys are erased");
     assert!(keys.is_erased(&a));
     assert!(matches!(seal::open::<String>(ring, b"a", &sealed_a), Err(SealError::Erased(_))));
     assert!(matches!(seal::open::<String>(ring, b"a", &rotated), Err(SealError::Erased(_))));
     assert_eq!(seal::open::<String>(ring, b"b", &sealed_b).unwrap(), "Board meeting", "others are untouched");
-    assert_eq!(keys.erase(&a).unwrap().keys, 0, "erasing again is harmless");
+    assert_eq!(keys.erase_scope(&a).unwrap().keys, 0, "erasing again is harmless");
     // The mailbox may be enabled again: it gets a new key, and what was erased stays erased.
     let fresh = seal::seal_for(ring, &a, b"a", "new life").unwrap();
     assert!(!keys.is_erased(&a));
@@ -132,7 +132,7 @@ fn transit_keys_per_scope_rotate_and_erase_at_the_kms() {
     // The erased mailbox got a new key-encryption key when it sealed again; erase once more and
     // the KMS no longer has it.
     assert!(server.transit_keys().unwrap().contains(&kek));
-    keys.erase(&KeyScope::Mailbox(mailbox(1))).unwrap();
+    keys.erase_scope(&KeyScope::Mailbox(mailbox(1))).unwrap();
     let left = server.transit_keys().unwrap();
     assert!(!left.contains(&kek), "the erased mailbox's key is still at the KMS: {left:?}");
     assert!(left.contains(&keys.kms().kek_of(&KeyScope::Mailbox(mailbox(2)))));

@@ -167,15 +167,15 @@ impl PresenceConfig {
             if sink.kind == SinkKind::Matrix && sink.emoji.is_some() {
                 problems.push(format!("[[presence.sinks]] {name}: emoji is not for matrix sinks"));
             }
-            if let Some(text) = &sink.text {
-                if text.trim().is_empty() || text.chars().count() > 100 {
-                    problems.push(format!("[[presence.sinks]] {name}: text must be 1 to 100 characters"));
-                }
+            if let Some(text) = &sink.text
+                && (text.trim().is_empty() || text.chars().count() > 100)
+            {
+                problems.push(format!("[[presence.sinks]] {name}: text must be 1 to 100 characters"));
             }
-            if let Some(emoji) = &sink.emoji {
-                if emoji.is_empty() || !emoji.chars().all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c)) {
-                    problems.push(format!("[[presence.sinks]] {name}: emoji must be an emoji name without colons"));
-                }
+            if let Some(emoji) = &sink.emoji
+                && (emoji.is_empty() || !emoji.chars().all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c)))
+            {
+                problems.push(format!("[[presence.sinks]] {name}: emoji must be an emoji name without colons"));
             }
         }
         for (user, map) in &self.users {

@@ -187,6 +187,24 @@ impl Projection for AccessIndex {
                         changed.insert(*token_id, grant);
                     }
                 }
+                MailboxEvent::MailboxErased {} => {
+                    let mut grants: Vec<(TokenId, Grant)> = self
+                        .grants
+                        .read()
+                        .iter()
+                        .filter(|(id, g)| g.mailbox == env.mailbox && !changed.contains_key(*id))
+                        .map(|(id, g)| (*id, g.clone()))
+                        .collect();
+                    grants.extend(
+                        changed.iter().filter(|(_, g)| g.mailbox == env.mailbox).map(|(id, g)| (*id, g.clone())),
+                    );
+                    for (id, mut grant) in grants {
+                        if grant.revoked_at.is_none() {
+                            grant.revoked_at = Some(env.occurred_at);
+                            changed.insert(id, grant);
+                        }
+                    }
+                }
                 MailboxEvent::TokenRevoked { token_id } => {
                     let grant = changed.get(token_id).cloned().or_else(|| self.grants.read().get(token_id).cloned());
                     // Only the mailbox that granted a token revokes it.

@@ -169,6 +169,18 @@ impl Projection for DeviceIndex {
                     };
                     changed.insert(*device_id, Some(device));
                 }
+                MailboxEvent::MailboxErased {} => {
+                    let known: Vec<DeviceId> =
+                        self.devices.read().iter().filter(|(_, d)| d.room == env.mailbox).map(|(id, _)| *id).collect();
+                    for id in known {
+                        changed.insert(id, None);
+                    }
+                    for device in changed.values_mut() {
+                        if device.as_ref().is_some_and(|d| d.room == env.mailbox) {
+                            *device = None;
+                        }
+                    }
+                }
                 MailboxEvent::DeviceRemoved { device_id } => {
                     // Only the room that registered a device removes it.
                     let room = match changed.get(device_id) {

@@ -316,6 +316,32 @@ impl Projection for MeetingList {
         let mut rows = Rows::new();
         let mut changes = Vec::new();
         for env in events {
+            if let MailboxEvent::MailboxErased {} = env.event {
+                // Every meeting of an erased mailbox leaves its list (told as cancelled).
+                let prefix = row_key(&env.mailbox, "");
+                let mut keys: Vec<String> =
+                    store.projection_scan(MEETING_LIST, &prefix).await?.into_iter().map(|(k, _)| k).collect();
+                keys.extend(rows.keys().filter(|k| k.starts_with(&prefix)).cloned());
+                keys.sort();
+                keys.dedup();
+                for key in keys {
+                    let had = match rows.get(&key) {
+                        Some(row) => row.is_some(),
+                        None => true,
+                    };
+                    if had {
+                        changes.push(super::live::Change {
+                            mailbox: env.mailbox,
+                            seq: env.seq,
+                            kind: super::live::ChangeKind::Cancelled,
+                            event_id: key[prefix.len()..].to_owned(),
+                            row: None,
+                        });
+                    }
+                    rows.insert(key, None);
+                }
+                continue;
+            }
             let Some(event_id) = env.event.event_id() else { continue };
             let key = row_key(&env.mailbox, event_id.as_str());
             if !rows.contains_key(&key) {

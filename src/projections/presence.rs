@@ -120,6 +120,8 @@ impl PresenceIndex {
                 }
             }
             MailboxEvent::MailboxDisabled {} => entry.enabled = false,
+            // Forgotten: no language, no automatic replies, nothing a sink could be told.
+            MailboxEvent::MailboxErased {} => *entry = PresenceEntry::default(),
             MailboxEvent::LanguageDetected { locale } => entry.locale = Some(locale.clone()),
             MailboxEvent::OooChanged { status, start, end } => {
                 entry.auto_replies = Some(AutoReplies::new(*status, *start, *end));

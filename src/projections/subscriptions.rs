@@ -54,11 +54,16 @@ pub struct MailboxEntry {
     pub subscription: Option<(String, DateTime<Utc>)>,
     /// Last set-up failure: reason and retry time.
     pub error: Option<(String, Option<DateTime<Utc>>)>,
+    /// Erased (its data keys destroyed) and not enabled since.
+    pub erased: bool,
 }
 
 impl MailboxEntry {
-    /// `disabled`, `active`, `error` or `pending`, as an admin sees it.
+    /// `disabled`, `active`, `error`, `pending` or `erased`, as an admin sees it.
     pub fn status(&self) -> &'static str {
+        if self.erased && !self.enabled {
+            return "erased";
+        }
         hcal_actors::mailbox::state::status_of(self.enabled, self.subscription.is_some(), self.error.is_some())
     }
 }
@@ -87,7 +92,12 @@ impl Row {
         match event {
             MailboxEvent::MailboxEnabled { .. } => {
                 entry.enabled = true;
+                entry.erased = false;
                 entry.error = None;
+            }
+            MailboxEvent::MailboxErased {} => {
+                // The webhook keeps refusing its subscription's notifications: it is forgotten.
+                *self = Row { entry: MailboxEntry { erased: true, ..MailboxEntry::default() }, webhook: None };
             }
             MailboxEvent::MailboxDisabled {} => {
                 entry.enabled = false;
@@ -124,6 +134,8 @@ struct StoredRow {
     subscription: Option<StoredSubscription>,
     error: Option<StoredError>,
     webhook: Option<StoredWebhook>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    erased: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -171,6 +183,7 @@ fn encode(ring: &KeyRing, mailbox: &MailboxId, row: &Row) -> Result<Vec<u8>, Log
             .map(|(id, at)| StoredSubscription { id: id.clone(), expires_at: *at }),
         error: entry.error.as_ref().map(|(reason, at)| StoredError { reason: reason.clone(), retry_at: *at }),
         webhook,
+        erased: entry.erased,
     };
     serde_json::to_vec(&stored).map_err(|e| LogError::Invalid(e.to_string()))
 }
@@ -195,6 +208,7 @@ fn decode(ring: &KeyRing, key: &str, bytes: &[u8]) -> Result<(MailboxId, Row), L
         enabled: stored.enabled,
         subscription: stored.subscription.map(|s| (s.id, s.expires_at)),
         error: stored.error.map(|e| (e.reason, e.retry_at)),
+        erased: stored.erased,
     };
     Ok((mailbox, Row { entry, webhook }))
 }

@@ -400,6 +400,13 @@ base_url = "{webex}"
         token
     }
 
+    /// Forgets the token [`Env::user_token`] issued for `user` (it was revoked), so the next
+    /// read issues a new one.
+    #[allow(dead_code)]
+    pub fn forget_user_token(&self, user: &str) -> Option<String> {
+        self.user_tokens.lock().remove(user)
+    }
+
     /// Every meeting of the user's list, page after page (`nextLink`).
     pub async fn meetings(&self, user: &str) -> Vec<Value> {
         let token = self.user_token(user).await;

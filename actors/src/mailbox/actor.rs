@@ -240,6 +240,17 @@ impl Mailbox {
             tracing::warn!(mailbox = %id, error = %failure, "{what} failed");
         };
         Ok(match effect {
+            Effect::DestroyKeys => match deps.ring.erase(&crate::seal::KeyScope::Mailbox(*id)) {
+                Ok(()) => {
+                    tracing::info!(mailbox = %id, "mailbox erased: its data keys are destroyed");
+                    MailboxInput::KeysDestroyed
+                }
+                // The erasure is recorded; the record is tried again until the keys are gone.
+                Err(e) => {
+                    tracing::warn!(mailbox = %id, error = %e, "destroying the mailbox's keys failed; retrying");
+                    return Err(ProcessError::Retry { after_secs: None, reason: "key service unavailable".into() });
+                }
+            },
             Effect::ReadMailboxSettings { locale_hint } => match deps.subscriptions.mailbox_settings(id).await {
                 Ok(read) => MailboxInput::MailboxSettingsRead {
                     locale: read.locale,
@@ -415,6 +426,7 @@ fn input_of(record: &NotificationRecord, ring: &KeyRing) -> Result<MailboxInput,
             MailboxInput::EnableMailbox { locale: locale.clone() }
         }
         NotificationKind::Command(AdminCommand::DisableMailbox) => MailboxInput::DisableMailbox,
+        NotificationKind::Command(AdminCommand::EraseMailbox) => MailboxInput::EraseMailbox,
         NotificationKind::Command(AdminCommand::RenewSubscription) => MailboxInput::RenewSubscription,
         NotificationKind::Command(AdminCommand::IssueToken { token_id, holder, sealed }) => {
             let digest: String = crate::seal::open(ring, record.id.as_bytes(), sealed)

@@ -12,6 +12,9 @@ use crate::ports::{BookingRequest, GraphEvent, MeetingRoom};
 /// Something the outside world must do for a mailbox.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
+    /// Destroy the mailbox's data keys (crypto-shredding). Outcome: `KeysDestroyed`; a key
+    /// service that is away makes the record be tried again.
+    DestroyKeys,
     /// Read the mailbox settings (`GET /users/{id}/mailboxSettings`). Outcome:
     /// `MailboxSettingsRead` or `SetupFailed { step: ReadSettings }`.
     ReadMailboxSettings {
@@ -181,6 +184,7 @@ impl Effect {
     /// A short name for logs and spans (never sensitive).
     pub fn name(&self) -> &'static str {
         match self {
+            Self::DestroyKeys => "DestroyKeys",
             Self::ReadMailboxSettings { .. } => "ReadMailboxSettings",
             Self::CreateSubscription { .. } => "CreateSubscription",
             Self::RenewSubscription { .. } => "RenewSubscription",

@@ -108,7 +108,22 @@ pub fn decode(bytes: &[u8], ring: &KeyRing) -> Result<Envelope, CodecError> {
         && let Some(sealed) = obj.remove("sealed")
     {
         let sealed: Sealed = serde_json::from_value(sealed).map_err(|e| CodecError::Malformed(e.to_string()))?;
-        let private: Value = seal::open(ring, &aad(&stored.event_id, &mailbox, &stored.event_type), &sealed)?;
+        let private: Value = match seal::open(ring, &aad(&stored.event_id, &mailbox, &stored.event_type), &sealed) {
+            Ok(private) => private,
+            // Its mailbox was erased: what the event said is gone for good, and it reads as the
+            // erasure itself (same id and sequence number), which every reader folds as "forget".
+            Err(SealError::Erased(_)) => {
+                return Ok(Envelope {
+                    event_id: stored.event_id,
+                    mailbox,
+                    seq: stored.seq,
+                    occurred_at: stored.occurred_at,
+                    causation_id: stored.causation_id,
+                    event: MailboxEvent::MailboxErased {},
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
         obj.insert("private".into(), private);
         opened = true;
     }
@@ -189,6 +204,34 @@ mod tests {
         // Moving the sealed part to another envelope breaks it.
         let moved = text.replace(&env.event_id.to_string(), &Uuid::new_v4().to_string());
         assert!(matches!(decode(moved.as_bytes(), &ring), Err(CodecError::Seal(SealError::Corrupt))));
+    }
+
+    /// Keys that were all destroyed.
+    struct Destroyed;
+
+    impl crate::seal::KeySource for Destroyed {
+        fn current(&self, _: &crate::seal::KeyScope) -> Result<std::sync::Arc<DataKey>, SealError> {
+            Err(SealError::Unavailable("no key service".into()))
+        }
+        fn get(&self, kid: &str) -> Result<std::sync::Arc<DataKey>, SealError> {
+            Err(SealError::Erased(kid.into()))
+        }
+        fn erase(&self, _: &crate::seal::KeyScope) -> Result<(), SealError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_event_whose_key_was_destroyed_reads_as_the_erasure_and_a_missing_key_service_is_an_error() {
+        let ring = KeyRing::new(DataKey::generate("k1").unwrap());
+        let env = scheduled(MeetingPrivate { subject: "Gone".into(), ..Default::default() });
+        let bytes = encode(&env, &ring).unwrap();
+        let erased = decode(&bytes, &KeyRing::from_source(std::sync::Arc::new(Destroyed))).unwrap();
+        assert_eq!((erased.event_id, erased.seq, erased.mailbox), (env.event_id, env.seq, env.mailbox));
+        assert_eq!(erased.event, MailboxEvent::MailboxErased {});
+        // Sealing without a key service fails as passing: the caller tries again later.
+        let err = encode(&env, &KeyRing::from_source(std::sync::Arc::new(Destroyed))).unwrap_err();
+        assert!(matches!(&err, CodecError::Seal(e) if e.is_passing()), "{err:?}");
     }
 
     #[test]

@@ -130,6 +130,10 @@ pub enum MailboxEvent {
     },
     /// The mailbox was disabled; its subscription is deleted.
     MailboxDisabled {},
+    /// The mailbox was erased: its data keys are destroyed, so nothing recorded of it before
+    /// opens again, and every projection forgets it. Reading an event whose key was destroyed
+    /// yields this event too (with the unreadable event's id and sequence number).
+    MailboxErased {},
     /// Setting the mailbox up (reading it, subscribing) failed.
     MailboxSetupFailed {
         /// `not_in_scope`, `mailbox_not_enabled`, `consent_missing`, `throttled`, `unavailable`.
@@ -451,6 +455,7 @@ impl MailboxEvent {
         match self {
             Self::MailboxEnabled { .. } => "MailboxEnabled",
             Self::MailboxDisabled { .. } => "MailboxDisabled",
+            Self::MailboxErased { .. } => "MailboxErased",
             Self::MailboxSetupFailed { .. } => "MailboxSetupFailed",
             Self::SubscriptionCreated { .. } => "SubscriptionCreated",
             Self::SubscriptionRenewed { .. } => "SubscriptionRenewed",
@@ -490,6 +495,7 @@ impl MailboxEvent {
         match self {
             Self::MailboxEnabled { .. }
             | Self::MailboxDisabled { .. }
+            | Self::MailboxErased { .. }
             | Self::MailboxSetupFailed { .. }
             | Self::SubscriptionCreated { .. }
             | Self::SubscriptionRenewed { .. }

@@ -47,6 +47,10 @@ pub enum MailboxInput {
     },
     /// Disable the mailbox (admin command): delete its subscription, stop following it.
     DisableMailbox,
+    /// Erase the mailbox (admin command): disable it, record `MailboxErased`, destroy its keys.
+    EraseMailbox,
+    /// The mailbox's data keys were destroyed (outcome of `DestroyKeys`).
+    KeysDestroyed,
     /// Renew the subscription, or recreate it when it is gone (timer: about half its lifetime,
     /// and the daily sweep). Meetings over for long are forgotten on the way.
     RenewSubscription,
@@ -342,6 +346,8 @@ impl MailboxInput {
         match self {
             Self::EnableMailbox { .. } => "EnableMailbox",
             Self::DisableMailbox => "DisableMailbox",
+            Self::EraseMailbox => "EraseMailbox",
+            Self::KeysDestroyed => "KeysDestroyed",
             Self::RenewSubscription => "RenewSubscription",
             Self::RecordSubscription { .. } => "RecordSubscription",
             Self::IssueToken { .. } => "IssueToken",

@@ -37,7 +37,7 @@ use uuid::Uuid;
 use super::envelope::{CodecError, Envelope};
 use super::state::MailboxState;
 use crate::ids::{MailboxId, TenantId, UserObjectId};
-use crate::seal::{self, KeyRing, KeyScope, Sealed};
+use crate::seal::{self, KeyRing, KeyScope, SealError, Sealed};
 
 /// Version of the stored form.
 const VERSION: u32 = 1;
@@ -154,15 +154,19 @@ pub fn decode(bytes: &[u8], ring: &KeyRing) -> Result<Snapshot, CodecError> {
     let mailbox = MailboxId { tenant: stored.tenant_id, user: stored.user_id };
     let left_out = stored.left_out.is_some();
     let aad = aad(&mailbox, stored.seq, stored.events_next, stored.complete_before, left_out);
-    let state = if left_out {
-        seal::open::<()>(ring, &aad, &stored.sealed)?;
-        None
+    let opened = if left_out {
+        seal::open::<()>(ring, &aad, &stored.sealed).map(|()| None)
     } else {
-        let state: MailboxState = seal::open(ring, &aad, &stored.sealed)?;
-        if state.seq != stored.seq {
+        seal::open::<MailboxState>(ring, &aad, &stored.sealed).map(Some)
+    };
+    let state = match opened {
+        Ok(Some(state)) if state.seq != stored.seq => {
             return Err(CodecError::Malformed("snapshot sequence number does not match its state".into()));
         }
-        Some(state)
+        Ok(state) => state,
+        // Its mailbox was erased: all that is left is an erased mailbox at this sequence number.
+        Err(SealError::Erased(_)) => Some(MailboxState { seq: stored.seq, erased: true, ..MailboxState::default() }),
+        Err(e) => return Err(e.into()),
     };
     Ok(Snapshot {
         mailbox,

@@ -112,6 +112,9 @@ pub struct MailboxState {
     /// The presence last recorded (`PresenceChanged`); available until one says otherwise.
     #[serde(default)]
     pub presence: PresenceStatus,
+    /// Erased (its keys destroyed); enabling it again starts afresh.
+    #[serde(default)]
+    pub erased: bool,
 }
 
 /// The status an admin sees, from the three facts it depends on: `disabled`, `active`,
@@ -128,7 +131,11 @@ pub fn status_of(enabled: bool, subscribed: bool, failed: bool) -> &'static str 
 impl MailboxState {
     /// What an admin sees: the status, with the failure reason when it is `error`.
     pub fn status(&self) -> (&'static str, Option<&str>) {
-        let status = status_of(self.enabled, self.subscription.is_some(), self.setup_error.is_some());
+        let status = if self.erased && !self.enabled {
+            "erased"
+        } else {
+            status_of(self.enabled, self.subscription.is_some(), self.setup_error.is_some())
+        };
         let reason = self.setup_error.as_ref().filter(|_| status == "error").map(|(r, _)| r.as_str());
         (status, reason)
     }
@@ -139,11 +146,16 @@ impl MailboxState {
         match event {
             MailboxEvent::MailboxEnabled { locale } => {
                 self.enabled = true;
+                self.erased = false;
                 if locale.is_some() {
                     self.locale.clone_from(locale);
                 }
                 self.setup_error = None;
                 self.setup_failures = 0;
+            }
+            MailboxEvent::MailboxErased {} => {
+                // Everything it knew is gone with the keys; only the count of events stays.
+                *self = Self { seq: self.seq, erased: true, ..Self::default() };
             }
             MailboxEvent::MailboxDisabled {} => {
                 self.enabled = false;

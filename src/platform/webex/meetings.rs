@@ -280,11 +280,9 @@ impl WebexClient {
         let create = Request::new(Op::CreateMeeting, Method::POST, &MEETINGS).body(body);
         let mut retries = 0;
         loop {
-            if !looked_up {
-                if let Some(found) = self.find(lookup).await? {
-                    tracing::debug!(retries, "found the Webex meeting booked earlier under this key");
-                    return Ok(found);
-                }
+            if !looked_up && let Some(found) = self.find(lookup).await? {
+                tracing::debug!(retries, "found the Webex meeting booked earlier under this key");
+                return Ok(found);
             }
             match self.attempt(&create).await {
                 Outcome::Answer(answer) => {

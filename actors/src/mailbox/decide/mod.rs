@@ -60,6 +60,15 @@ pub fn decide(
         I::BookingCancelled { event_id, booking_id } => Ok(booking::cancelled(event_id, booking_id)),
         I::CancelFailed { event_id, booking_id, failure } => Ok(booking::cancel_failed(event_id, booking_id, failure)),
         I::RenewSubscription => Ok(subscription::renew(state, config, now)),
+        I::EraseMailbox => {
+            let mut decision = subscription::erase(state);
+            if state.enabled {
+                // Presence goes back to available before the keys go, so every sink hears it.
+                decision.events.splice(0..0, presence::disabled(state, now));
+            }
+            Ok(decision)
+        }
+        I::KeysDestroyed => Ok(Decision::nothing()),
         I::DisableMailbox => {
             let mut decision = subscription::disable(state);
             if state.enabled {

@@ -170,6 +170,20 @@ pub(super) fn disable(state: &MailboxState) -> Decision {
     }
 }
 
+/// `EraseMailbox`: record the erasure, delete the subscription (so Graph stops sending), then
+/// destroy the keys. Asked again (the key service was away), only the keys are destroyed.
+pub(super) fn erase(state: &MailboxState) -> Decision {
+    if state.erased {
+        return Decision::effect(Effect::DestroyKeys);
+    }
+    let decision = Decision::event(MailboxEvent::MailboxErased {});
+    let decision = match current(state) {
+        Some(id) => decision.then(Effect::DeleteSubscription { subscription_id: id.to_owned() }),
+        None => decision,
+    };
+    decision.then(Effect::DestroyKeys)
+}
+
 pub(super) fn deleted() -> Decision {
     Decision::event(MailboxEvent::MailboxDisabled {})
 }

@@ -341,6 +341,30 @@ fn disabling_deletes_the_subscription_first() {
 }
 
 #[test]
+fn erasing_records_the_erasure_deletes_the_subscription_then_destroys_the_keys() {
+    given(active())
+        .when(I::EraseMailbox)
+        .then_expect_events([MailboxEvent::MailboxErased {}])
+        .then_expect_effects([Effect::DeleteSubscription { subscription_id: "sub-1".into() }, Effect::DestroyKeys]);
+    // Erased already (the key service was away the first time): only the keys, again.
+    let mut erased = active();
+    erased.push(MailboxEvent::MailboxErased {});
+    given(erased.clone()).when(I::EraseMailbox).then_expect_events([]).then_expect_effects([Effect::DestroyKeys]);
+    // After the erasure the subscription's deletion is recorded; nothing else is owed.
+    given(erased.clone()).when(I::KeysDestroyed).then_expect_nothing();
+    // Erased, nothing of it is left but the count; enabling starts afresh.
+    let mut state = crate::mailbox::state::MailboxState::default();
+    for event in &erased {
+        state.apply(event);
+    }
+    assert!(state.erased && !state.enabled && state.meetings.is_empty() && state.subscription.is_none());
+    assert_eq!(state.seq, erased.len() as u64);
+    assert_eq!(state.status().0, "erased");
+    state.apply(&MailboxEvent::MailboxEnabled { locale: None });
+    assert!(!state.erased);
+}
+
+#[test]
 fn a_subscription_that_cannot_be_deleted_is_retried_or_left_to_expire() {
     let call = SubscriptionCall::Delete;
     let failed = |failure| I::SubscriptionCallFailed { subscription_id: "sub-1".into(), call, failure };
