@@ -51,6 +51,8 @@ pub struct Env {
     /// Environment variables every hcal process of this test gets besides the usual secrets
     /// (see [`Env::set_var`]).
     pub vars: parking_lot::Mutex<Vec<(String, String)>>,
+    /// Whole sections every configuration of this test ends with (see [`Env::add_sections`]).
+    pub sections: parking_lot::Mutex<String>,
 }
 
 /// A running hcal process; killed when dropped.
@@ -177,7 +179,14 @@ impl Env {
             http: reqwest::Client::new(),
             user_tokens: parking_lot::Mutex::default(),
             vars: parking_lot::Mutex::default(),
+            sections: parking_lot::Mutex::default(),
         }
+    }
+
+    /// Ends every configuration written from now on with `sections` (`[keys]`, say).
+    #[allow(dead_code)]
+    pub fn add_sections(&self, sections: &str) {
+        self.sections.lock().push_str(sections);
     }
 
     /// Gives hcal processes started from now on `name=value` (a sink's secret, say).
@@ -229,6 +238,8 @@ base_url = "{webex}"
 {log}
 [testing]
 {testing}
+
+{sections}
 "#,
             data = data.display(),
             // Checkpoints every few records, so every test recovers through snapshots, unless
@@ -240,6 +251,7 @@ base_url = "{webex}"
             graph = self.graph.graph_url(),
             graph_extra = graph,
             log = self.log_sections(),
+            sections = self.sections.lock(),
             webex = self.webex.url(),
         )
     }
