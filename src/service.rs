@@ -366,7 +366,8 @@ pub async fn start(mut config: Config, secrets: Secrets) -> Result<Running, Star
     let mut meeting_list = MeetingList::new(ring.clone())
         .with_metrics(metrics.clone())
         .with_changes(rooms_changed)
-        .with_live(live.clone());
+        .with_live(live.clone())
+        .with_retention(crate::config::duration::to_chrono(config.service.meeting_retention));
     if let Some(downstream) = downstream {
         meeting_list = meeting_list.with_downstream(downstream);
     }

@@ -153,10 +153,15 @@ pub struct ServiceConfig {
     pub snapshot_every: u64,
     /// How long after its end a meeting is still kept in its mailbox's state (and snapshots);
     /// at each subscription renewal the mailbox forgets older ones with a `MeetingForgotten`
-    /// event. Meeting lists keep them. Default `"30d"`; at least `"8d"`, since a resync reads a
+    /// event. Meeting lists keep them for `meeting_retention`. Default `"30d"`; at least `"8d"`, since a resync reads a
     /// week back.
     #[serde(default = "default_forget_meetings_after", with = "duration")]
     pub forget_meetings_after: Duration,
+    /// How long after its end (a series: its last occurrence's) a meeting stays in the meeting
+    /// lists; older rows are removed at start and every hour (their events stay in the log,
+    /// sealed). Default `"7d"`.
+    #[serde(default = "default_meeting_retention", with = "duration")]
+    pub meeting_retention: Duration,
     /// How long before a meeting starts its users' event streams get a `join` notification.
     /// Default `"5m"`; at most `"1h"`.
     #[serde(default = "default_join_notice", with = "duration")]
@@ -186,6 +191,10 @@ fn default_orphan_grace() -> Duration {
 fn default_snapshot_every() -> u64 {
     1000
 }
+fn default_meeting_retention() -> Duration {
+    Duration::from_secs(7 * DAY)
+}
+
 fn default_forget_meetings_after() -> Duration {
     Duration::from_secs(30 * DAY)
 }

@@ -270,12 +270,19 @@ pub struct MeetingList {
     changed: Option<crate::devices::pusher::RoomsChanged>,
     live: Option<std::sync::Arc<super::live::LiveLists>>,
     downstream: Option<std::sync::Arc<super::downstream::Downstream>>,
+    retention: Option<chrono::Duration>,
 }
 
 impl MeetingList {
     /// The projection, sealing rows with `ring`.
     pub fn new(ring: KeyRing) -> Self {
-        Self { ring, metrics: None, changed: None, live: None, downstream: None }
+        Self { ring, metrics: None, changed: None, live: None, downstream: None, retention: None }
+    }
+
+    /// Removing meetings (series: every occurrence) that ended more than `retention` ago.
+    pub fn with_retention(mut self, retention: chrono::Duration) -> Self {
+        self.retention = Some(retention);
+        self
     }
 
     /// Counting the join-detail outcomes it reads into `metrics` (each event once per process:
@@ -310,6 +317,17 @@ impl MeetingList {
 impl Projection for MeetingList {
     fn name(&self) -> &'static str {
         MEETING_LIST
+    }
+
+    async fn tidy(&self, store: &SqliteStore) -> Result<usize, LogError> {
+        let Some(retention) = self.retention else { return Ok(0) };
+        let rows = store.projection_scan(MEETING_LIST, "").await?;
+        let old = ended_before(&rows, Utc::now() - retention);
+        let removed = old.len();
+        if removed > 0 {
+            store.projection_apply(MEETING_LIST, ProjectionBatch { deletes: old, ..Default::default() }).await?;
+        }
+        Ok(removed)
     }
 
     async fn apply(&self, store: &SqliteStore, events: &[Envelope], position: Position) -> Result<(), LogError> {
@@ -472,6 +490,20 @@ mod tests {
     }
 
     #[test]
+    fn retention_removes_meetings_whose_last_occurrence_ended_before_the_cutoff() {
+        let ring = KeyRing::new(hcal_actors::seal::DataKey::generate("k").unwrap());
+        let mut series = row("series", at(1, 9), "Weekly");
+        series.occurrences = vec![occurrence("s1", at(1, 9)), occurrence("s2", at(20, 9))];
+        let rows: Vec<(String, Vec<u8>)> = [row("old", at(1, 9), "Old"), row("new", at(15, 9), "New"), series]
+            .into_iter()
+            .map(|r| (r.event_id.clone(), encode(&ring, &r.event_id, &r).unwrap()))
+            .collect();
+        assert_eq!(ended_before(&rows, at(10, 0)), vec!["old".to_owned()], "the series goes on until the 20th");
+        assert_eq!(ended_before(&rows, at(25, 0)).len(), 3);
+        assert!(ended_before(&rows, at(1, 0)).is_empty());
+    }
+
+    #[test]
     fn a_series_is_listed_once_per_occurrence_and_an_exception_of_its_own_once() {
         let mut series = row("series", at(1, 9), "Weekly");
         series.occurrences = vec![
@@ -532,4 +564,16 @@ mod tests {
         assert_eq!(join_outcome(&typed), Some("failed_other"), "never a label from an event's text");
         assert_eq!(join_outcome(&MailboxEvent::MeetingCancelled { event_id: id }), None);
     }
+}
+
+/// Keys of the rows whose meeting (every occurrence of a series) ended before `cutoff`; reads
+/// only the clear fields.
+pub fn ended_before(rows: &[(String, Vec<u8>)], cutoff: DateTime<Utc>) -> Vec<String> {
+    rows.iter()
+        .filter_map(|(key, bytes)| {
+            let stored: StoredRow = serde_json::from_slice(bytes).ok()?;
+            let last = stored.occurrences.iter().map(|o| o.end).max().map_or(stored.end, |o| o.max(stored.end));
+            (last < cutoff).then(|| key.clone())
+        })
+        .collect()
 }

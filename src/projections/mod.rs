@@ -77,7 +77,18 @@ pub trait Projection: Send + Sync {
     fn caught_up(&self, as_of: tokio::time::Instant) {
         let _ = as_of;
     }
+
+    /// Housekeeping the follower runs between passes, at start and then every [`TIDY_EVERY`]
+    /// (in the follower's task, so it never races the projection's own writes): a retention
+    /// window, say. Returns how many rows it removed. The default does nothing.
+    async fn tidy(&self, store: &SqliteStore) -> Result<usize, LogError> {
+        let _ = store;
+        Ok(0)
+    }
 }
+
+/// How often the follower runs [`Projection::tidy`].
+pub const TIDY_EVERY: Duration = Duration::from_secs(3600);
 
 /// Applies the events of `log` after each projection's position in every partition; returns
 /// how many events were read and applied (0: every projection was up to date). Events that do
@@ -137,7 +148,18 @@ pub async fn run(
     projections: Vec<Arc<dyn Projection>>,
 ) {
     let projections: Vec<&dyn Projection> = projections.iter().map(AsRef::as_ref).collect();
+    let mut tidied: Option<tokio::time::Instant> = None;
     loop {
+        if tidied.is_none_or(|at| at.elapsed() >= TIDY_EVERY) {
+            tidied = Some(tokio::time::Instant::now());
+            for projection in &projections {
+                match projection.tidy(&store).await {
+                    Ok(0) => {}
+                    Ok(removed) => tracing::info!(projection = projection.name(), removed, "rows past retention removed"),
+                    Err(e) => tracing::warn!(projection = projection.name(), error = %e, "tidying failed; next time"),
+                }
+            }
+        }
         // Every partition is read until a read finds nothing, so a pass that succeeds has
         // applied everything appended before it began.
         let began = tokio::time::Instant::now();
