@@ -36,7 +36,9 @@ fn mailbox(n: usize) -> MailboxId {
 /// A meeting's private part: subject, organiser, attendees, about 1 KB of JSON.
 fn private() -> serde_json::Value {
     let attendees: Vec<_> = (0..8)
-        .map(|i| serde_json::json!({"name": format!("Attendee {i}"), "address": format!("attendee{i}@contoso.example")}))
+        .map(
+            |i| serde_json::json!({"name": format!("Attendee {i}"), "address": format!("attendee{i}@contoso.example")}),
+        )
         .collect();
     serde_json::json!({"subject": "Quarterly planning with the regional teams", "organizer": {"name": "Alex", "address": "alex@contoso.example"}, "attendees": attendees, "location": "Room 4 @webex"})
 }

@@ -64,6 +64,8 @@ async fn while_the_kms_is_away_cached_mailboxes_go_on_and_the_others_resume_when
     env.wait_active(&deniz).await;
     let later = env.graph.create_event(&deniz, invite("After", "@webex", "<p>x</p>")).await.unwrap();
     let later = later["id"].as_str().unwrap().to_owned();
-    eventually("deniz's invite once the KMS is back", Duration::from_secs(60), || decorated(deniz.clone(), later.clone()))
-        .await;
+    eventually("deniz's invite once the KMS is back", Duration::from_secs(60), || {
+        decorated(deniz.clone(), later.clone())
+    })
+    .await;
 }

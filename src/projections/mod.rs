@@ -155,7 +155,9 @@ pub async fn run(
             for projection in &projections {
                 match projection.tidy(&store).await {
                     Ok(0) => {}
-                    Ok(removed) => tracing::info!(projection = projection.name(), removed, "rows past retention removed"),
+                    Ok(removed) => {
+                        tracing::info!(projection = projection.name(), removed, "rows past retention removed")
+                    }
                     Err(e) => tracing::warn!(projection = projection.name(), error = %e, "tidying failed; next time"),
                 }
             }
